@@ -1,0 +1,60 @@
+"""Several uvicorn servers on one asyncio loop, stopped together."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import socket
+from collections.abc import Generator, Iterable
+
+import uvicorn
+from fastapi import FastAPI
+
+
+class QuietServer(uvicorn.Server):
+    """A uvicorn server that leaves signal handling to whoever runs the loop."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Generator[None, None, None]:
+        yield
+
+
+def make_server(app: FastAPI, host: str, port: int, log_level: str = "info") -> QuietServer:
+    return QuietServer(uvicorn.Config(app, host=host, port=port, log_level=log_level))
+
+
+def check_ports_free(servers: Iterable[QuietServer]) -> None:
+    """Fail with a clear message before starting anything if a port is taken."""
+    taken = []
+    for server in servers:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind((server.config.host, server.config.port))
+            except OSError:
+                taken.append(f"{server.config.host}:{server.config.port}")
+    if taken:
+        raise SystemExit(
+            f"cannot listen on {', '.join(taken)}: already in use (is ELU Twins already running?)"
+        )
+
+
+async def serve_all(servers: Iterable[QuietServer], *background: asyncio.Task[None]) -> None:
+    """Serve until SIGINT/SIGTERM or until one server stops."""
+    servers = list(servers)
+    check_ports_free(servers)
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+    tasks = [asyncio.create_task(server.serve()) for server in servers]
+    stopper = asyncio.create_task(stop.wait())
+    await asyncio.wait([*tasks, stopper], return_when=asyncio.FIRST_COMPLETED)
+    for server in servers:
+        server.should_exit = True
+    for task in background:
+        task.cancel()
+    await asyncio.gather(*tasks, *background, return_exceptions=True)
+    stopper.cancel()

@@ -1,0 +1,53 @@
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Query, status
+
+from private_api.deps import OperatorKey, SessionDep, SettingsDep
+from shared.crud import users as crud
+from shared.schemas.common import Page
+from shared.schemas.user import QuotaUpdate, UserCreate, UserPublic, UserUpdate
+
+router = APIRouter(prefix="/user", tags=["users"])
+
+
+@router.post("/", summary="Create a user (with the default quota unless given)")
+def create(
+    _: OperatorKey, session: SessionDep, settings: SettingsDep, body: UserCreate
+) -> UserPublic:
+    return UserPublic.model_validate(crud.create_user(session, body, settings))
+
+
+@router.get("/")
+def read_all(
+    _: OperatorKey,
+    session: SessionDep,
+    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> Page[UserPublic]:
+    users, count = crud.list_users(session, offset, limit)
+    return Page(data=[UserPublic.model_validate(user) for user in users], count=count)
+
+
+@router.get("/{id}")
+def read(_: OperatorKey, session: SessionDep, id: uuid.UUID) -> UserPublic:
+    return UserPublic.model_validate(crud.get_user(session, id))
+
+
+@router.patch("/{id}", summary="Deactivate or reactivate a user, or set a new password")
+def update(_: OperatorKey, session: SessionDep, id: uuid.UUID, body: UserUpdate) -> UserPublic:
+    return UserPublic.model_validate(crud.update_user(session, crud.get_user(session, id), body))
+
+
+@router.put("/{id}/quota", summary="Change how many charge points and vehicles a user may have")
+def update_quota(
+    _: OperatorKey, session: SessionDep, id: uuid.UUID, body: QuotaUpdate
+) -> UserPublic:
+    return UserPublic.model_validate(crud.update_quota(session, crud.get_user(session, id), body))
+
+
+@router.delete("/{id}", status_code=status.HTTP_204_NO_CONTENT, summary="Delete a user and all")
+def delete(_: OperatorKey, session: SessionDep, id: uuid.UUID) -> None:
+    crud.delete_user(session, crud.get_user(session, id))

@@ -1,0 +1,60 @@
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Query, status
+
+from public_api.deps import CurrentUser, SessionDep
+from shared.crud import vehicles as crud
+from shared.crud.ownership import get_owned
+from shared.models import Vehicle
+from shared.schemas.common import Page
+from shared.schemas.vehicle import VehicleCreate, VehiclePublic, VehicleUpdate
+
+router = APIRouter(prefix="/twin/vehicle", tags=["vehicles"])
+
+
+@router.post("/", summary="Create a vehicle")
+def create(session: SessionDep, current_user: CurrentUser, body: VehicleCreate) -> VehiclePublic:
+    (vehicle,) = crud.create_vehicles(session, current_user, [body])
+    return VehiclePublic.model_validate(vehicle)
+
+
+@router.post("/bulk", summary="Create many vehicles at once (all or none)")
+def create_many(
+    session: SessionDep,
+    current_user: CurrentUser,
+    bodies: Annotated[list[VehicleCreate], Body(min_length=1, max_length=1000)],
+) -> list[VehiclePublic]:
+    vehicles = crud.create_vehicles(session, current_user, bodies)
+    return [VehiclePublic.model_validate(vehicle) for vehicle in vehicles]
+
+
+@router.get("/", summary="List your vehicles")
+def read_all(
+    session: SessionDep,
+    current_user: CurrentUser,
+    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> Page[VehiclePublic]:
+    rows, count = crud.list_vehicles(session, current_user, offset, limit)
+    return Page(data=[VehiclePublic.model_validate(row) for row in rows], count=count)
+
+
+@router.get("/{id}")
+def read(session: SessionDep, current_user: CurrentUser, id: uuid.UUID) -> VehiclePublic:
+    return VehiclePublic.model_validate(get_owned(session, Vehicle, id, current_user))
+
+
+@router.patch("/{id}", summary="Change a vehicle that is not plugged in")
+def update(
+    session: SessionDep, current_user: CurrentUser, id: uuid.UUID, body: VehicleUpdate
+) -> VehiclePublic:
+    vehicle = get_owned(session, Vehicle, id, current_user)
+    return VehiclePublic.model_validate(crud.update_vehicle(session, vehicle, body))
+
+
+@router.delete("/{id}", status_code=status.HTTP_204_NO_CONTENT)
+def delete(session: SessionDep, current_user: CurrentUser, id: uuid.UUID) -> None:
+    crud.delete_vehicle(session, current_user, id)

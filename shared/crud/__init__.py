@@ -1,0 +1,1 @@
+"""Reading and writing rows, always scoped to their owner. Routers call these."""

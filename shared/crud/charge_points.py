@@ -1,0 +1,94 @@
+from __future__ import annotations
+
+import secrets
+import string
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, selectinload
+
+from shared.errors import Conflict, QuotaExceeded
+from shared.models import ChargePoint, Connector, Evse, OcppConfiguration, User
+from shared.schemas.charge_point import ChargePointCreate, ChargePointUpdate
+
+_CID_ALPHABET = string.ascii_uppercase + string.digits
+
+
+def new_cid() -> str:
+    """A charge point identity like ``ELU-WIU4-KNKTT-821XH28NUWB``."""
+    parts = ["".join(secrets.choice(_CID_ALPHABET) for _ in range(n)) for n in (4, 5, 11)]
+    return "ELU-" + "-".join(parts)
+
+
+def with_evses():  # type: ignore[no-untyped-def]
+    return (
+        selectinload(ChargePoint.evses).selectinload(Evse.connectors),
+        selectinload(ChargePoint.configuration),
+    )
+
+
+def create_charge_points(
+    session: Session, user: User, bodies: list[ChargePointCreate]
+) -> list[ChargePoint]:
+    """Create one or many charge points with their EVSEs and connectors: all, or none."""
+    owned = session.scalar(select(func.count()).where(ChargePoint.user_id == user.id)) or 0
+    if owned + len(bodies) > user.quota.max_charge_points:
+        raise QuotaExceeded(
+            f"your quota allows {user.quota.max_charge_points} charge points; you have {owned} "
+            f"and asked for {len(bodies)} more"
+        )
+    cids = [body.cid or new_cid() for body in bodies]
+    if len(set(cids)) != len(cids):
+        raise Conflict("the same cid is given twice")
+    taken = session.scalars(select(ChargePoint.cid).where(ChargePoint.cid.in_(cids))).all()
+    if taken:
+        raise Conflict(f"cid {taken[0]!r} is already used by another charge point")
+    charge_points = [_build(user, body, cid) for body, cid in zip(bodies, cids, strict=True)]
+    session.add_all(charge_points)
+    session.commit()
+    return charge_points
+
+
+def _build(user: User, body: ChargePointCreate, cid: str) -> ChargePoint:
+    fields = body.model_dump(exclude={"cid", "evses", "ocpp_configuration"})
+    charge_point = ChargePoint(user_id=user.id, quota_id=user.quota.id, cid=cid, **fields)
+    charge_point.configuration = OcppConfiguration(
+        protocol=body.ocpp_protocol, values=dict(body.ocpp_configuration)
+    )
+    connector_id = 0
+    for evse_number, evse_body in enumerate(body.evses, start=1):
+        evse = Evse(evseid=evse_number)
+        for connector_body in evse_body.connectors:
+            connector_id += 1
+            evse.connectors.append(
+                Connector(
+                    connectorid=connector_id,
+                    connector_type=connector_body.connector_type,
+                    charge_point=charge_point,
+                )
+            )
+        charge_point.evses.append(evse)
+    return charge_point
+
+
+def list_charge_points(
+    session: Session, user: User, offset: int, limit: int
+) -> tuple[list[ChargePoint], int]:
+    query = (
+        select(ChargePoint)
+        .where(ChargePoint.user_id == user.id)
+        .options(*with_evses())
+        .order_by(ChargePoint.created_at)
+        .offset(offset)
+        .limit(limit)
+    )
+    count = session.scalar(select(func.count()).where(ChargePoint.user_id == user.id)) or 0
+    return list(session.scalars(query)), count
+
+
+def update_charge_point(
+    session: Session, charge_point: ChargePoint, body: ChargePointUpdate
+) -> ChargePoint:
+    for field, value in body.model_dump(exclude_unset=True).items():
+        setattr(charge_point, field, value)
+    session.commit()
+    return charge_point

@@ -1,0 +1,25 @@
+from __future__ import annotations
+
+import uuid
+from typing import Any, TypeVar
+
+from sqlalchemy.orm import Session
+
+from shared.errors import NotFound
+from shared.models import User
+
+M = TypeVar("M")
+
+
+def get_owned(session: Session, model: type[M], id: uuid.UUID, user: User) -> M:
+    """The row of ``model`` with this id if ``user`` owns it; otherwise NotFound (never 403)."""
+    row = session.get(model, id)
+    if row is None or getattr(row, "user_id", None) != user.id:
+        raise NotFound(f"{_label(model)} {id} not found")
+    return row
+
+
+def _label(model: type[Any]) -> str:
+    return {"ChargePoint": "charge point", "AppToken": "app token"}.get(
+        model.__name__, model.__name__.lower()
+    )

@@ -1,0 +1,32 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from pydantic import BaseModel, Field
+
+from shared.schemas.common import ORMModel
+
+
+class Token(BaseModel):
+    access_token: str
+    token_type: str = "bearer"
+
+
+class AppTokenCreate(BaseModel):
+    name: str = Field(min_length=1, max_length=100)
+    expiry_in_days: int = Field(default=30, ge=1, le=3650)
+
+
+class AppTokenPublic(ORMModel):
+    id: uuid.UUID
+    name: str
+    created_at: datetime
+    expires_at: datetime
+
+
+class AppTokenCreated(AppTokenPublic):
+    """Only this answer carries the token itself; it cannot be read again."""
+
+    access_token: str
+    token_type: str = "bearer"

@@ -1,0 +1,189 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Literal
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, Field, field_validator
+
+from shared.schemas.common import ORMModel
+
+OcppProtocol = Literal["ocpp1.6", "ocpp2.0.1"]
+
+#: OCPP 2.0.1 ConnectorEnumType (the 1.6 charge point has no connector type on the wire).
+ConnectorType = Literal[
+    "cCCS1",
+    "cCCS2",
+    "cG105",
+    "cTesla",
+    "cType1",
+    "cType2",
+    "s309-1P-16A",
+    "s309-1P-32A",
+    "s309-3P-16A",
+    "s309-3P-32A",
+    "sBS1361",
+    "sCEE-7-7",
+    "sType2",
+    "sType3",
+    "Other1PhMax16A",
+    "Other1PhOver16A",
+    "Other3Ph",
+    "Pan",
+    "wInductive",
+    "wResonant",
+    "Undetermined",
+    "Unknown",
+]
+
+CID_PATTERN = r"^[A-Za-z0-9._~-]{1,48}$"
+
+
+def check_csms_url(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.scheme not in ("ws", "wss") or not parts.hostname:
+        raise ValueError("must be a websocket URL: ws://host[:port][/path] or wss://...")
+    if parts.username or parts.password:
+        raise ValueError("must not hold credentials: set the charge point's password instead")
+    return url.rstrip("/")
+
+
+class ConnectorCreate(BaseModel):
+    connector_type: ConnectorType = "cType2"
+
+
+class EvseCreate(BaseModel):
+    connectors: list[ConnectorCreate] = Field(default_factory=lambda: [ConnectorCreate()])
+
+    @field_validator("connectors")
+    @classmethod
+    def _not_empty(cls, connectors: list[ConnectorCreate]) -> list[ConnectorCreate]:
+        if not 1 <= len(connectors) <= 8:
+            raise ValueError("an EVSE has 1 to 8 connectors")
+        return connectors
+
+
+class ChargePointCreate(BaseModel):
+    """A charge point twin. ``cid`` is the identity the CSMS sees; generated when not given."""
+
+    name: str = Field(min_length=1, max_length=100)
+    cid: str | None = Field(default=None, pattern=CID_PATTERN)
+    vendor: str = Field(default="Elu Twin", min_length=1, max_length=20)
+    model: str = Field(default="Digital Twin", min_length=1, max_length=20)
+    serial_number: str | None = Field(default=None, max_length=25)
+    firmware_version: str = Field(default="0.2.0", max_length=50)
+    password: str | None = Field(
+        default=None, min_length=1, max_length=64, description="HTTP basic auth (profile 1)"
+    )
+    csms_url: str = Field(examples=["ws://localhost:9000"])
+    ocpp_protocol: OcppProtocol = "ocpp1.6"
+    voltage_ac: float = Field(default=230, gt=0, le=1000)
+    voltage_dc: float = Field(default=400, gt=0, le=1500)
+    maximum_dc_power: float = Field(default=50, ge=0, le=1000, description="kW")
+    maximum_ac_power: float = Field(default=22, ge=0, le=100, description="kW")
+    speed_factor: float = Field(
+        default=1.0, gt=0, le=3600, description="simulated seconds per real second"
+    )
+    token_cost_per_minute: int = Field(default=2, ge=0)
+    evses: list[EvseCreate] = Field(default_factory=lambda: [EvseCreate()])
+    ocpp_configuration: dict[str, str] = Field(
+        default_factory=dict, description="initial OCPP 1.6 keys / 2.0.1 variables"
+    )
+
+    _url = field_validator("csms_url")(classmethod(lambda cls, v: check_csms_url(v)))
+
+    @field_validator("evses")
+    @classmethod
+    def _evse_count(cls, evses: list[EvseCreate]) -> list[EvseCreate]:
+        if not 1 <= len(evses) <= 32:
+            raise ValueError("a charge point has 1 to 32 EVSEs")
+        return evses
+
+
+class ChargePointUpdate(BaseModel):
+    """Changes take effect the next time the charge point connects."""
+
+    name: str | None = Field(default=None, min_length=1, max_length=100)
+    password: str | None = Field(default=None, min_length=1, max_length=64)
+    csms_url: str | None = None
+    voltage_ac: float | None = Field(default=None, gt=0, le=1000)
+    voltage_dc: float | None = Field(default=None, gt=0, le=1500)
+    maximum_dc_power: float | None = Field(default=None, ge=0, le=1000)
+    maximum_ac_power: float | None = Field(default=None, ge=0, le=100)
+    speed_factor: float | None = Field(default=None, gt=0, le=3600)
+
+    @field_validator("csms_url")
+    @classmethod
+    def _url(cls, url: str | None) -> str | None:
+        return None if url is None else check_csms_url(url)
+
+
+class ConnectorPublic(ORMModel):
+    created_at: datetime
+    updated_at: datetime
+    id: uuid.UUID
+    connectorid: int
+    status: str
+    error_code: str | None
+    current_dc_power: float
+    current_dc_current: float
+    current_dc_voltage: float
+    current_ac_power: float
+    current_ac_current: float
+    current_ac_voltage: float
+    current_energy: float
+    total_energy: float
+    soc: float | None
+    connector_type: str
+    id_tag: str | None
+    transactionid: str | None
+    queued_action: list[str]
+    transaction_id: uuid.UUID | None
+    vehicle_id: uuid.UUID | None
+    evse_id: uuid.UUID
+    charge_point_id: uuid.UUID
+
+
+class EvsePublic(ORMModel):
+    created_at: datetime
+    updated_at: datetime
+    id: uuid.UUID
+    evseid: int
+    status: str
+    active_connector_id: uuid.UUID | None
+    charge_point_id: uuid.UUID
+    connectors: list[ConnectorPublic]
+
+
+class ChargePointPublic(ORMModel):
+    id: uuid.UUID
+    name: str
+    cid: str
+    vendor: str
+    model: str
+    serial_number: str | None
+    firmware_version: str
+    password: str | None
+    csms_url: str
+    ocpp_protocol: str
+    boot_reason: str | None
+    voltage_ac: float
+    voltage_dc: float
+    maximum_dc_power: float
+    maximum_ac_power: float
+    speed_factor: float
+    status: str
+    connected: bool
+    desired_state: str
+    host: str | None
+    charge_point_task_id: str | None
+    last_heartbeat: datetime | None
+    token_cost_per_minute: int
+    quota_id: uuid.UUID | None
+    ocpp_configuration_id: uuid.UUID | None
+    ocpp_configuration: dict[str, str]
+    created_at: datetime
+    updated_at: datetime
+    evses: list[EvsePublic]
+    user_id: uuid.UUID

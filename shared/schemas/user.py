@@ -1,0 +1,40 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from pydantic import BaseModel, Field
+
+from shared.schemas.common import ORMModel
+
+
+class UserCreate(BaseModel):
+    username: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.@+-]+$")
+    password: str = Field(min_length=8, max_length=128)
+    max_charge_points: int | None = Field(default=None, ge=0)
+    max_vehicles: int | None = Field(default=None, ge=0)
+
+
+class QuotaUpdate(BaseModel):
+    max_charge_points: int | None = Field(default=None, ge=0)
+    max_vehicles: int | None = Field(default=None, ge=0)
+
+
+class QuotaPublic(ORMModel):
+    id: uuid.UUID
+    max_charge_points: int
+    max_vehicles: int
+
+
+class UserPublic(ORMModel):
+    id: uuid.UUID
+    username: str
+    is_active: bool
+    created_at: datetime
+    updated_at: datetime
+    quota: QuotaPublic
+
+
+class UserUpdate(BaseModel):
+    is_active: bool | None = None
+    password: str | None = Field(default=None, min_length=8, max_length=128)

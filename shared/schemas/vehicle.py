@@ -1,0 +1,81 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from pydantic import BaseModel, Field, field_validator, model_validator
+
+from shared.schemas.common import ORMModel
+
+CurvePoints = list[tuple[float, float]]
+
+DEFAULT_DC_RATE_KW = 50.0
+DEFAULT_AC_RATE_KW = 11.0
+
+
+def _check_curve(points: CurvePoints | None) -> CurvePoints | None:
+    if points is None:
+        return None
+    from worker.twin.vehicle import ChargingCurve
+
+    ChargingCurve.from_points(points)
+    return points
+
+
+class VehicleCreate(BaseModel):
+    """A vehicle. ``maximum_charging_rate`` (kW) sets both the AC and DC maximum at once."""
+
+    name: str = Field(min_length=1, max_length=100)
+    battery_capacity: float = Field(gt=0, le=1000, description="kWh")
+    soc: float = Field(default=10.0, ge=0, le=100, description="state of charge, %")
+    maximum_charging_rate: float | None = Field(default=None, gt=0, le=1000)
+    maximum_dc_charging_rate: float | None = Field(default=None, gt=0, le=1000)
+    maximum_ac_charging_rate: float | None = Field(default=None, gt=0, le=1000)
+    ac_charging_curve: CurvePoints | None = Field(
+        default=None, description="[[soc %, kW], ...]; default: flat at the AC rate"
+    )
+    dc_charging_curve: CurvePoints | None = Field(
+        default=None, description="[[soc %, kW], ...]; default: tapering above ~55 % SoC"
+    )
+
+    _curves = field_validator("ac_charging_curve", "dc_charging_curve")(_check_curve)
+
+    @model_validator(mode="after")
+    def _rates(self) -> VehicleCreate:
+        shared_rate = self.maximum_charging_rate
+        if self.maximum_dc_charging_rate is None:
+            self.maximum_dc_charging_rate = shared_rate or DEFAULT_DC_RATE_KW
+        if self.maximum_ac_charging_rate is None:
+            self.maximum_ac_charging_rate = shared_rate or DEFAULT_AC_RATE_KW
+        return self
+
+
+class VehicleUpdate(BaseModel):
+    name: str | None = Field(default=None, min_length=1, max_length=100)
+    battery_capacity: float | None = Field(default=None, gt=0, le=1000)
+    soc: float | None = Field(default=None, ge=0, le=100)
+    maximum_dc_charging_rate: float | None = Field(default=None, gt=0, le=1000)
+    maximum_ac_charging_rate: float | None = Field(default=None, gt=0, le=1000)
+    ac_charging_curve: CurvePoints | None = None
+    dc_charging_curve: CurvePoints | None = None
+
+    _curves = field_validator("ac_charging_curve", "dc_charging_curve")(_check_curve)
+
+
+class VehiclePublic(ORMModel):
+    id: uuid.UUID
+    created_at: datetime
+    updated_at: datetime
+    name: str
+    id_tag_suffix: str
+    id_tag: str
+    battery_capacity: float
+    maximum_dc_charging_rate: float
+    maximum_ac_charging_rate: float
+    soc: float
+    status: str
+    ac_charging_curve: CurvePoints | None
+    dc_charging_curve: CurvePoints | None
+    connector_id: uuid.UUID | None
+    transaction_id: uuid.UUID | None
+    user_id: uuid.UUID

@@ -1,0 +1,44 @@
+"""Password hashing (Argon2 via pwdlib) and signed tokens (PyJWT)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+
+import jwt
+from pwdlib import PasswordHash
+
+ALGORITHM = "HS256"
+TokenKind = Literal["access", "app"]
+
+password_hash = PasswordHash.recommended()
+
+
+def hash_password(password: str) -> str:
+    return password_hash.hash(password)
+
+
+def verify_password(password: str, hashed: str) -> bool:
+    return password_hash.verify(password, hashed)
+
+
+def create_token(
+    secret_key: str,
+    subject: uuid.UUID,
+    expires_in: timedelta,
+    kind: TokenKind = "access",
+    token_id: uuid.UUID | None = None,
+) -> str:
+    now = datetime.now(UTC)
+    claims: dict[str, Any] = {"sub": str(subject), "iat": now, "exp": now + expires_in, "typ": kind}
+    if token_id is not None:
+        claims["jti"] = str(token_id)
+    return jwt.encode(claims, secret_key, algorithm=ALGORITHM)
+
+
+def decode_token(secret_key: str, token: str) -> dict[str, Any]:
+    """The token's claims; raises ``jwt.InvalidTokenError`` when forged, malformed or expired."""
+    return jwt.decode(
+        token, secret_key, algorithms=[ALGORITHM], options={"require": ["exp", "sub"]}
+    )

@@ -1,0 +1,76 @@
+"""Every setting of ELU Twins, read from the environment (prefix ``ELU_``).
+
+Embedded mode (the default) needs no setting at all: the database is a SQLite
+file in the data folder, and the secret key and operator key are generated on
+first start and kept there. Distributed mode must be given its secrets.
+"""
+
+from __future__ import annotations
+
+import secrets
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="ELU_", extra="ignore")
+
+    mode: Literal["embedded", "distributed"] = "embedded"
+    data_dir: Path = Path(".elu")
+    database_url: str | None = Field(
+        default=None, description="SQLAlchemy URL; embedded mode defaults to SQLite in data_dir."
+    )
+    redis_url: str = "redis://127.0.0.1:6379/0"
+
+    secret_key: str | None = Field(default=None, description="Signs access and app tokens.")
+    operator_key: str | None = Field(default=None, description="X-Operator-Key of the private API.")
+    access_token_expire_minutes: int = 60 * 24
+    app_token_max_days: int = 365
+
+    host: str = "127.0.0.1"
+    public_api_port: int = 8000
+    private_api_port: int = 8800
+    csms_v16_port: int = 9000
+    csms_v201_port: int = 9201
+
+    default_max_charge_points: int = 100
+    default_max_vehicles: int = 100
+    command_timeout_seconds: float = 30.0
+
+    @model_validator(mode="after")
+    def _fill_embedded_defaults(self) -> Settings:
+        if self.database_url is None:
+            if self.mode != "embedded":
+                raise ValueError("ELU_DATABASE_URL must be set in distributed mode")
+            self.database_url = f"sqlite:///{(self.data_dir / 'elu.sqlite3').as_posix()}"
+        if self.secret_key is None:
+            self.secret_key = self._kept_secret("secret_key", "ELU_SECRET_KEY")
+        if self.operator_key is None:
+            self.operator_key = self._kept_secret("operator_key", "ELU_OPERATOR_KEY")
+        return self
+
+    def _kept_secret(self, name: str, variable: str) -> str:
+        """Read a generated secret from the data folder, creating it on first use."""
+        if self.mode != "embedded":
+            raise ValueError(f"{variable} must be set in distributed mode")
+        path = self.data_dir / name
+        if path.exists():
+            return path.read_text().strip()
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        value = secrets.token_urlsafe(32)
+        path.write_text(value)
+        path.chmod(0o600)
+        return value
+
+    @property
+    def operator_key_is_generated(self) -> bool:
+        return (self.data_dir / "operator_key").exists()
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()
