@@ -1,0 +1,3 @@
+from elu_twins.cli import app
+
+app()

@@ -1,0 +1,118 @@
+"""`elu-twins up` as a new user meets it: Steps 1-3 of the README over real HTTP."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+
+from tests.embedded import run_embedded
+
+
+def test_readme_steps_1_to_3_against_a_running_instance(tmp_path: Path) -> None:
+    with run_embedded(tmp_path) as embedded:
+        log = (tmp_path / "up.log").read_text()
+        assert embedded.operator_key in log
+        assert "curl -X POST" in log
+
+        user = httpx.post(
+            f"{embedded.private_url}/user/",
+            headers={"X-Operator-Key": embedded.operator_key},
+            json={"username": "me", "password": "change-me-please"},
+        )
+        assert user.status_code == 200, user.text
+
+        token = httpx.post(
+            f"{embedded.public_url}/token",
+            data={"username": "me", "password": "change-me-please"},
+        ).json()["access_token"]
+        headers = {"Authorization": f"Bearer {token}"}
+        app_token = httpx.post(
+            f"{embedded.public_url}/app-token",
+            headers=headers,
+            json={"name": "test", "expiry_in_days": 3},
+        )
+        assert app_token.status_code == 200
+        headers = {"Authorization": f"Bearer {app_token.json()['access_token']}"}
+
+        vehicle = httpx.post(
+            f"{embedded.public_url}/twin/vehicle/",
+            headers=headers,
+            json={"name": "ELU vehicle one", "battery_capacity": 65, "maximum_charging_rate": 50},
+        )
+        assert vehicle.json()["maximum_ac_charging_rate"] == 50
+        charge_point = httpx.post(
+            f"{embedded.public_url}/twin/charge-point/",
+            headers=headers,
+            json={
+                "name": "ELU Charger 1",
+                "ocpp_protocol": "ocpp1.6",
+                "csms_url": "ws://localhost:9000",
+                "evses": [{"connectors": [{"connector_type": "cCCS1"}]}],
+            },
+        )
+        assert charge_point.status_code == 200, charge_point.text
+        assert (tmp_path / "elu.sqlite3").exists()
+
+    # A second start reuses the same data: the user is still there.
+    with run_embedded(tmp_path) as embedded:
+        token = httpx.post(
+            f"{embedded.public_url}/token",
+            data={"username": "me", "password": "change-me-please"},
+        )
+        assert token.status_code == 200
+
+
+def test_a_port_in_use_is_reported_clearly(tmp_path: Path) -> None:
+    with run_embedded(tmp_path / "first") as embedded:
+        second = subprocess.run(
+            [sys.executable, "-m", "elu_twins", "up"],
+            env=os.environ | embedded.env() | {"ELU_DATA_DIR": str(tmp_path / "second")},
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+    assert second.returncode != 0
+    assert "already in use" in second.stderr
+
+
+def test_user_create_command(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "elu_twins",
+            "user",
+            "create",
+            "operator",
+            "--password",
+            "pw-123456",
+        ],
+        env=os.environ | {"ELU_DATA_DIR": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "created user operator" in result.stdout
+    again = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "elu_twins",
+            "user",
+            "create",
+            "operator",
+            "--password",
+            "pw-123456",
+        ],
+        env=os.environ | {"ELU_DATA_DIR": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert again.returncode == 1
+    assert "taken" in again.stderr
