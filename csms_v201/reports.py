@@ -1,0 +1,17 @@
+"""OCPP 2.0.1 only: the device model reports and events a charging station has sent."""
+
+from fastapi import APIRouter
+
+from shared.csms.api import ChargePointDep
+from shared.csms.schemas import ReportPublic, ReportsPublic
+
+router = APIRouter(tags=["charge points"])
+
+
+@router.get("/charge-points/{charge_point_id}/reports")
+def read_reports(record: ChargePointDep) -> ReportsPublic:
+    """NotifyReport parts gathered per requestId, and NotifyEvent payloads, oldest first."""
+    return ReportsPublic(
+        reports=[ReportPublic.of(report) for report in record.reports.values()],
+        events=list(record.events),
+    )

@@ -1,0 +1,173 @@
+"""The HTTP API both test CSMSs share, mounted under `/api`."""
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Depends, HTTPException, Query, Request, status
+from ocpp.messages import MessageType
+
+from shared.csms.schemas import (
+    CallPublic,
+    ChargePointPublic,
+    ChargePointsPublic,
+    MessagesPublic,
+    TransactionDetail,
+    TransactionPublic,
+    TransactionsPublic,
+)
+from shared.csms.session import (
+    CallErrorReceived,
+    CallTimedOut,
+    ChargePointDisconnected,
+    InvalidCallResult,
+    schema_errors,
+)
+from shared.csms.settings import CsmsSettingsPublic, CsmsSettingsUpdate
+from shared.csms.state import ChargePointRecord, CsmsState
+
+
+def get_state(request: Request) -> CsmsState:
+    state: CsmsState = request.app.state.csms
+    return state
+
+
+StateDep = Annotated[CsmsState, Depends(get_state)]
+
+
+def get_charge_point(state: StateDep, charge_point_id: str) -> ChargePointRecord:
+    record = state.charge_points.get(charge_point_id)
+    if record is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"Unknown charge point {charge_point_id!r}")
+    return record
+
+
+ChargePointDep = Annotated[ChargePointRecord, Depends(get_charge_point)]
+
+
+def create_api_router(ocpp_version: str, csms_initiated_actions: frozenset[str]) -> APIRouter:
+    router = APIRouter()
+    supported = ", ".join(sorted(csms_initiated_actions))
+
+    @router.get("/charge-points", tags=["charge points"])
+    def list_charge_points(state: StateDep) -> ChargePointsPublic:
+        data = [ChargePointPublic.of(record) for record in state.charge_points.values()]
+        return ChargePointsPublic(data=data, count=len(data))
+
+    @router.get("/charge-points/{charge_point_id}", tags=["charge points"])
+    def read_charge_point(record: ChargePointDep) -> ChargePointPublic:
+        return ChargePointPublic.of(record)
+
+    @router.get("/charge-points/{charge_point_id}/messages", tags=["charge points"])
+    def read_messages(
+        record: ChargePointDep,
+        offset: Annotated[int, Query(ge=0)] = 0,
+        limit: Annotated[int, Query(ge=1, le=1_000)] = 100,
+    ) -> MessagesPublic:
+        """The charge point's OCPP-J frames, oldest first; directions as seen by the CSMS."""
+        return MessagesPublic.page(record.messages, offset, limit)
+
+    @router.post(
+        "/charge-points/{charge_point_id}/calls/{action}",
+        tags=["calls"],
+        responses={
+            400: {"description": f"Not a CSMS-initiated action of OCPP {ocpp_version}"},
+            404: {"description": "The charge point is not connected"},
+            422: {"description": "The payload does not match the OCPP schema; nothing sent"},
+            502: {"description": "The charge point answered CALLERROR or an invalid payload"},
+            504: {"description": "No answer within the timeout"},
+        },
+    )
+    async def send_call(
+        state: StateDep,
+        charge_point_id: str,
+        action: str,
+        payload: Annotated[dict[str, Any] | None, Body()] = None,
+        timeout: Annotated[float, Query(gt=0, le=3_600)] = 30.0,
+    ) -> CallPublic:
+        """Send a CALL with `payload` exactly as on the wire and answer the CALLRESULT payload."""
+        if action not in csms_initiated_actions:
+            raise HTTPException(
+                status.HTTP_400_BAD_REQUEST,
+                f"{action!r} is not a CSMS-initiated action of OCPP {ocpp_version}; "
+                f"supported: {supported}",
+            )
+        record = state.charge_points.get(charge_point_id)
+        session = record.session if record is not None else None
+        if session is None:
+            raise HTTPException(
+                status.HTTP_404_NOT_FOUND, f"Charge point {charge_point_id!r} is not connected"
+            )
+        request = payload or {}
+        errors = await schema_errors(MessageType.Call, action, request, ocpp_version)
+        if errors:
+            raise HTTPException(
+                status.HTTP_422_UNPROCESSABLE_CONTENT,
+                {"message": f"Invalid {action} payload, nothing was sent", "errors": errors},
+            )
+        try:
+            unique_id, response = await session.send_call(action, request, timeout)
+        except CallErrorReceived as error:
+            raise HTTPException(
+                status.HTTP_502_BAD_GATEWAY,
+                {
+                    "message": f"{charge_point_id} answered CALLERROR",
+                    "error_code": error.error_code,
+                    "error_description": error.error_description,
+                    "error_details": error.error_details,
+                },
+            ) from None
+        except InvalidCallResult as error:
+            raise HTTPException(
+                status.HTTP_502_BAD_GATEWAY,
+                {
+                    "message": f"{charge_point_id} answered an invalid payload",
+                    "errors": error.errors,
+                },
+            ) from None
+        except ChargePointDisconnected as error:
+            raise HTTPException(status.HTTP_502_BAD_GATEWAY, {"message": str(error)}) from None
+        except CallTimedOut as error:
+            raise HTTPException(status.HTTP_504_GATEWAY_TIMEOUT, {"message": str(error)}) from None
+        return CallPublic(action=action, unique_id=unique_id, request=request, response=response)
+
+    @router.get("/transactions", tags=["transactions"])
+    def list_transactions(
+        state: StateDep, charge_point_id: str | None = None
+    ) -> TransactionsPublic:
+        data = [
+            TransactionPublic.of(transaction)
+            for transaction in state.find_transactions(charge_point_id=charge_point_id)
+        ]
+        return TransactionsPublic(data=data, count=len(data))
+
+    @router.get(
+        "/transactions/{transaction_id}",
+        tags=["transactions"],
+        responses={409: {"description": "Two charge points use this id; name one"}},
+    )
+    def read_transaction(
+        state: StateDep, transaction_id: str, charge_point_id: str | None = None
+    ) -> TransactionDetail:
+        found = state.find_transactions(transaction_id, charge_point_id)
+        if not found:
+            raise HTTPException(
+                status.HTTP_404_NOT_FOUND, f"Unknown transaction {transaction_id!r}"
+            )
+        if len(found) > 1:
+            raise HTTPException(
+                status.HTTP_409_CONFLICT,
+                f"Transaction id {transaction_id!r} is used by charge points "
+                f"{sorted(t.charge_point_id for t in found)}; add ?charge_point_id=",
+            )
+        return TransactionDetail.of(found[0])
+
+    @router.get("/settings", tags=["settings"])
+    def read_settings(state: StateDep) -> CsmsSettingsPublic:
+        return CsmsSettingsPublic.of(state.settings)
+
+    @router.put("/settings", tags=["settings"])
+    def update_settings(state: StateDep, update: CsmsSettingsUpdate) -> CsmsSettingsPublic:
+        """Change only the fields sent; they apply to the next messages and boots."""
+        state.update_settings(update)
+        return CsmsSettingsPublic.of(state.settings)
+
+    return router

@@ -1,0 +1,53 @@
+"""Assembles a test CSMS app: the OCPP websocket and the HTTP API on one port."""
+
+import logging
+from collections.abc import Iterable
+from typing import Any
+
+from fastapi import APIRouter, FastAPI
+
+from shared.csms.api import create_api_router
+from shared.csms.settings import CsmsSettings
+from shared.csms.state import CsmsState
+from shared.csms.websocket import SessionFactory, create_ocpp_endpoint
+
+
+def resolve_state(
+    state: CsmsState | None, settings: CsmsSettings | None, overrides: dict[str, Any]
+) -> CsmsState:
+    """The state to serve: `state` or a new one, with `settings` and then `overrides` applied."""
+    state = state or CsmsState()
+    if settings is not None:
+        state.settings = settings
+    if overrides:
+        state.settings = CsmsSettings.model_validate({**state.settings.model_dump(), **overrides})
+    return state
+
+
+def build_csms_app(
+    *,
+    title: str,
+    state: CsmsState,
+    ocpp_version: str,
+    subprotocol: str,
+    session_factory: SessionFactory,
+    csms_initiated_actions: frozenset[str],
+    routers: Iterable[APIRouter] = (),
+) -> FastAPI:
+    app = FastAPI(
+        title=title,
+        description=(
+            f"A small test central system for OCPP {ocpp_version}. Charge points connect to "
+            f"ws://host:port/{{charge_point_id}} (or /ocpp/{{charge_point_id}}) with the "
+            f"{subprotocol} subprotocol."
+        ),
+    )
+    app.state.csms = state
+    logger = logging.getLogger(f"elu_twins.csms.{subprotocol}")
+    endpoint = create_ocpp_endpoint(state, session_factory, subprotocol, logger)
+    app.add_api_websocket_route("/ocpp/{charge_point_id}", endpoint)
+    app.add_api_websocket_route("/{charge_point_id}", endpoint)
+    app.include_router(create_api_router(ocpp_version, csms_initiated_actions), prefix="/api")
+    for router in routers:
+        app.include_router(router, prefix="/api")
+    return app

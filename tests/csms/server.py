@@ -1,0 +1,74 @@
+"""Runs a CSMS app for real (uvicorn on a free port) and connects scripted charge points to it."""
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import uvicorn
+import websockets
+from fastapi import FastAPI
+
+from shared.csms.state import CsmsState
+
+
+@dataclass
+class RunningCsms:
+    state: CsmsState
+    ws_url: str
+    api: httpx.AsyncClient
+
+    async def messages(self, charge_point_id: str, **params: Any) -> dict[str, Any]:
+        response = await self.api.get(
+            f"/api/charge-points/{charge_point_id}/messages", params=params
+        )
+        response.raise_for_status()
+        return response.json()
+
+
+@contextlib.asynccontextmanager
+async def serve(app: FastAPI) -> AsyncIterator[RunningCsms]:
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        if task.done():
+            task.result()
+        await asyncio.sleep(0.01)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as api:
+            yield RunningCsms(app.state.csms, f"ws://127.0.0.1:{port}", api)
+    finally:
+        server.should_exit = True
+        await task
+
+
+@contextlib.asynccontextmanager
+async def connected(
+    charge_point_class: type,
+    url: str,
+    charge_point_id: str,
+    subprotocol: str,
+    **connect_options: Any,
+) -> AsyncIterator[Any]:
+    """A scripted charge point (an `ocpp` library ChargePoint) serving its connection."""
+    async with websockets.connect(
+        f"{url}/{charge_point_id}", subprotocols=[subprotocol], **connect_options
+    ) as connection:
+        charge_point = charge_point_class(charge_point_id, connection, response_timeout=5)
+        task = asyncio.create_task(charge_point.start())
+        try:
+            yield charge_point
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, websockets.ConnectionClosed):
+                await task
+
+
+async def eventually(condition: Any, timeout: float = 2.0) -> None:
+    """Wait until `condition()` is true: the CSMS records some things after it answers."""
+    async with asyncio.timeout(timeout):
+        while not condition():  # noqa: ASYNC110 - polls state the app owns
+            await asyncio.sleep(0.01)
