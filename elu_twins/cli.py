@@ -17,6 +17,13 @@ user_app = typer.Typer(help="Manage users from the terminal (operator).", no_arg
 app.add_typer(user_app, name="user")
 
 
+def configure_logging() -> None:
+    """INFO for ELU Twins; the per-frame logs of the ocpp library and CSMSs only from WARNING."""
+    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
+    for noisy in ("ocpp", "elu_twins.csms", "websockets"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
 def _settings() -> Settings:
     try:
         return Settings()
@@ -34,8 +41,35 @@ def up(
     settings = _settings()
     if host is not None:
         settings.host = host
-    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
+    configure_logging()
     asyncio.run(run_embedded(settings))
+
+
+def _run_csms(version: str, port: int | None, host: str | None) -> None:
+    import uvicorn
+
+    settings = _settings()
+    default_port = settings.csms_v16_port if version == "1.6" else settings.csms_v201_port
+    factory = "csms_v16.app:create_app" if version == "1.6" else "csms_v201.app:create_app"
+    uvicorn.run(factory, factory=True, host=host or settings.host, port=port or default_port)
+
+
+@app.command("csms-v16")
+def csms_v16(
+    port: Annotated[int | None, typer.Option(help="default: ELU_CSMS_V16_PORT (9000)")] = None,
+    host: Annotated[str | None, typer.Option(help="interface to listen on")] = None,
+) -> None:
+    """Run the bundled OCPP 1.6 test CSMS on its own (ws://host:9000/<cid>, API at /docs)."""
+    _run_csms("1.6", port, host)
+
+
+@app.command("csms-v201")
+def csms_v201(
+    port: Annotated[int | None, typer.Option(help="default: ELU_CSMS_V201_PORT (9201)")] = None,
+    host: Annotated[str | None, typer.Option(help="interface to listen on")] = None,
+) -> None:
+    """Run the bundled OCPP 2.0.1 test CSMS on its own (ws://host:9201/<cid>, API at /docs)."""
+    _run_csms("2.0.1", port, host)
 
 
 @app.command()

@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
+from csms_v16.app import create_app as create_csms_v16
+from csms_v201.app import create_app as create_csms_v201
 from elu_twins.servers import make_server, serve_all
 from private_api.app import create_app as create_private_app
 from public_api.app import create_app as create_public_app
 from shared.db import make_engine
 from shared.migrate import upgrade
 from shared.settings import Settings
+from worker.commands import InProcessBus
+from worker.host import Host
 
 logger = logging.getLogger(__name__)
+
+#: The embedded process always hosts its twins under this name, so that a restart
+#: reconnects the charge points that were left connected.
+HOST_NAME = "embedded"
 
 
 def banner(settings: Settings) -> str:
@@ -19,10 +28,14 @@ def banner(settings: Settings) -> str:
     return "\n".join(
         [
             "ELU Twins is running (embedded mode).",
-            f"  public API   http://{host}:{settings.public_api_port}/docs",
-            f"  private API  http://{host}:{settings.private_api_port}/docs",
-            f"  data         {settings.data_dir.resolve()}",
-            f"  operator key {settings.operator_key}",
+            f"  public API      http://{host}:{settings.public_api_port}/docs",
+            f"  private API     http://{host}:{settings.private_api_port}/docs",
+            f"  OCPP 1.6 CSMS   ws://{host}:{settings.csms_v16_port}/<cid>"
+            f"   (API http://{host}:{settings.csms_v16_port}/docs)",
+            f"  OCPP 2.0.1 CSMS ws://{host}:{settings.csms_v201_port}/<cid>"
+            f"   (API http://{host}:{settings.csms_v201_port}/docs)",
+            f"  data            {settings.data_dir.resolve()}",
+            f"  operator key    {settings.operator_key}",
             "Create your first user:",
             f"  curl -X POST http://{host}:{settings.private_api_port}/user/ \\",
             f"    -H 'X-Operator-Key: {settings.operator_key}' \\",
@@ -36,9 +49,19 @@ async def run_embedded(settings: Settings) -> None:
     assert settings.database_url is not None
     upgrade(settings.database_url)
     engine = make_engine(settings.database_url)
+    twin_host = Host(engine, name=HOST_NAME)
+    bus = InProcessBus(twin_host, asyncio.get_running_loop())
     servers = [
-        make_server(create_public_app(settings, engine), settings.host, settings.public_api_port),
+        make_server(
+            create_public_app(settings, engine, bus), settings.host, settings.public_api_port
+        ),
         make_server(create_private_app(settings, engine), settings.host, settings.private_api_port),
+        make_server(create_csms_v16(), settings.host, settings.csms_v16_port),
+        make_server(create_csms_v201(), settings.host, settings.csms_v201_port),
     ]
+    await twin_host.start()
     print(banner(settings), flush=True)
-    await serve_all(servers)
+    try:
+        await serve_all(servers)
+    finally:
+        await twin_host.close()

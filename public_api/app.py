@@ -5,10 +5,19 @@ from __future__ import annotations
 from fastapi import FastAPI
 from sqlalchemy import Engine
 
-from public_api.routes import app_tokens, charge_points, login, users, vehicles
+from public_api.routes import (
+    actions,
+    app_tokens,
+    charge_points,
+    login,
+    transactions,
+    users,
+    vehicles,
+)
 from shared.db import make_engine
 from shared.errors import install_error_handlers
 from shared.settings import Settings, get_settings
+from worker.commands import CommandBus
 
 DESCRIPTION = """
 Create virtual charge points and vehicles, connect them to an OCPP 1.6 or 2.0.1
@@ -19,13 +28,18 @@ created), then send it as `Authorization: Bearer <token>`.
 """
 
 
-def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None,
+    engine: Engine | None = None,
+    command_bus: CommandBus | None = None,
+) -> FastAPI:
     settings = settings or get_settings()
     assert settings.database_url is not None
     app = FastAPI(title="ELU Twins — public API", version="0.2.0", description=DESCRIPTION)
     app.state.settings = settings
     app.state.engine = engine or make_engine(settings.database_url)
+    app.state.command_bus = command_bus
     install_error_handlers(app)
-    for module in (login, users, app_tokens, vehicles, charge_points):
+    for module in (login, users, app_tokens, vehicles, charge_points, actions, transactions):
         app.include_router(module.router)
     return app

@@ -6,13 +6,14 @@ import uuid
 from typing import Annotated
 
 import jwt
-from fastapi import Depends, HTTPException, status
+from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import OAuth2PasswordBearer
 
 from shared.deps import SessionDep, SettingsDep
 from shared.models import AppToken, User
 from shared.models.base import utcnow
 from shared.security import decode_token
+from worker.commands import CommandBus
 
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/token")
 
@@ -51,4 +52,17 @@ def get_current_user(session: SessionDep, settings: SettingsDep, token: TokenDep
 
 CurrentUser = Annotated[User, Depends(get_current_user)]
 
-__all__ = ["CurrentUser", "SessionDep", "SettingsDep"]
+
+def get_command_bus(request: Request) -> CommandBus:
+    bus = getattr(request.app.state, "command_bus", None)
+    if bus is None:
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE,
+            "no twin host is running: start ELU Twins with `elu-twins up` (or start a worker)",
+        )
+    return bus
+
+
+CommandBusDep = Annotated[CommandBus, Depends(get_command_bus)]
+
+__all__ = ["CommandBusDep", "CurrentUser", "SessionDep", "SettingsDep"]

@@ -7,11 +7,14 @@ from fastapi.responses import JSONResponse
 
 
 class DomainError(Exception):
+    """``code`` is a stable word a client can branch on; the message is for people."""
+
     status_code = 400
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, code: str | None = None) -> None:
         super().__init__(message)
         self.message = message
+        self.code = code
 
 
 class NotFound(DomainError):
@@ -28,9 +31,22 @@ class QuotaExceeded(DomainError):
     status_code = 403
 
 
+class Forbidden(DomainError):
+    """The other side (the CSMS) said no, e.g. to an id tag."""
+
+    status_code = 403
+
+
+class GatewayTimeout(DomainError):
+    status_code = 504
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Answer every DomainError with its status and ``{"detail": message}``."""
 
     @app.exception_handler(DomainError)
     async def _domain_error(request: Request, error: DomainError) -> JSONResponse:
-        return JSONResponse(status_code=error.status_code, content={"detail": error.message})
+        content = {"detail": error.message}
+        if error.code is not None:
+            content["code"] = error.code
+        return JSONResponse(status_code=error.status_code, content=content)

@@ -5,11 +5,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Query, status
 
-from public_api.deps import CurrentUser, SessionDep
+from public_api.deps import CommandBusDep, CurrentUser, SessionDep
 from shared.crud import charge_points as crud
-from shared.crud.ownership import get_owned
-from shared.errors import NotFound
-from shared.models import ChargePoint, Connector, Evse
+from shared.crud.ownership import get_owned, owned_connector, owned_evse
+from shared.crud.transactions import list_messages
+from shared.models import ChargePoint
 from shared.schemas.charge_point import (
     ChargePointCreate,
     ChargePointPublic,
@@ -18,6 +18,8 @@ from shared.schemas.charge_point import (
     EvsePublic,
 )
 from shared.schemas.common import Page
+from shared.schemas.transaction import MessageLogEntryPublic
+from worker import actions
 
 router = APIRouter(prefix="/twin/charge-point", tags=["charge points"])
 
@@ -53,20 +55,14 @@ def read_all(
 
 @router.get("/evse/{id}", summary="One EVSE with its connectors")
 def read_evse(session: SessionDep, current_user: CurrentUser, id: uuid.UUID) -> EvsePublic:
-    evse = session.get(Evse, id)
-    if evse is None or evse.charge_point.user_id != current_user.id:
-        raise NotFound(f"EVSE {id} not found")
-    return EvsePublic.model_validate(evse)
+    return EvsePublic.model_validate(owned_evse(session, id, current_user))
 
 
 @router.get("/connector/{id}", summary="One connector with its live values")
 def read_connector(
     session: SessionDep, current_user: CurrentUser, id: uuid.UUID
 ) -> ConnectorPublic:
-    connector = session.get(Connector, id)
-    if connector is None or connector.charge_point.user_id != current_user.id:
-        raise NotFound(f"connector {id} not found")
-    return ConnectorPublic.model_validate(connector)
+    return ConnectorPublic.model_validate(owned_connector(session, id, current_user))
 
 
 @router.get("/{id}")
@@ -82,8 +78,24 @@ def update(
     return ChargePointPublic.model_validate(crud.update_charge_point(session, charge_point, body))
 
 
-@router.delete("/{id}", status_code=status.HTTP_204_NO_CONTENT)
-def delete(session: SessionDep, current_user: CurrentUser, id: uuid.UUID) -> None:
-    charge_point = get_owned(session, ChargePoint, id, current_user)
-    session.delete(charge_point)
-    session.commit()
+@router.delete(
+    "/{id}", status_code=status.HTTP_204_NO_CONTENT, summary="Stop the twin and delete it"
+)
+def delete(
+    session: SessionDep, bus: CommandBusDep, current_user: CurrentUser, id: uuid.UUID
+) -> None:
+    actions.delete_charge_point(session, bus, current_user, id)
+
+
+@router.get("/{id}/message-log", summary="Every OCPP frame the charge point sent and received")
+def read_message_log(
+    session: SessionDep,
+    current_user: CurrentUser,
+    id: uuid.UUID,
+    action: str | None = None,
+    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> Page[MessageLogEntryPublic]:
+    get_owned(session, ChargePoint, id, current_user)
+    rows, count = list_messages(session, id, offset, limit, action)
+    return Page(data=[MessageLogEntryPublic.model_validate(row) for row in rows], count=count)

@@ -6,7 +6,7 @@ from typing import Any, TypeVar
 from sqlalchemy.orm import Session
 
 from shared.errors import NotFound
-from shared.models import User
+from shared.models import Connector, Evse, User
 
 M = TypeVar("M")
 
@@ -23,3 +23,17 @@ def _label(model: type[Any]) -> str:
     return {"ChargePoint": "charge point", "AppToken": "app token"}.get(
         model.__name__, model.__name__.lower()
     )
+
+
+def owned_connector(session: Session, id: uuid.UUID, user: User) -> Connector:
+    connector = session.get(Connector, id)
+    if connector is None or connector.charge_point.user_id != user.id:
+        raise NotFound(f"connector {id} not found")
+    return connector
+
+
+def owned_evse(session: Session, id: uuid.UUID, user: User) -> Evse:
+    evse = session.get(Evse, id)
+    if evse is None or evse.charge_point.user_id != user.id:
+        raise NotFound(f"EVSE {id} not found")
+    return evse

@@ -1,0 +1,80 @@
+"""Bodies of the actions that act on a running twin (``/twin/charge-point/action/...``)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+Timeout = Field(default=30.0, gt=0, le=300, description="seconds to wait for the twin and CSMS")
+
+ChargePointErrorCode = Literal[
+    "ConnectorLockFailure",
+    "EVCommunicationError",
+    "GroundFailure",
+    "HighTemperature",
+    "InternalError",
+    "LocalListConflict",
+    "OtherError",
+    "OverCurrentFailure",
+    "OverVoltage",
+    "PowerMeterFailure",
+    "PowerSwitchFailure",
+    "ReaderFailure",
+    "ResetFailure",
+    "UnderVoltage",
+    "WeakSignal",
+]
+
+StopReason = Literal[
+    "DeAuthorized",
+    "EmergencyStop",
+    "EVDisconnected",
+    "HardReset",
+    "Local",
+    "Other",
+    "PowerLoss",
+    "Reboot",
+    "Remote",
+    "SoftReset",
+    "UnlockCommand",
+]
+
+
+class ChargePointAction(BaseModel):
+    charge_point_id: uuid.UUID
+    timeout: float = Timeout
+
+
+class StartTransaction(BaseModel):
+    connector_id: uuid.UUID
+    vehicle_id: uuid.UUID
+    id_tag: str | None = Field(
+        default=None, max_length=36, description="default: the vehicle's id tag"
+    )
+    timeout: float = Timeout
+
+
+class StopTransaction(BaseModel):
+    transaction_id: uuid.UUID
+    reason: StopReason = "Local"
+    timeout: float = Timeout
+
+
+class PlugIn(BaseModel):
+    connector_id: uuid.UUID
+    vehicle_id: uuid.UUID
+    timeout: float = Timeout
+
+
+class ConnectorAction(BaseModel):
+    connector_id: uuid.UUID
+    timeout: float = Timeout
+
+
+class SetFaulted(BaseModel):
+    connector_id: uuid.UUID
+    error_code: ChargePointErrorCode = "OtherError"
+    info: str | None = Field(default=None, max_length=50)
+    timeout: float = Timeout

@@ -1,0 +1,193 @@
+"""What the user's actions do: check ownership and state, then command the twin.
+
+Routers call these; each returns the rows the answer is made of, read after the
+host has written what the twin did.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy.orm import Session
+
+from shared.crud.charge_points import with_evses
+from shared.crud.ownership import get_owned, owned_connector
+from shared.errors import Conflict
+from shared.models import ChargePoint, Connector, Transaction, User, Vehicle
+from worker.commands import CommandBus, run_command
+
+
+def _command(
+    session: Session,
+    bus: CommandBus,
+    user: User,
+    charge_point_id: uuid.UUID,
+    name: str,
+    timeout: float,
+    **arguments: object,
+) -> dict[str, object]:
+    return run_command(
+        session,
+        bus,
+        charge_point_id=charge_point_id,
+        user_id=user.id,
+        name=name,
+        arguments=arguments,
+        timeout=timeout,
+    )
+
+
+def _fresh_charge_point(session: Session, charge_point_id: uuid.UUID) -> ChargePoint:
+    session.expire_all()
+    charge_point = session.get(ChargePoint, charge_point_id, options=with_evses())
+    assert charge_point is not None
+    return charge_point
+
+
+def connect(
+    session: Session, bus: CommandBus, user: User, charge_point_id: uuid.UUID, timeout: float
+) -> ChargePoint:
+    get_owned(session, ChargePoint, charge_point_id, user)
+    _command(session, bus, user, charge_point_id, "connect", timeout)
+    return _fresh_charge_point(session, charge_point_id)
+
+
+def disconnect(
+    session: Session, bus: CommandBus, user: User, charge_point_id: uuid.UUID, timeout: float
+) -> ChargePoint:
+    get_owned(session, ChargePoint, charge_point_id, user)
+    _command(session, bus, user, charge_point_id, "disconnect", timeout)
+    return _fresh_charge_point(session, charge_point_id)
+
+
+def delete_charge_point(
+    session: Session, bus: CommandBus, user: User, charge_point_id: uuid.UUID
+) -> None:
+    """Stop the twin (running sessions end without a word to the CSMS) and delete everything."""
+    charge_point = get_owned(session, ChargePoint, charge_point_id, user)
+    _command(session, bus, user, charge_point_id, "remove", 30.0)
+    session.refresh(charge_point)
+    session.delete(charge_point)
+    session.commit()
+
+
+def _owned_vehicle(session: Session, user: User, vehicle_id: uuid.UUID) -> Vehicle:
+    return get_owned(session, Vehicle, vehicle_id, user)
+
+
+def _fresh_connector(session: Session, connector_id: uuid.UUID) -> Connector:
+    session.expire_all()
+    connector = session.get(Connector, connector_id)
+    assert connector is not None
+    return connector
+
+
+def plug_in(
+    session: Session,
+    bus: CommandBus,
+    user: User,
+    connector_id: uuid.UUID,
+    vehicle_id: uuid.UUID,
+    timeout: float,
+) -> Connector:
+    connector = owned_connector(session, connector_id, user)
+    vehicle = _owned_vehicle(session, user, vehicle_id)
+    if vehicle.connector_id is not None and vehicle.connector_id != connector.id:
+        raise Conflict(
+            f"vehicle {vehicle.id} is already plugged in at connector {vehicle.connector_id}"
+        )
+    _command(
+        session,
+        bus,
+        user,
+        connector.charge_point_id,
+        "plug_in",
+        timeout,
+        connector=connector.connectorid,
+        vehicle_id=str(vehicle.id),
+    )
+    return _fresh_connector(session, connector_id)
+
+
+def connector_command(
+    session: Session,
+    bus: CommandBus,
+    user: User,
+    connector_id: uuid.UUID,
+    name: str,
+    timeout: float,
+    **arguments: object,
+) -> Connector:
+    """unplug, set_faulted, clear_fault: commands on one connector."""
+    connector = owned_connector(session, connector_id, user)
+    _command(
+        session,
+        bus,
+        user,
+        connector.charge_point_id,
+        name,
+        timeout,
+        connector=connector.connectorid,
+        **arguments,
+    )
+    return _fresh_connector(session, connector_id)
+
+
+def start_transaction(
+    session: Session,
+    bus: CommandBus,
+    user: User,
+    connector_id: uuid.UUID,
+    vehicle_id: uuid.UUID,
+    id_tag: str | None,
+    timeout: float,
+) -> Transaction:
+    connector = owned_connector(session, connector_id, user)
+    vehicle = _owned_vehicle(session, user, vehicle_id)
+    if vehicle.connector_id is not None and vehicle.connector_id != connector.id:
+        raise Conflict(f"vehicle {vehicle.id} is plugged in at another connector")
+    if vehicle.transaction_id is not None:
+        raise Conflict(f"vehicle {vehicle.id} is already in transaction {vehicle.transaction_id}")
+    result = _command(
+        session,
+        bus,
+        user,
+        connector.charge_point_id,
+        "start_transaction",
+        timeout,
+        connector=connector.connectorid,
+        vehicle_id=str(vehicle.id),
+        id_tag=id_tag or vehicle.id_tag,
+    )
+    return _fresh_transaction(session, uuid.UUID(str(result["transaction_id"])))
+
+
+def stop_transaction(
+    session: Session,
+    bus: CommandBus,
+    user: User,
+    transaction_id: uuid.UUID,
+    reason: str,
+    timeout: float,
+) -> Transaction:
+    transaction = get_owned(session, Transaction, transaction_id, user)
+    if transaction.end_time is not None:
+        raise Conflict(f"transaction {transaction_id} has already ended")
+    _command(
+        session,
+        bus,
+        user,
+        transaction.charge_point_id,
+        "stop_transaction",
+        timeout,
+        transaction_id=str(transaction.id),
+        reason=reason,
+    )
+    return _fresh_transaction(session, transaction_id)
+
+
+def _fresh_transaction(session: Session, transaction_id: uuid.UUID) -> Transaction:
+    session.expire_all()
+    transaction = session.get(Transaction, transaction_id)
+    assert transaction is not None
+    return transaction

@@ -1,0 +1,96 @@
+"""Commands: how an API call reaches the twin it acts on.
+
+The API stores a :class:`~shared.models.Command` row (durable: a host that
+takes the twin over finds it), hands its id to a :class:`CommandBus`, and waits
+up to the caller's timeout for the outcome that the host stores on the row.
+The embedded process uses :class:`InProcessBus`; distributed mode puts a
+Redis-backed bus behind the same interface.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import uuid
+from typing import Any, Protocol
+
+from sqlalchemy.orm import Session
+
+from shared.errors import Conflict, DomainError, Forbidden, GatewayTimeout, NotFound
+from shared.models import Command
+from worker.host import Host
+
+#: Seconds the API waits beyond the command's own timeout for the host to record it.
+GRACE = 2.0
+
+
+class CommandBus(Protocol):
+    def dispatch(self, command_id: uuid.UUID, timeout: float) -> None:
+        """Deliver the command to its twin's host and block until it has an outcome or
+        ``timeout`` seconds have passed."""
+
+
+class InProcessBus:
+    """Runs commands on a host whose loop runs in this process (maybe another thread)."""
+
+    def __init__(self, host: Host, loop: asyncio.AbstractEventLoop) -> None:
+        self.host = host
+        self.loop = loop
+
+    def dispatch(self, command_id: uuid.UUID, timeout: float) -> None:
+        future = asyncio.run_coroutine_threadsafe(self.host.execute(command_id), self.loop)
+        try:
+            future.result(timeout + GRACE)
+        except concurrent.futures.TimeoutError:
+            future.cancel()
+
+
+def run_command(
+    session: Session,
+    bus: CommandBus,
+    *,
+    charge_point_id: uuid.UUID,
+    user_id: uuid.UUID | None,
+    name: str,
+    arguments: dict[str, Any],
+    timeout: float,
+) -> dict[str, Any]:
+    """Store a command, have it carried out, and return its result or raise what went wrong."""
+    command = Command(
+        charge_point_id=charge_point_id,
+        user_id=user_id,
+        name=name,
+        arguments=arguments,
+        timeout_seconds=timeout,
+    )
+    session.add(command)
+    session.commit()
+    bus.dispatch(command.id, timeout)
+    session.refresh(command)
+    if command.status == "succeeded":
+        return command.result or {}
+    raise command_error(command)
+
+
+_ERRORS: dict[str, type[DomainError]] = {
+    "not_connected": Conflict,
+    "invalid_state": Conflict,
+    "rejected": Forbidden,
+    "unknown_target": NotFound,
+    "timeout": GatewayTimeout,
+}
+
+
+def command_error(command: Command) -> DomainError:
+    if command.status in ("pending", "running"):
+        return GatewayTimeout(
+            f"{command.name} did not finish within {command.timeout_seconds:g} s "
+            f"(command {command.id} is still {command.status})",
+            code="timeout",
+        )
+    code = command.error_code or "internal"
+    error_type = _ERRORS.get(code, DomainError)
+    error = error_type(command.error_message or f"{command.name} failed", code=code)
+    if error_type is DomainError:
+        error.status_code = 500
+    return error

@@ -1,0 +1,275 @@
+"""Writes what twins report to the database, in batches that never stall the loop.
+
+Twins call the writer's sink for every event; the writer only appends to a
+list. Every ``interval`` seconds (and whenever a command asks for it, so that an
+API answer reads what the twin just did) the batch is written in one
+transaction on a worker thread. Updates to the same row within a batch are
+coalesced: only the latest state of a connector or transaction is written.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Engine, insert, select, update
+from sqlalchemy.orm import Session
+
+from shared.db import session_for
+from shared.models import (
+    ChargePoint,
+    Connector,
+    Evse,
+    MessageLogEntry,
+    MeterSample,
+    OcppConfiguration,
+    Transaction,
+    Vehicle,
+)
+from worker.twin.events import (
+    ChargePointChanged,
+    ConfigurationChanged,
+    ConnectorChanged,
+    FrameLogged,
+    MeterSampled,
+    TransactionChanged,
+    TwinEvent,
+    VehicleChanged,
+)
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class TwinRows:
+    """The database ids behind a twin's connector numbers."""
+
+    user_id: uuid.UUID
+    connectors: dict[int, tuple[uuid.UUID, uuid.UUID]]  # connectorid -> (connector id, evse id)
+
+
+class EventWriter:
+    def __init__(self, engine: Engine, interval: float = 0.5) -> None:
+        self.engine = engine
+        self.interval = interval
+        self._rows: dict[str, TwinRows] = {}
+        self._pending: list[TwinEvent] = []
+        self._lock = asyncio.Lock()
+        self._task: asyncio.Task[None] | None = None
+
+    def register(self, charge_point_id: str, rows: TwinRows) -> None:
+        self._rows[charge_point_id] = rows
+
+    def __call__(self, event: TwinEvent) -> None:
+        self._pending.append(event)
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run())
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+        await self.flush()
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(self.interval)
+            try:
+                await self.flush()
+            except Exception:
+                logger.exception("writing twin events failed; they are kept for the next try")
+
+    async def flush(self) -> None:
+        """Write everything reported so far (also what arrives while writing waits its turn)."""
+        async with self._lock:
+            if not self._pending:
+                return
+            batch, self._pending = self._pending, []
+            try:
+                await asyncio.to_thread(self._write, batch)
+            except BaseException:
+                self._pending[:0] = batch
+                raise
+
+    def _write(self, batch: list[TwinEvent]) -> None:
+        frames: list[dict[str, Any]] = []
+        samples: list[dict[str, Any]] = []
+        charge_points: dict[str, ChargePointChanged] = {}
+        connectors: dict[tuple[str, int], ConnectorChanged] = {}
+        transactions: dict[str, TransactionChanged] = {}
+        vehicles: dict[str, VehicleChanged] = {}
+        configurations: dict[str, ConfigurationChanged] = {}
+        for event in batch:
+            match event:
+                case FrameLogged():
+                    frames.append(self._frame_row(event))
+                case MeterSampled():
+                    row = self._sample_row(event)
+                    if row is not None:
+                        samples.append(row)
+                case ChargePointChanged():
+                    charge_points[event.charge_point_id] = event
+                case ConnectorChanged():
+                    connectors[(event.charge_point_id, event.connector_id)] = event
+                case TransactionChanged():
+                    transactions[event.transaction_ref] = event
+                case VehicleChanged():
+                    vehicles[event.vehicle_ref] = event
+                case ConfigurationChanged():
+                    configurations[event.charge_point_id] = event
+        with session_for(self.engine) as session:
+            for tx in transactions.values():
+                self._write_transaction(session, tx)
+            session.flush()
+            if frames:
+                session.execute(insert(MessageLogEntry), frames)
+            if samples:
+                session.execute(insert(MeterSample), samples)
+            for cp in charge_points.values():
+                self._write_charge_point(session, cp)
+            for connector in connectors.values():
+                self._write_connector(session, connector)
+            for vehicle in vehicles.values():
+                session.execute(
+                    update(Vehicle)
+                    .where(Vehicle.id == uuid.UUID(vehicle.vehicle_ref))
+                    .values(soc=vehicle.soc, status=vehicle.status)
+                )
+            for config in configurations.values():
+                session.execute(
+                    update(OcppConfiguration)
+                    .where(OcppConfiguration.charge_point_id == uuid.UUID(config.charge_point_id))
+                    .values(values=config.values)
+                )
+            session.commit()
+
+    def _frame_row(self, event: FrameLogged) -> dict[str, Any]:
+        return {
+            "charge_point_id": uuid.UUID(event.charge_point_id),
+            "timestamp": event.at,
+            "direction": event.direction,
+            "message_type": event.message_type,
+            "unique_id": event.unique_id[:64],
+            "action": event.action,
+            "payload": event.payload,
+        }
+
+    def _sample_row(self, event: MeterSampled) -> dict[str, Any] | None:
+        rows = self._rows.get(event.charge_point_id)
+        if rows is None or event.connector_id not in rows.connectors:
+            return None
+        return {
+            "charge_point_id": uuid.UUID(event.charge_point_id),
+            "connector_id": rows.connectors[event.connector_id][0],
+            "transaction_id": _uuid(event.transaction_ref),
+            "timestamp": event.at,
+            "context": event.context,
+            "energy_wh": event.energy_wh,
+            "power_w": event.power_w,
+            "current_a": event.current_a,
+            "voltage_v": event.voltage_v,
+            "soc": event.soc,
+        }
+
+    def _write_charge_point(self, session: Session, event: ChargePointChanged) -> None:
+        values: dict[str, Any] = {"status": event.status, "connected": event.connected}
+        if event.boot_reason is not None:
+            values["boot_reason"] = event.boot_reason
+        if event.last_heartbeat is not None:
+            values["last_heartbeat"] = event.last_heartbeat
+        session.execute(
+            update(ChargePoint)
+            .where(ChargePoint.id == uuid.UUID(event.charge_point_id))
+            .values(**values)
+        )
+
+    def _write_connector(self, session: Session, event: ConnectorChanged) -> None:
+        rows = self._rows.get(event.charge_point_id)
+        if rows is None or event.connector_id not in rows.connectors:
+            return
+        connector_id, evse_id = rows.connectors[event.connector_id]
+        ac = event.current_type == "AC"
+        vehicle_id = _uuid(event.vehicle_ref)
+        transaction_id = _uuid(event.transaction_ref)
+        previous_vehicle = session.scalar(
+            select(Connector.vehicle_id).where(Connector.id == connector_id)
+        )
+        session.execute(
+            update(Connector)
+            .where(Connector.id == connector_id)
+            .values(
+                status=event.status,
+                error_code=event.error_code,
+                current_ac_power=event.power_kw if ac else 0.0,
+                current_ac_current=event.current_a if ac else 0.0,
+                current_ac_voltage=event.voltage_v if ac else 0.0,
+                current_dc_power=0.0 if ac else event.power_kw,
+                current_dc_current=0.0 if ac else event.current_a,
+                current_dc_voltage=0.0 if ac else event.voltage_v,
+                current_energy=event.energy_kwh,
+                total_energy=event.total_energy_kwh,
+                soc=event.soc,
+                id_tag=event.id_tag,
+                transactionid=event.csms_transaction_id,
+                transaction_id=transaction_id,
+                vehicle_id=vehicle_id,
+            )
+        )
+        if previous_vehicle is not None and previous_vehicle != vehicle_id:
+            session.execute(
+                update(Vehicle)
+                .where(Vehicle.id == previous_vehicle, Vehicle.connector_id == connector_id)
+                .values(connector_id=None, transaction_id=None)
+            )
+        if vehicle_id is not None:
+            session.execute(
+                update(Vehicle)
+                .where(Vehicle.id == vehicle_id)
+                .values(connector_id=connector_id, transaction_id=transaction_id)
+            )
+        active = connector_id if event.vehicle_ref or event.transaction_ref else None
+        session.execute(
+            update(Evse)
+            .where(Evse.id == evse_id)
+            .values(status=event.status, active_connector_id=active)
+        )
+
+    def _write_transaction(self, session: Session, event: TransactionChanged) -> None:
+        rows = self._rows.get(event.charge_point_id)
+        if rows is None:
+            return
+        connector_id, evse_id = rows.connectors.get(event.connector_id, (None, None))
+        values: dict[str, Any] = {
+            "status": event.status,
+            "id_tag": event.id_tag,
+            "transactionid": event.csms_transaction_id,
+            "start_time": event.start_time,
+            "end_time": event.end_time,
+            "energy": event.energy_kwh,
+            "meter_start": event.meter_start_wh,
+            "meter_stop": event.meter_stop_wh,
+            "stop_reason": event.stop_reason,
+        }
+        tx = session.get(Transaction, uuid.UUID(event.transaction_ref))
+        if tx is None:
+            session.add(
+                Transaction(
+                    id=uuid.UUID(event.transaction_ref),
+                    user_id=rows.user_id,
+                    charge_point_id=uuid.UUID(event.charge_point_id),
+                    evse_id=evse_id,
+                    connector_id=connector_id,
+                    vehicle_id=_uuid(event.vehicle_ref),
+                    **values,
+                )
+            )
+        else:
+            for field, value in values.items():
+                setattr(tx, field, value)
+
+
+def _uuid(value: str | None) -> uuid.UUID | None:
+    return None if value is None else uuid.UUID(value)
