@@ -108,3 +108,11 @@ def private_client(settings: Settings, engine: Engine) -> Iterator[TestClient]:
         headers={"X-Operator-Key": settings.operator_key or ""},
     ) as client:
         yield client
+
+
+@pytest.fixture
+async def stack(settings: Settings, engine: Engine):  # type: ignore[no-untyped-def]
+    from tests.stack import running_stack
+
+    async with running_stack(settings, engine) as running:
+        yield running

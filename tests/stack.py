@@ -1,0 +1,114 @@
+"""The whole embedded stack inside the test's event loop.
+
+The bundled CSMSs run for real on free localhost ports, the twin host runs on
+the test's loop, and the public and private APIs are reached through httpx
+against their ASGI apps, their commands carried by the in-process bus, as in
+`elu-twins up`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from sqlalchemy import Engine
+
+from csms_v16.app import create_app as create_csms_v16
+from csms_v201.app import create_app as create_csms_v201
+from private_api.app import create_app as create_private_app
+from public_api.app import create_app as create_public_app
+from shared.settings import Settings
+from tests.csms.server import RunningCsms, serve
+from worker.commands import InProcessBus
+from worker.host import Host
+
+
+@dataclass
+class Stack:
+    public: httpx.AsyncClient
+    private: httpx.AsyncClient
+    csms_v16: RunningCsms
+    csms_v201: RunningCsms
+    host: Host
+
+    async def account(self) -> dict[str, str]:
+        """A new user; answers the Authorization header of its token."""
+        username = f"user-{uuid.uuid4().hex[:10]}"
+        created = await self.private.post(
+            "/user/", json={"username": username, "password": "a-long-password"}
+        )
+        assert created.status_code == 200, created.text
+        token = await self.public.post(
+            "/token", data={"username": username, "password": "a-long-password"}
+        )
+        return {"Authorization": f"Bearer {token.json()['access_token']}"}
+
+    async def vehicle(self, headers: dict[str, str], **overrides: Any) -> dict[str, Any]:
+        body = {"name": "car", "battery_capacity": 60, "maximum_charging_rate": 50} | overrides
+        answer = await self.public.post("/twin/vehicle/", headers=headers, json=body)
+        assert answer.status_code == 200, answer.text
+        return answer.json()
+
+    async def charge_point(
+        self, headers: dict[str, str], protocol: str = "ocpp1.6", **overrides: Any
+    ) -> dict[str, Any]:
+        csms = self.csms_v16 if protocol == "ocpp1.6" else self.csms_v201
+        body = {
+            "name": "cp",
+            "ocpp_protocol": protocol,
+            "csms_url": csms.ws_url,
+            "speed_factor": 600,
+            "evses": [{"connectors": [{"connector_type": "cType2"}]}],
+        } | overrides
+        answer = await self.public.post("/twin/charge-point/", headers=headers, json=body)
+        assert answer.status_code == 200, answer.text
+        return answer.json()
+
+    async def action(self, name: str, headers: dict[str, str], **body: Any) -> httpx.Response:
+        return await self.public.post(
+            f"/twin/charge-point/action/{name}", headers=headers, json=body, timeout=60
+        )
+
+
+@contextlib.asynccontextmanager
+async def running_stack(settings: Settings, engine: Engine) -> AsyncIterator[Stack]:
+    host = Host(engine, name=f"test-{uuid.uuid4().hex[:8]}", write_interval=0.1)
+    await host.start()
+    bus = InProcessBus(host, asyncio.get_running_loop())
+    public_app = create_public_app(settings, engine, bus)
+    private_app = create_private_app(settings, engine)
+    try:
+        async with (
+            serve(create_csms_v16()) as csms_v16,
+            serve(create_csms_v201()) as csms_v201,
+            httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=public_app), base_url="http://public"
+            ) as public,
+            httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=private_app),
+                base_url="http://private",
+                headers={"X-Operator-Key": settings.operator_key or ""},
+            ) as private,
+        ):
+            yield Stack(public, private, csms_v16, csms_v201, host)
+    finally:
+        await host.close()
+
+
+async def eventually(
+    probe: Callable[[], Awaitable[Any]], until: Callable[[Any], bool], timeout: float = 10.0
+) -> Any:
+    """Poll ``probe`` until ``until(result)`` holds; answers the last result."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        result = await probe()
+        if until(result):
+            return result
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"condition not met within {timeout} s; last: {result!r}")
+        await asyncio.sleep(0.05)
