@@ -62,6 +62,6 @@ async def run_embedded(settings: Settings) -> None:
     await twin_host.start()
     print(banner(settings), flush=True)
     try:
-        await serve_all(servers)
+        await serve_all(servers, on_started=twin_host.restore)
     finally:
         await twin_host.close()

@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import signal
 import socket
-from collections.abc import Generator, Iterable
+from collections.abc import Awaitable, Callable, Generator, Iterable
 
 import uvicorn
 from fastapi import FastAPI
@@ -40,8 +40,11 @@ def check_ports_free(servers: Iterable[QuietServer]) -> None:
         )
 
 
-async def serve_all(servers: Iterable[QuietServer], *background: asyncio.Task[None]) -> None:
-    """Serve until SIGINT/SIGTERM or until one server stops."""
+async def serve_all(
+    servers: Iterable[QuietServer], on_started: Callable[[], Awaitable[None]] | None = None
+) -> None:
+    """Serve until SIGINT/SIGTERM or until one server stops; ``on_started`` runs once all
+    servers listen."""
     servers = list(servers)
     check_ports_free(servers)
     loop = asyncio.get_running_loop()
@@ -51,10 +54,19 @@ async def serve_all(servers: Iterable[QuietServer], *background: asyncio.Task[No
             loop.add_signal_handler(sig, stop.set)
     tasks = [asyncio.create_task(server.serve()) for server in servers]
     stopper = asyncio.create_task(stop.wait())
+    if on_started is not None:
+        await _until_started(servers, tasks)
+        await on_started()
     await asyncio.wait([*tasks, stopper], return_when=asyncio.FIRST_COMPLETED)
     for server in servers:
         server.should_exit = True
-    for task in background:
-        task.cancel()
-    await asyncio.gather(*tasks, *background, return_exceptions=True)
+    await asyncio.gather(*tasks, return_exceptions=True)
     stopper.cancel()
+
+
+async def _until_started(servers: list[QuietServer], tasks: list[asyncio.Task[None]]) -> None:
+    """uvicorn tells that a server listens by a flag, not an event: poll it."""
+    while not all(server.started for server in servers):
+        if any(task.done() for task in tasks):
+            return
+        await asyncio.sleep(0.05)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 from sqlalchemy import Engine
 
-from private_api.routes import users
+from private_api.routes import hosts, users
 from shared.db import make_engine
 from shared.errors import install_error_handlers
 from shared.settings import Settings, get_settings
@@ -21,4 +21,5 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.state.engine = engine or make_engine(settings.database_url)
     install_error_handlers(app)
     app.include_router(users.router)
+    app.include_router(hosts.router)
     return app

@@ -45,17 +45,22 @@ class Embedded:
         }
 
 
-def embedded_env(data_dir: Path) -> dict[str, str]:
-    ports = {name: free_port() for name in ("PUBLIC_API", "PRIVATE_API", "CSMS_V16", "CSMS_V201")}
+def embedded_env(data_dir: Path, ports: dict[str, int] | None = None) -> dict[str, str]:
+    if ports is None:
+        ports = {
+            name: free_port() for name in ("PUBLIC_API", "PRIVATE_API", "CSMS_V16", "CSMS_V201")
+        }
     return {f"ELU_{name}_PORT": str(port) for name, port in ports.items()} | {
         "ELU_DATA_DIR": str(data_dir)
     }
 
 
 @contextmanager
-def run_embedded(data_dir: Path, timeout: float = 30.0) -> Iterator[Embedded]:
-    """Start `python -m elu_twins up` and wait until both APIs answer."""
-    env = embedded_env(data_dir)
+def run_embedded(
+    data_dir: Path, timeout: float = 30.0, ports: dict[str, int] | None = None
+) -> Iterator[Embedded]:
+    """Start `python -m elu_twins up` and wait until both APIs answer (on ``ports`` if given)."""
+    env = embedded_env(data_dir, ports)
     ports = {key[4:-5]: int(value) for key, value in env.items() if key.endswith("_PORT")}
     data_dir.mkdir(parents=True, exist_ok=True)
     log = (data_dir / "up.log").open("w")

@@ -17,11 +17,11 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import selectinload
 
 from shared.db import session_for
-from shared.models import ChargePoint, Command, Evse, TwinHost, Vehicle
+from shared.models import ChargePoint, Command, Connector, Evse, Transaction, TwinHost, Vehicle
 from shared.models.base import utcnow
 from worker.persistence import EventWriter, TwinRows
 from worker.twin.charge_point import ChargePointTwin
@@ -34,6 +34,8 @@ from worker.twin.vehicle import Vehicle as VehicleModel
 logger = logging.getLogger(__name__)
 
 ClockFactory = Callable[[float], Clock]
+
+HOST_HEARTBEAT_SECONDS = 15.0
 
 
 def default_host_name() -> str:
@@ -55,6 +57,7 @@ class Host:
         self.writer = EventWriter(engine, interval=write_interval)
         self.twins: dict[uuid.UUID, ChargePointTwin] = {}
         self.loop: asyncio.AbstractEventLoop | None = None
+        self._heartbeat_task: asyncio.Task[None] | None = None
         self._handlers: dict[str, Callable[[Command], Awaitable[dict[str, Any]]]] = {
             "connect": self._connect,
             "disconnect": self._disconnect,
@@ -70,10 +73,15 @@ class Host:
     # -- lifecycle ---------------------------------------------------------------
 
     async def start(self) -> None:
-        """Start writing events, register this host, and reconnect the twins that should run."""
+        """Start writing events, register this host and clear what a previous run left."""
         self.loop = asyncio.get_running_loop()
         self.writer.start()
         await asyncio.to_thread(self._register)
+        await asyncio.to_thread(self._reconcile)
+        self._heartbeat_task = asyncio.create_task(self._beat())
+
+    async def restore(self) -> None:
+        """Reconnect the twins the user left connected (call once their CSMS can answer)."""
         for charge_point_id in await asyncio.to_thread(self._twins_to_restore):
             try:
                 twin = await self._twin(charge_point_id, fresh=True)
@@ -82,13 +90,80 @@ class Host:
                 logger.exception("could not restore charge point %s", charge_point_id)
 
     async def close(self) -> None:
+        if self._heartbeat_task is not None:
+            self._heartbeat_task.cancel()
         await asyncio.gather(*(twin.close() for twin in self.twins.values()))
         await self.writer.close()
 
-    def _register(self) -> None:
+    async def _beat(self) -> None:
+        """Tell the database this host is alive (operators see it in the private API)."""
+        while True:
+            await asyncio.sleep(HOST_HEARTBEAT_SECONDS)
+            try:
+                await asyncio.to_thread(self._register, keep_started=True)
+            except Exception:
+                logger.exception("could not record the host heartbeat")
+
+    def _register(self, keep_started: bool = False) -> None:
         with session_for(self.engine) as session:
             now = utcnow()
-            session.merge(TwinHost(name=self.name, started_at=now, heartbeat_at=now))
+            row = session.get(TwinHost, self.name)
+            if row is None:
+                session.add(TwinHost(name=self.name, started_at=now, heartbeat_at=now))
+            else:
+                row.heartbeat_at = now
+                if not keep_started:
+                    row.started_at = now
+            session.commit()
+
+    def _reconcile(self) -> None:
+        """Make the stored live state match a host that has just started with no twin running.
+
+        What a previous run of this host left behind is stale: its charge points are
+        not connected, nothing is plugged in, and sessions that were running when it
+        stopped ended with it (stop reason PowerLoss). The CSMS is not told about
+        those sessions: the twin's memory of them went with the process.
+        """
+        with session_for(self.engine) as session:
+            hosted = select(ChargePoint.id).where(ChargePoint.host == self.name)
+            connectors = select(Connector.id).where(Connector.charge_point_id.in_(hosted))
+            now = utcnow()
+            session.execute(
+                update(Transaction)
+                .where(Transaction.charge_point_id.in_(hosted), Transaction.end_time.is_(None))
+                .values(status="Ended", end_time=now, stop_reason="PowerLoss")
+            )
+            session.execute(
+                update(Vehicle)
+                .where(Vehicle.connector_id.in_(connectors))
+                .values(connector_id=None, transaction_id=None, status="ready-to-charge")
+            )
+            session.execute(
+                update(Connector)
+                .where(Connector.id.in_(connectors))
+                .values(
+                    status="Unavailable",
+                    vehicle_id=None,
+                    transaction_id=None,
+                    transactionid=None,
+                    id_tag=None,
+                    current_ac_power=0.0,
+                    current_ac_current=0.0,
+                    current_dc_power=0.0,
+                    current_dc_current=0.0,
+                    current_energy=0.0,
+                )
+            )
+            session.execute(
+                update(Evse)
+                .where(Evse.charge_point_id.in_(hosted))
+                .values(status="Unavailable", active_connector_id=None)
+            )
+            session.execute(
+                update(ChargePoint)
+                .where(ChargePoint.host == self.name)
+                .values(connected=False, status="Unavailable")
+            )
             session.commit()
 
     def _twins_to_restore(self) -> list[uuid.UUID]:
@@ -213,7 +288,7 @@ class Host:
             charge_point = session.get(ChargePoint, charge_point_id)
             if charge_point is not None:
                 charge_point.desired_state = state
-                charge_point.host = self.name if state == "connected" else None
+                charge_point.host = self.name
                 session.commit()
 
     async def _connect(self, command: Command) -> dict[str, Any]:
@@ -231,6 +306,7 @@ class Host:
         return {"status": "disconnected"}
 
     async def _remove(self, command: Command) -> dict[str, Any]:
+        """Stop hosting the twin (before its charge point is deleted)."""
         twin = self.twins.pop(command.charge_point_id, None)
         if twin is not None:
             await twin.close()

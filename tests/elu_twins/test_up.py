@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import httpx
@@ -116,3 +117,70 @@ def test_user_create_command(tmp_path: Path) -> None:
     )
     assert again.returncode == 1
     assert "taken" in again.stderr
+
+
+def _login(embedded) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    httpx.post(
+        f"{embedded.private_url}/user/",
+        headers={"X-Operator-Key": embedded.operator_key},
+        json={"username": "me", "password": "change-me-please"},
+    )
+    token = httpx.post(
+        f"{embedded.public_url}/token", data={"username": "me", "password": "change-me-please"}
+    ).json()["access_token"]
+    return {"Authorization": f"Bearer {token}"}
+
+
+def test_a_restart_reconnects_what_was_connected(tmp_path: Path) -> None:
+    with run_embedded(tmp_path) as embedded:
+        headers = _login(embedded)
+        csms_url = f"ws://127.0.0.1:{embedded.ports['CSMS_V16']}"
+        charge_point = httpx.post(
+            f"{embedded.public_url}/twin/charge-point/",
+            headers=headers,
+            json={"name": "cp", "csms_url": csms_url, "speed_factor": 60},
+        ).json()
+        vehicle = httpx.post(
+            f"{embedded.public_url}/twin/vehicle/",
+            headers=headers,
+            json={"name": "car", "battery_capacity": 50},
+        ).json()
+        connected = httpx.post(
+            f"{embedded.public_url}/twin/charge-point/action/connect-charger",
+            headers=headers,
+            json={"charge_point_id": charge_point["id"]},
+            timeout=40,
+        )
+        assert connected.json()["connected"] is True
+        started = httpx.post(
+            f"{embedded.public_url}/twin/charge-point/action/start-transaction",
+            headers=headers,
+            json={
+                "connector_id": charge_point["evses"][0]["connectors"][0]["id"],
+                "vehicle_id": vehicle["id"],
+            },
+            timeout=40,
+        )
+        assert started.status_code == 200, started.text
+
+    # Same ports, so the stored CSMS URL points at the new process's bundled CSMS.
+    with run_embedded(tmp_path, ports=embedded.ports) as embedded:
+        headers = _login(embedded)
+        url = f"{embedded.public_url}/twin/charge-point/{charge_point['id']}"
+        for _ in range(100):
+            answer = httpx.get(url, headers=headers).json()
+            if answer["connected"]:
+                break
+            time.sleep(0.1)
+        assert answer["connected"] is True
+        assert answer["status"] == "Available"
+        transaction = httpx.get(
+            f"{embedded.public_url}/operations/charge_point/transaction/{started.json()['id']}",
+            headers=headers,
+        ).json()
+        assert transaction["status"] == "Ended"
+        assert transaction["stop_reason"] == "PowerLoss"
+        car = httpx.get(
+            f"{embedded.public_url}/twin/vehicle/{vehicle['id']}", headers=headers
+        ).json()
+        assert car["connector_id"] is None

@@ -1,0 +1,29 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from private_api.deps import OperatorKey, SessionDep
+from shared.crud import hosts as crud
+from shared.schemas.common import Page
+from shared.schemas.host import HostedChargePoint, TwinHostPublic
+
+router = APIRouter(tags=["hosts"])
+
+
+@router.get("/hosts", summary="The processes that host twins, and how many each runs")
+def read_hosts(_: OperatorKey, session: SessionDep) -> list[TwinHostPublic]:
+    return crud.list_hosts(session)
+
+
+@router.get("/charge-points", summary="Every user's charge points and where their twins run")
+def read_charge_points(
+    _: OperatorKey,
+    session: SessionDep,
+    host: str | None = None,
+    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> Page[HostedChargePoint]:
+    rows, count = crud.list_hosted_charge_points(session, offset, limit, host)
+    return Page(data=[HostedChargePoint.model_validate(row) for row in rows], count=count)
