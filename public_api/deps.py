@@ -63,6 +63,17 @@ def get_command_bus(request: Request) -> CommandBus:
     return bus
 
 
-CommandBusDep = Annotated[CommandBus, Depends(get_command_bus)]
+def get_optional_command_bus(request: Request) -> CommandBus | None:
+    return getattr(request.app.state, "command_bus", None)
 
-__all__ = ["CommandBusDep", "CurrentUser", "SessionDep", "SettingsDep"]
+
+CommandBusDep = Annotated[CommandBus, Depends(get_command_bus)]
+OptionalCommandBusDep = Annotated[CommandBus | None, Depends(get_optional_command_bus)]
+
+__all__ = [
+    "CommandBusDep",
+    "CurrentUser",
+    "OptionalCommandBusDep",
+    "SessionDep",
+    "SettingsDep",
+]

@@ -41,6 +41,10 @@ class GatewayTimeout(DomainError):
     status_code = 504
 
 
+class ServiceUnavailable(DomainError):
+    status_code = 503
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Answer every DomainError with its status and ``{"detail": message}``."""
 

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from shared.crud.charge_points import with_evses
 from shared.crud.ownership import get_owned, owned_connector
-from shared.errors import Conflict
+from shared.errors import Conflict, ServiceUnavailable
 from shared.models import ChargePoint, Connector, Transaction, User, Vehicle
 from worker.commands import CommandBus, run_command
 
@@ -61,12 +61,19 @@ def disconnect(
 
 
 def delete_charge_point(
-    session: Session, bus: CommandBus, user: User, charge_point_id: uuid.UUID
+    session: Session, bus: CommandBus | None, user: User, charge_point_id: uuid.UUID
 ) -> None:
-    """Stop the twin (running sessions end without a word to the CSMS) and delete everything."""
+    """Stop the twin if a host runs it (its sessions end without a word to the CSMS), then
+    delete the charge point and everything recorded about it."""
     charge_point = get_owned(session, ChargePoint, charge_point_id, user)
-    _command(session, bus, user, charge_point_id, "remove", 30.0)
-    session.refresh(charge_point)
+    if charge_point.host is not None:
+        if bus is None:
+            raise ServiceUnavailable(
+                f"charge point {charge_point_id} runs on host {charge_point.host}, "
+                "which this API cannot reach: start ELU Twins with `elu-twins up`"
+            )
+        _command(session, bus, user, charge_point_id, "remove", 30.0)
+        session.refresh(charge_point)
     session.delete(charge_point)
     session.commit()
 

@@ -5,7 +5,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Query, status
 
-from public_api.deps import CommandBusDep, CurrentUser, SessionDep
+from public_api.deps import CurrentUser, OptionalCommandBusDep, SessionDep
 from shared.crud import charge_points as crud
 from shared.crud.ownership import get_owned, owned_connector, owned_evse
 from shared.crud.transactions import list_messages
@@ -82,7 +82,7 @@ def update(
     "/{id}", status_code=status.HTTP_204_NO_CONTENT, summary="Stop the twin and delete it"
 )
 def delete(
-    session: SessionDep, bus: CommandBusDep, current_user: CurrentUser, id: uuid.UUID
+    session: SessionDep, bus: OptionalCommandBusDep, current_user: CurrentUser, id: uuid.UUID
 ) -> None:
     actions.delete_charge_point(session, bus, current_user, id)
 
