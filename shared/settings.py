@@ -40,6 +40,11 @@ class Settings(BaseSettings):
     default_max_charge_points: int = 100
     default_max_vehicles: int = 100
     command_timeout_seconds: float = 30.0
+    csms_ca_file: Path | None = Field(
+        default=None,
+        description="PEM file of the CA(s) that sign CSMS certificates for wss:// "
+        "(security profile 2); default: the system's trusted CAs.",
+    )
 
     @model_validator(mode="after")
     def _fill_embedded_defaults(self) -> Settings:

@@ -13,6 +13,7 @@ import contextlib
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -76,16 +77,25 @@ class Stack:
 
 
 @contextlib.asynccontextmanager
-async def running_stack(settings: Settings, engine: Engine) -> AsyncIterator[Stack]:
-    host = Host(engine, name=f"test-{uuid.uuid4().hex[:8]}", write_interval=0.1)
+async def running_stack(
+    settings: Settings, engine: Engine, tls: tuple[str, str] | None = None
+) -> AsyncIterator[Stack]:
+    """The stack; with ``tls`` (certificate, key) the CSMSs serve wss and the host trusts the
+    certificate as its CA (security profile 2)."""
+    host = Host(
+        engine,
+        name=f"test-{uuid.uuid4().hex[:8]}",
+        write_interval=0.1,
+        ca_file=Path(tls[0]) if tls else None,
+    )
     await host.start()
     bus = InProcessBus(host, asyncio.get_running_loop())
     public_app = create_public_app(settings, engine, bus)
     private_app = create_private_app(settings, engine)
     try:
         async with (
-            serve(create_csms_v16()) as csms_v16,
-            serve(create_csms_v201()) as csms_v201,
+            serve(create_csms_v16(), tls) as csms_v16,
+            serve(create_csms_v201(), tls) as csms_v201,
             httpx.AsyncClient(
                 transport=httpx.ASGITransport(app=public_app), base_url="http://public"
             ) as public,

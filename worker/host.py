@@ -15,6 +15,7 @@ import os
 import socket
 import uuid
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, select, update
@@ -50,8 +51,10 @@ class Host:
         *,
         clock_factory: ClockFactory = lambda speed: SystemClock(speed=speed),
         write_interval: float = 0.5,
+        ca_file: Path | None = None,
     ) -> None:
         self.engine = engine
+        self.ca_file = ca_file
         self.name = name or default_host_name()
         self.clock_factory = clock_factory
         self.writer = EventWriter(engine, interval=write_interval)
@@ -263,7 +266,7 @@ class Host:
                 raise UnknownTarget(f"charge point {charge_point_id} no longer exists")
             charge_point.host = self.name
             session.commit()
-            return charge_point_config(charge_point), TwinRows(
+            return charge_point_config(charge_point, self.ca_file), TwinRows(
                 user_id=charge_point.user_id,
                 connectors={
                     connector.connectorid: (connector.id, evse.id)
@@ -364,7 +367,9 @@ async def _maybe_await(value: Any) -> Any:
     return await value if inspect.isawaitable(value) else value
 
 
-def charge_point_config(charge_point: ChargePoint) -> ChargePointConfig:
+def charge_point_config(
+    charge_point: ChargePoint, ca_file: Path | None = None
+) -> ChargePointConfig:
     evses = []
     for evse in charge_point.evses:
         connectors = tuple(
@@ -392,6 +397,7 @@ def charge_point_config(charge_point: ChargePoint) -> ChargePointConfig:
         maximum_ac_power=charge_point.maximum_ac_power,
         maximum_dc_power=charge_point.maximum_dc_power,
         speed=charge_point.speed_factor,
+        ca_file=str(ca_file) if ca_file is not None else None,
         ocpp_configuration={k: str(v) for k, v in charge_point.configuration.values.items()},
     )
 

@@ -2,6 +2,7 @@
 
 import asyncio
 import contextlib
+import ssl
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -29,17 +30,26 @@ class RunningCsms:
 
 
 @contextlib.asynccontextmanager
-async def serve(app: FastAPI) -> AsyncIterator[RunningCsms]:
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
+async def serve(app: FastAPI, tls: tuple[str, str] | None = None) -> AsyncIterator[RunningCsms]:
+    """Serve ``app`` on a free port; with ``tls`` (certificate file, key file) as wss/https."""
+    ssl_options = {} if tls is None else {"ssl_certfile": tls[0], "ssl_keyfile": tls[1]}
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", **ssl_options)
+    )
     task = asyncio.create_task(server.serve())
     while not server.started:
         if task.done():
             task.result()
         await asyncio.sleep(0.01)
     port = server.servers[0].sockets[0].getsockname()[1]
+    scheme, host = ("ws", "127.0.0.1") if tls is None else ("wss", "localhost")
+    http = "http" if tls is None else "https"
     try:
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as api:
-            yield RunningCsms(app.state.csms, f"ws://127.0.0.1:{port}", api)
+        async with httpx.AsyncClient(
+            base_url=f"{http}://{host}:{port}",
+            verify=True if tls is None else ssl.create_default_context(cafile=tls[0]),
+        ) as api:
+            yield RunningCsms(app.state.csms, f"{scheme}://{host}:{port}", api)
     finally:
         server.should_exit = True
         await task
