@@ -80,43 +80,31 @@ def test_a_port_in_use_is_reported_clearly(tmp_path: Path) -> None:
     assert "already in use" in second.stderr
 
 
-def test_user_create_command(tmp_path: Path) -> None:
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "elu_twins",
-            "user",
-            "create",
-            "operator",
-            "--password",
-            "pw-123456",
-        ],
-        env=os.environ | {"ELU_DATA_DIR": str(tmp_path)},
+def elu_twins(*arguments: str, data_dir: Path) -> subprocess.CompletedProcess[str]:
+    """Run the `elu-twins` command as a user would, with its data in ``data_dir``."""
+    return subprocess.run(
+        [sys.executable, "-m", "elu_twins", *arguments],
+        env=os.environ | {"ELU_DATA_DIR": str(data_dir)},
         capture_output=True,
         text=True,
         timeout=60,
     )
+
+
+def test_user_create_command(tmp_path: Path) -> None:
+    result = elu_twins("user", "create", "operator", "--password", "pw-123456", data_dir=tmp_path)
     assert result.returncode == 0, result.stderr
     assert "created user operator" in result.stdout
-    again = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "elu_twins",
-            "user",
-            "create",
-            "operator",
-            "--password",
-            "pw-123456",
-        ],
-        env=os.environ | {"ELU_DATA_DIR": str(tmp_path)},
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    again = elu_twins("user", "create", "operator", "--password", "pw-123456", data_dir=tmp_path)
     assert again.returncode == 1
     assert "taken" in again.stderr
+
+
+def test_migrate_command(tmp_path: Path) -> None:
+    result = elu_twins("migrate", data_dir=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "database is up to date" in result.stdout
+    assert (tmp_path / "elu.sqlite3").exists()
 
 
 def _login(embedded) -> dict[str, str]:  # type: ignore[no-untyped-def]
