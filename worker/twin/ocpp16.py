@@ -1,0 +1,912 @@
+"""The OCPP 1.6 adapter: the twin's core on the wire as OCPP-J 1.6.
+
+:class:`Ocpp16Adapter` is an ``ocpp.v16.ChargePoint`` (which owns framing, the
+call lock and schema validation) plus the :class:`ProtocolAdapter` contract:
+``send_*`` for messages the charge point starts, ``@on`` handlers for the CSMS's
+operations, and the 1.6 configuration keys (:data:`KEYS`).
+
+Choices worth knowing:
+
+* Reconnecting does not boot again: OCPP 1.6 asks for a BootNotification when the
+  charge point (re)boots, not when its websocket reconnects. After a reconnect
+  the twin sends StatusNotifications for connector 0 and every connector, then
+  the queued transaction messages. A Reset does boot again.
+* RemoteStartTransaction is Accepted only if a vehicle is plugged in on the
+  connector (without connectorId: on a free connector); a twin cannot plug a
+  vehicle in by itself. The Authorize (AuthorizeRemoteTxRequests) and the
+  StartTransaction follow the answer.
+* Configuration keys that are stored and reported but change nothing in the
+  simulation: ClockAlignedDataInterval / MeterValuesAlignedData /
+  StopTxnAlignedData (no clock-aligned samples), ConnectionTimeOut,
+  MinimumStatusDuration, BlinkRepeat, LightIntensity, MaxEnergyOnInvalidId,
+  ResetRetries, UnlockConnectorOnEVSideDisconnect, and
+  StopTransactionOnEVSideDisconnect (unplugging always ends the transaction).
+* CALLERROR codes use the 1.6 words (FormationViolation, OccurenceConstraint-
+  Violation). A frame whose message id cannot be read is answered with message
+  id ``"-1"`` (the rule of OCPP 2.0.1, which 1.6 leaves open). An action that
+  is unknown, or known but not handled here (GetDiagnostics, UpdateFirmware,
+  the security extension...), is answered NotImplemented.
+* Schema validation of what the CSMS sends (its CALLs, and the answers whose
+  content the twin uses: see ``_VALIDATED_ANSWERS``) runs in the event
+  loop, not in a thread pool (``ocpp.messages.ASYNC_VALIDATION = False``, process
+  wide): a small payload costs less than a thread hand-off, and it keeps an answer
+  ahead of the CALLs it causes. The twin's own CALLs are built as camelCase dicts
+  and not validated per message (see :meth:`Ocpp16Adapter._call`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import types
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, ClassVar, Literal
+
+import ocpp.charge_point
+import ocpp.messages
+from ocpp.exceptions import NotImplementedError as OcppNotImplemented
+from ocpp.exceptions import OCPPError
+from ocpp.messages import Call, CallError, CallResult, MessageType, unpack, validate_payload
+from ocpp.routing import on
+from ocpp.v16 import ChargePoint, call_result
+from ocpp.v16.enums import Action
+from websockets.exceptions import ConnectionClosed
+
+from worker.twin.authorization import LocalListEntry
+from worker.twin.protocol import (
+    BootAnswer,
+    CallFailed,
+    ConnectionLost,
+    IdTagInfo,
+    LoggedConnection,
+    MeterSample,
+    ProtocolAdapter,
+    SessionSettings,
+)
+from worker.twin.smart_charging import ChargingProfile, format_time
+
+logger = logging.getLogger(__name__)
+
+ocpp.messages.ASYNC_VALIDATION = False
+
+#: 1.6 spells two CALLERROR codes differently from 2.0.1 (which the library uses).
+_CODES_16 = {
+    "FormatViolation": "FormationViolation",
+    "OccurrenceConstraintViolation": "OccurenceConstraintViolation",
+}
+_LOST = "connection lost"
+#: Answers whose content the twin uses are checked against the schema; the answers
+#: to StatusNotification, MeterValues and Heartbeat are read defensively instead
+#: (their validation would cost more than everything else the twin does for them).
+_VALIDATED_ANSWERS = frozenset(
+    {"BootNotification", "Authorize", "StartTransaction", "StopTransaction", "DataTransfer"}
+)
+
+# -- configuration keys ---------------------------------------------------------------
+
+KeyKind = Literal["bool", "int", "csl", "str"]
+
+#: Measurands the twin can produce, with their unit.
+MEASURAND_UNITS: dict[str, str] = {
+    "Energy.Active.Import.Register": "Wh",
+    "Power.Active.Import": "W",
+    "Power.Offered": "W",
+    "Current.Import": "A",
+    "Current.Offered": "A",
+    "Voltage": "V",
+    "SoC": "Percent",
+}
+_MEASURANDS = frozenset(MEASURAND_UNITS)
+_PROFILES = frozenset(
+    {
+        "Core",
+        "LocalAuthListManagement",
+        "Reservation",
+        "SmartCharging",
+        "RemoteTrigger",
+        "FirmwareManagement",
+    }
+)
+
+
+@dataclass(frozen=True, slots=True)
+class KeyDef:
+    """One 1.6 configuration key: default, read-only flag and what values are valid."""
+
+    default: str
+    readonly: bool = False
+    kind: KeyKind = "str"
+    minimum: int = 0
+    allowed: frozenset[str] | None = None
+    max_items: int = 0
+
+
+_DEFAULT_SAMPLED = "Energy.Active.Import.Register,Power.Active.Import,Current.Import,Voltage,SoC"
+
+#: Core, LocalAuthListManagement, Reservation, SmartCharging and RemoteTrigger keys
+#: (OCPP 1.6 §9). Shared by every twin; a twin stores only its non-default values.
+KEYS: dict[str, KeyDef] = {
+    "AllowOfflineTxForUnknownId": KeyDef("false", kind="bool"),
+    "AuthorizationCacheEnabled": KeyDef("true", kind="bool"),
+    "AuthorizeRemoteTxRequests": KeyDef("true", kind="bool"),
+    "BlinkRepeat": KeyDef("0", kind="int"),
+    "ClockAlignedDataInterval": KeyDef("0", kind="int"),
+    "ConnectionTimeOut": KeyDef("60", kind="int"),
+    "ConnectorPhaseRotation": KeyDef("0.RST", kind="csl"),
+    "ConnectorPhaseRotationMaxLength": KeyDef("10", readonly=True, kind="int"),
+    "GetConfigurationMaxKeys": KeyDef("100", readonly=True, kind="int"),
+    "HeartbeatInterval": KeyDef("300", kind="int"),
+    "LightIntensity": KeyDef("0", kind="int"),
+    "LocalAuthorizeOffline": KeyDef("true", kind="bool"),
+    "LocalPreAuthorize": KeyDef("false", kind="bool"),
+    "MaxEnergyOnInvalidId": KeyDef("0", kind="int"),
+    "MeterValuesAlignedData": KeyDef(
+        "Energy.Active.Import.Register", kind="csl", allowed=_MEASURANDS, max_items=7
+    ),
+    "MeterValuesAlignedDataMaxLength": KeyDef("7", readonly=True, kind="int"),
+    "MeterValuesSampledData": KeyDef(
+        _DEFAULT_SAMPLED, kind="csl", allowed=_MEASURANDS, max_items=7
+    ),
+    "MeterValuesSampledDataMaxLength": KeyDef("7", readonly=True, kind="int"),
+    "MeterValueSampleInterval": KeyDef("60", kind="int"),
+    "MinimumStatusDuration": KeyDef("0", kind="int"),
+    "NumberOfConnectors": KeyDef("1", readonly=True, kind="int"),
+    "ResetRetries": KeyDef("1", kind="int"),
+    "StopTransactionOnEVSideDisconnect": KeyDef("true", kind="bool"),
+    "StopTransactionOnInvalidId": KeyDef("true", kind="bool"),
+    "StopTxnAlignedData": KeyDef("", kind="csl", allowed=_MEASURANDS, max_items=7),
+    "StopTxnAlignedDataMaxLength": KeyDef("7", readonly=True, kind="int"),
+    "StopTxnSampledData": KeyDef("", kind="csl", allowed=_MEASURANDS, max_items=7),
+    "StopTxnSampledDataMaxLength": KeyDef("7", readonly=True, kind="int"),
+    "SupportedFeatureProfiles": KeyDef(
+        "Core,LocalAuthListManagement,Reservation,SmartCharging,RemoteTrigger",
+        readonly=True,
+        kind="csl",
+    ),
+    "SupportedFeatureProfilesMaxLength": KeyDef("6", readonly=True, kind="int"),
+    "TransactionMessageAttempts": KeyDef("3", kind="int", minimum=1),
+    "TransactionMessageRetryInterval": KeyDef("60", kind="int"),
+    "UnlockConnectorOnEVSideDisconnect": KeyDef("true", kind="bool"),
+    "WebSocketPingInterval": KeyDef("0", kind="int"),
+    "LocalAuthListEnabled": KeyDef("true", kind="bool"),
+    "LocalAuthListMaxLength": KeyDef("1000", readonly=True, kind="int"),
+    "SendLocalListMaxLength": KeyDef("100", readonly=True, kind="int"),
+    "ReserveConnectorZeroSupported": KeyDef("false", readonly=True, kind="bool"),
+    "ChargeProfileMaxStackLevel": KeyDef("10", readonly=True, kind="int"),
+    "ChargingScheduleAllowedChargingRateUnit": KeyDef("Current,Power", readonly=True, kind="csl"),
+    "ChargingScheduleMaxPeriods": KeyDef("24", readonly=True, kind="int"),
+    "ConnectorSwitch3to1PhaseSupported": KeyDef("false", readonly=True, kind="bool"),
+    "MaxChargingProfilesInstalled": KeyDef("10", readonly=True, kind="int"),
+}
+_KEYS_BY_LOWER = {name.lower(): name for name in KEYS}
+
+#: Keys the core acts on, and the setting each one feeds.
+_SETTINGS: dict[str, str] = {
+    "HeartbeatInterval": "heartbeat_interval",
+    "MeterValueSampleInterval": "meter_value_sample_interval",
+    "MeterValuesSampledData": "measurands",
+    "AuthorizeRemoteTxRequests": "authorize_remote_tx_requests",
+    "LocalAuthorizeOffline": "local_authorize_offline",
+    "LocalPreAuthorize": "local_pre_authorize",
+    "AuthorizationCacheEnabled": "authorization_cache_enabled",
+    "LocalAuthListEnabled": "local_auth_list_enabled",
+    "AllowOfflineTxForUnknownId": "allow_offline_tx_for_unknown_id",
+    "StopTransactionOnEVSideDisconnect": "stop_transaction_on_ev_side_disconnect",
+    "StopTransactionOnInvalidId": "stop_transaction_on_invalid_id",
+    "TransactionMessageAttempts": "transaction_message_attempts",
+    "TransactionMessageRetryInterval": "transaction_message_retry_interval",
+    "WebSocketPingInterval": "websocket_ping_interval",
+}
+
+
+def validate_value(definition: KeyDef, value: str) -> str | None:
+    """The value normalised, or None when it is not valid for this key."""
+    if definition.kind == "bool":
+        lowered = value.strip().lower()
+        return lowered if lowered in ("true", "false") else None
+    if definition.kind == "int":
+        try:
+            number = int(value.strip())
+        except ValueError:
+            return None
+        return str(number) if number >= definition.minimum else None
+    if definition.kind == "csl":
+        items = [item.strip() for item in value.split(",") if item.strip()]
+        if definition.allowed is not None and any(i not in definition.allowed for i in items):
+            return None
+        if definition.max_items and len(items) > definition.max_items:
+            return None
+        return ",".join(items)
+    return value
+
+
+def _typed(definition: KeyDef, value: str) -> Any:
+    if definition.kind == "bool":
+        return value == "true"
+    if definition.kind == "int":
+        return int(value)
+    if definition.kind == "csl":
+        return tuple(item for item in value.split(",") if item)
+    return value
+
+
+# -- wire helpers --------------------------------------------------------------------
+
+
+def _parse_time(value: Any) -> datetime | None:
+    if not value:
+        return None
+    try:
+        return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+def _id_tag_info(data: Any) -> IdTagInfo:
+    data = data or {}
+    return IdTagInfo(
+        status=str(data.get("status", "Invalid")),
+        expiry_date=_parse_time(data.get("expiry_date") or data.get("expiryDate")),
+        parent_id_tag=data.get("parent_id_tag") or data.get("parentIdTag"),
+    )
+
+
+def _plain(value: Any) -> Any:
+    """Decimals (the library parses profile numbers as Decimal) back to floats."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if type(value).__name__ == "Decimal":
+        return float(value)
+    return value
+
+
+def _fmt(value: float, digits: int) -> str:
+    return f"{value:.{digits}f}"
+
+
+class _Routes:
+    """The library's route map, bound per call instead of per twin.
+
+    ``ocpp`` builds a dict of bound handlers for every instance; with thousands of
+    twins that is memory for nothing. This reads the class's handlers once.
+    """
+
+    __slots__ = ("_owner",)
+    _by_class: ClassVar[dict[type, dict[str, tuple[Callable[..., Any], bool]]]] = {}
+
+    def __init__(self, owner: Any) -> None:
+        self._owner = owner
+
+    @classmethod
+    def table(cls, owner_type: type) -> dict[str, tuple[Callable[..., Any], bool]]:
+        table = cls._by_class.get(owner_type)
+        if table is None:
+            table = {}
+            for name in dir(owner_type):
+                function = getattr(owner_type, name, None)
+                action = getattr(function, "_on_action", None)
+                if action is not None:
+                    table[str(action)] = (
+                        function,
+                        getattr(function, "_skip_schema_validation", False),
+                    )
+            cls._by_class[owner_type] = table
+        return table
+
+    def __getitem__(self, action: str) -> dict[str, Any]:
+        function, skip = self.table(type(self._owner))[action]
+        return {
+            "_on_action": types.MethodType(function, self._owner),
+            "_skip_schema_validation": skip,
+        }
+
+    def __contains__(self, action: object) -> bool:
+        return action in self.table(type(self._owner))
+
+
+class Ocpp16Adapter(ProtocolAdapter, ChargePoint):
+    """OCPP 1.6J for one twin."""
+
+    subprotocol: ClassVar[str] = "ocpp1.6"
+
+    def __init__(self, twin: Any) -> None:
+        self.twin = twin
+        self.id = twin.config.cid
+        self._response_timeout = twin.response_timeout
+        self._connection: LoggedConnection | None = None
+        self.route_map = _Routes(self)
+        self._call_lock = asyncio.Lock()
+        self._unique_id_generator = uuid.uuid4
+        self.logger = ocpp.charge_point.LOGGER
+        self._id_prefix = uuid.uuid4().hex[:8] + "-"
+        self._sequence = 0
+        self._awaiting: str | None = None
+        self._response: asyncio.Future[CallResult | CallError] | None = None
+        self._deferred = None
+        self._values: dict[str, str] = {}
+        self.settings = SessionSettings()
+        for name, attribute in _SETTINGS.items():
+            setattr(self.settings, attribute, _typed(KEYS[name], KEYS[name].default))
+        self._load(twin.config.ocpp_configuration)
+
+    # -- configuration -----------------------------------------------------------------
+
+    def _load(self, stored: dict[str, str]) -> None:
+        for key, value in stored.items():
+            name = _KEYS_BY_LOWER.get(key.lower())
+            if name is None:
+                continue
+            normalised = validate_value(KEYS[name], str(value))
+            if normalised is None:
+                logger.warning("%s: ignoring stored %s=%r (invalid)", self.id, name, value)
+                continue
+            self._set(name, normalised)
+
+    def _set(self, name: str, value: str) -> None:
+        definition = KEYS[name]
+        if value == definition.default:
+            self._values.pop(name, None)
+        else:
+            self._values[name] = value
+        attribute = _SETTINGS.get(name)
+        if attribute is not None:
+            setattr(self.settings, attribute, _typed(definition, value))
+
+    def value(self, name: str) -> str:
+        if name == "NumberOfConnectors":
+            return str(len(self.twin.connectors()))
+        return self._values.get(name, KEYS[name].default)
+
+    def configuration_values(self) -> dict[str, str]:
+        return dict(self._values)
+
+    def heartbeat_interval_from_boot(self, interval: int) -> None:
+        self._set("HeartbeatInterval", str(interval))
+
+    # -- the wire ------------------------------------------------------------------------
+
+    def attach(self, connection: LoggedConnection) -> None:
+        self._connection = connection
+
+    def detach(self) -> None:
+        self._connection = None
+        self._answer(CallError(self._awaiting or "", "GenericError", _LOST, {"elu": _LOST}))
+
+    def _answer(self, message: CallResult | CallError) -> None:
+        """An answer arrived: hand it to the CALL waiting for it, if it is that one."""
+        waiting = self._response
+        if waiting is None or waiting.done() or message.unique_id != self._awaiting:
+            if message.unique_id:
+                logger.info("%s: ignoring answer %s nobody waits for", self.id, message.unique_id)
+            return
+        waiting.set_result(message)
+
+    async def _send(self, message: str) -> None:
+        connection = self._connection
+        if connection is None:
+            raise ConnectionLost("not connected")
+        try:
+            await connection.send(message)
+        except ConnectionClosed as error:
+            raise ConnectionLost(f"connection closed: {error}") from None
+
+    async def _call(self, action: str, payload: dict[str, Any]) -> dict[str, Any]:
+        """Send one CALL (camelCase payload) and return the answer's payload.
+
+        The library's ``call`` would validate our own payload against the schema on
+        every message (~200 µs for a MeterValues, most of the per-message budget),
+        convert keys twice and start a task per answer; the twin builds its
+        payloads from fixed code (the tests validate every one of them on the CSMS
+        side), so only the CSMS's answer is validated, and the answer is handed
+        over through one future.
+        """
+        if self._connection is None:
+            raise ConnectionLost("not connected")
+        self._sequence += 1
+        unique_id = f"{self._id_prefix}{self._sequence}"
+        frame = [MessageType.Call, unique_id, action, payload]
+        raw = json.dumps(frame, separators=(",", ":"))
+        loop = asyncio.get_running_loop()
+        async with self._call_lock:
+            connection = self._connection
+            if connection is None:
+                raise ConnectionLost("not connected")
+            self._awaiting = unique_id
+            self._response = response_future = loop.create_future()
+            expiry = loop.call_later(self._response_timeout, _expire, response_future)
+            try:
+                try:
+                    await connection.send_frame(raw, frame)
+                except ConnectionClosed as error:
+                    raise ConnectionLost(f"connection closed: {error}") from None
+                response = await response_future
+            except TimeoutError:
+                raise CallFailed(
+                    f"{action}: no answer within {self._response_timeout:g} s", timeout=True
+                ) from None
+            finally:
+                expiry.cancel()
+                self._awaiting = None
+                self._response = None
+        if response.message_type_id == MessageType.CallError:
+            if response.error_details == {"elu": _LOST}:
+                raise ConnectionLost(f"connection lost while waiting for the {action} answer")
+            raise CallFailed(
+                f"{action}: CSMS answered {response.error_code}: {response.error_description}"
+            )
+        if action in _VALIDATED_ANSWERS:
+            response.action = action
+            try:
+                await validate_payload(response, "1.6")
+            except OCPPError as error:
+                raise CallFailed(f"{action}: invalid answer from the CSMS: {error}") from None
+        if not isinstance(response.payload, dict):
+            raise CallFailed(f"{action}: invalid answer from the CSMS: {response.payload!r}")
+        return response.payload
+
+    async def serve(self) -> None:
+        connection = self._connection
+        if connection is None:
+            raise ConnectionLost("not connected")
+        while True:
+            raw = await connection.recv()
+            try:
+                await self.route_message(raw, connection.last_frame)
+            except (ConnectionClosed, ConnectionLost):
+                raise
+            except Exception:
+                logger.exception("%s: error handling %.200s", self.id, raw)
+
+    async def route_message(self, raw_msg: str, frame: Any = None) -> None:
+        msg = _message_of(frame)
+        if msg is None:
+            try:
+                msg = unpack(raw_msg)
+            except OCPPError as error:
+                unique_id = _unique_id_of(raw_msg)
+                if unique_id is not None:
+                    logger.warning("%s: malformed frame %.200s: %s", self.id, raw_msg, error)
+                    await self._send(_call_error(unique_id, error))
+                return
+        if msg.message_type_id == MessageType.Call:
+            twin = self.twin
+            twin.queue.hold()
+            self._deferred = []
+            try:
+                await self._handle_call(msg)
+            except OCPPError as error:
+                self._deferred = []
+                logger.info("%s: answering %s with %s", self.id, msg.action, error.code)
+                await self._send(_call_error(msg.unique_id, error))
+            finally:
+                deferred, self._deferred = self._deferred, None
+                twin.queue.release()
+            self.run_deferred(deferred or [])
+        else:
+            self._answer(msg)
+
+    async def _handle_call(self, msg: Call) -> Any:
+        if msg.action not in self.route_map:
+            raise OcppNotImplemented(details={"cause": f"{msg.action} is not implemented"})
+        return await super()._handle_call(msg)
+
+    # -- twin → CSMS --------------------------------------------------------------------
+
+    async def send_boot_notification(self, reason: str) -> BootAnswer:
+        config = self.twin.config
+        payload = {
+            "chargePointVendor": config.vendor[:20],
+            "chargePointModel": config.model[:20],
+            "firmwareVersion": config.firmware_version[:50],
+        }
+        if config.serial_number:
+            payload["chargePointSerialNumber"] = config.serial_number[:25]
+        result = await self._call("BootNotification", payload)
+        return BootAnswer(
+            result["status"], int(result["interval"]), _parse_time(result.get("currentTime"))
+        )
+
+    async def send_heartbeat(self) -> datetime | None:
+        result = await self._call("Heartbeat", {})
+        return _parse_time(result.get("currentTime"))
+
+    async def send_status_notification(
+        self, connector_id: int, status: str, error_code: str, info: str | None
+    ) -> None:
+        payload: dict[str, Any] = {
+            "connectorId": connector_id,
+            "errorCode": error_code,
+            "status": status,
+            "timestamp": format_time(self.twin.now()),
+        }
+        if info:
+            payload["info"] = info[:50]
+        await self._call("StatusNotification", payload)
+
+    async def send_authorize(self, id_tag: str) -> IdTagInfo:
+        result = await self._call("Authorize", {"idTag": id_tag})
+        return _id_tag_info(result.get("idTagInfo"))
+
+    async def send_start_transaction(self, transaction: Any) -> tuple[str, IdTagInfo]:
+        payload: dict[str, Any] = {
+            "connectorId": transaction.connector_id,
+            "idTag": transaction.id_tag,
+            "meterStart": transaction.meter_start_wh,
+            "timestamp": format_time(transaction.start_time),
+        }
+        if transaction.reservation_id is not None:
+            payload["reservationId"] = transaction.reservation_id
+        result = await self._call("StartTransaction", payload)
+        return str(result["transactionId"]), _id_tag_info(result.get("idTagInfo"))
+
+    async def send_stop_transaction(self, transaction: Any) -> IdTagInfo | None:
+        if transaction.csms_transaction_id is None:
+            logger.warning(
+                "%s: dropping StopTransaction of %s: no CSMS id", self.id, transaction.ref
+            )
+            return None
+        payload: dict[str, Any] = {
+            "meterStop": transaction.meter_stop_wh,
+            "timestamp": format_time(transaction.end_time),
+            "transactionId": int(transaction.csms_transaction_id),
+        }
+        if transaction.stop_reason:
+            payload["reason"] = transaction.stop_reason
+        if transaction.stop_id_tag:
+            payload["idTag"] = transaction.stop_id_tag
+        stop_measurands = _typed(KEYS["StopTxnSampledData"], self.value("StopTxnSampledData"))
+        if stop_measurands and transaction.end_sample is not None:
+            payload["transactionData"] = [self.meter_value(transaction.end_sample, stop_measurands)]
+        result = await self._call("StopTransaction", payload)
+        info = result.get("idTagInfo")
+        return _id_tag_info(info) if info else None
+
+    async def send_meter_values(self, sample: MeterSample, transaction: Any | None) -> None:
+        payload: dict[str, Any] = {
+            "connectorId": sample.connector_id,
+            "meterValue": [self.meter_value(sample)],
+        }
+        if transaction is not None:
+            if transaction.csms_transaction_id is None:
+                logger.warning(
+                    "%s: dropping MeterValues of %s: no CSMS id", self.id, transaction.ref
+                )
+                return
+            payload["transactionId"] = int(transaction.csms_transaction_id)
+        await self._call("MeterValues", payload)
+
+    def meter_value(
+        self, sample: MeterSample, measurands: tuple[str, ...] | None = None
+    ) -> dict[str, Any]:
+        """One MeterValue with ``measurands`` (default: MeterValuesSampledData)."""
+        values = []
+        for measurand in self.settings.measurands if measurands is None else measurands:
+            if measurand == "Energy.Active.Import.Register":
+                value = _fmt(sample.energy_wh, 1)
+            elif measurand == "Power.Active.Import":
+                value = _fmt(sample.power_w, 1)
+            elif measurand == "Current.Import":
+                value = _fmt(sample.current_a, 2)
+            elif measurand == "Voltage":
+                value = _fmt(sample.voltage_v, 1)
+            elif measurand == "SoC":
+                if sample.soc is None:
+                    continue
+                value = _fmt(sample.soc, 1)
+            elif measurand == "Power.Offered":
+                value = _fmt(self._offered_kw(sample.connector_id) * 1000.0, 1)
+            elif measurand == "Current.Offered":
+                offered_w = self._offered_kw(sample.connector_id) * 1000.0
+                value = _fmt(offered_w / (sample.voltage_v * sample.phases), 2)
+            else:
+                continue
+            entry = {
+                "value": value,
+                "context": sample.context,
+                "measurand": measurand,
+                "unit": MEASURAND_UNITS[measurand],
+            }
+            if measurand == "SoC":
+                entry["location"] = "EV"
+            values.append(entry)
+        return {"timestamp": format_time(sample.at), "sampledValue": values}
+
+    def _offered_kw(self, connector_id: int) -> float:
+        connector = self.twin.connector(connector_id)
+        return connector.limit_kw if connector is not None else 0.0
+
+    # -- CSMS → twin: transactions ---------------------------------------------------------
+
+    @on(Action.remote_start_transaction)
+    def on_remote_start_transaction(
+        self, id_tag: str, connector_id: int | None = None, charging_profile: Any = None, **_: Any
+    ) -> call_result.RemoteStartTransaction:
+        profile = None
+        if charging_profile is not None:
+            try:
+                profile = ChargingProfile.from_ocpp16(_plain(charging_profile))
+            except (ValueError, TypeError) as error:
+                logger.info("%s: RemoteStart profile rejected: %s", self.id, error)
+                return call_result.RemoteStartTransaction(status="Rejected")
+        accepted = self.twin.handle_remote_start(id_tag, connector_id, profile)
+        return call_result.RemoteStartTransaction(status="Accepted" if accepted else "Rejected")
+
+    @on(Action.remote_stop_transaction)
+    def on_remote_stop_transaction(
+        self, transaction_id: int, **_: Any
+    ) -> call_result.RemoteStopTransaction:
+        accepted = self.twin.handle_remote_stop(str(transaction_id))
+        return call_result.RemoteStopTransaction(status="Accepted" if accepted else "Rejected")
+
+    @on(Action.reserve_now)
+    def on_reserve_now(
+        self,
+        connector_id: int,
+        expiry_date: str,
+        id_tag: str,
+        reservation_id: int,
+        parent_id_tag: str | None = None,
+        **_: Any,
+    ) -> call_result.ReserveNow:
+        expiry = _parse_time(expiry_date)
+        if expiry is None or expiry.tzinfo is None:
+            return call_result.ReserveNow(status="Rejected")
+        if connector_id == 0 and self.value("ReserveConnectorZeroSupported") != "true":
+            return call_result.ReserveNow(status="Rejected")
+        status = self.twin.handle_reserve(
+            connector_id, expiry, id_tag, parent_id_tag, reservation_id
+        )
+        return call_result.ReserveNow(status=status)
+
+    @on(Action.cancel_reservation)
+    def on_cancel_reservation(self, reservation_id: int, **_: Any) -> call_result.CancelReservation:
+        accepted = self.twin.handle_cancel_reservation(reservation_id)
+        return call_result.CancelReservation(status="Accepted" if accepted else "Rejected")
+
+    @on(Action.unlock_connector)
+    def on_unlock_connector(self, connector_id: int, **_: Any) -> call_result.UnlockConnector:
+        return call_result.UnlockConnector(status=self.twin.handle_unlock(connector_id))
+
+    @on(Action.change_availability)
+    def on_change_availability(
+        self, connector_id: int, type: str, **_: Any
+    ) -> call_result.ChangeAvailability:
+        status = self.twin.handle_change_availability(connector_id, type == "Operative")
+        return call_result.ChangeAvailability(status=status)
+
+    @on(Action.reset)
+    def on_reset(self, type: str, **_: Any) -> call_result.Reset:
+        self.twin.handle_reset(type == "Hard")
+        return call_result.Reset(status="Accepted")
+
+    # -- CSMS → twin: smart charging ---------------------------------------------------------
+
+    @on(Action.set_charging_profile)
+    def on_set_charging_profile(
+        self, connector_id: int, cs_charging_profiles: Any, **_: Any
+    ) -> call_result.SetChargingProfile:
+        try:
+            profile = ChargingProfile.from_ocpp16(_plain(cs_charging_profiles))
+        except (ValueError, TypeError) as error:
+            logger.info("%s: SetChargingProfile rejected: %s", self.id, error)
+            return call_result.SetChargingProfile(status="Rejected")
+        max_level = int(self.value("ChargeProfileMaxStackLevel"))
+        max_periods = int(self.value("ChargingScheduleMaxPeriods"))
+        if profile.stack_level > max_level or len(profile.schedule.periods) > max_periods:
+            return call_result.SetChargingProfile(status="Rejected")
+        accepted = self.twin.handle_set_charging_profile(connector_id, profile)
+        return call_result.SetChargingProfile(status="Accepted" if accepted else "Rejected")
+
+    @on(Action.clear_charging_profile)
+    def on_clear_charging_profile(
+        self,
+        id: int | None = None,
+        connector_id: int | None = None,
+        charging_profile_purpose: str | None = None,
+        stack_level: int | None = None,
+        **_: Any,
+    ) -> call_result.ClearChargingProfile:
+        removed = self.twin.handle_clear_charging_profile(
+            id, connector_id, charging_profile_purpose, stack_level
+        )
+        return call_result.ClearChargingProfile(status="Accepted" if removed else "Unknown")
+
+    @on(Action.get_composite_schedule)
+    def on_get_composite_schedule(
+        self, connector_id: int, duration: int, charging_rate_unit: str | None = None, **_: Any
+    ) -> call_result.GetCompositeSchedule:
+        unit = {"A": "A", "W": "W"}.get(charging_rate_unit or "")
+        schedule = self.twin.handle_composite_schedule(connector_id, duration, unit)
+        if schedule is None:
+            return call_result.GetCompositeSchedule(status="Rejected")
+        return call_result.GetCompositeSchedule(
+            status="Accepted",
+            connector_id=connector_id,
+            schedule_start=format_time(schedule.start),
+            charging_schedule=schedule.to_ocpp16(),
+        )
+
+    # -- CSMS → twin: configuration ---------------------------------------------------------
+
+    @on(Action.get_configuration)
+    def on_get_configuration(
+        self, key: list[str] | None = None, **_: Any
+    ) -> call_result.GetConfiguration:
+        if key:
+            names = []
+            unknown = []
+            for asked in key:
+                name = _KEYS_BY_LOWER.get(asked.lower())
+                (names if name else unknown).append(name or asked)
+        else:
+            names, unknown = list(KEYS), []
+        configuration = [
+            {"key": name, "readonly": KEYS[name].readonly, "value": self.value(name)}
+            for name in names
+        ]
+        return call_result.GetConfiguration(
+            configuration_key=configuration, unknown_key=unknown or None
+        )
+
+    @on(Action.change_configuration)
+    def on_change_configuration(
+        self, key: str, value: str, **_: Any
+    ) -> call_result.ChangeConfiguration:
+        name = _KEYS_BY_LOWER.get(key.lower())
+        if name is None:
+            return call_result.ChangeConfiguration(status="NotSupported")
+        definition = KEYS[name]
+        if definition.readonly:
+            return call_result.ChangeConfiguration(status="Rejected")
+        normalised = validate_value(definition, value)
+        if normalised is None:
+            return call_result.ChangeConfiguration(status="Rejected")
+        self._set(name, normalised)
+        self.twin.settings_changed(
+            heartbeat=name == "HeartbeatInterval", metering=name == "MeterValueSampleInterval"
+        )
+        if name == "AuthorizationCacheEnabled" and normalised == "false":
+            self.twin.authorizer.clear_cache()
+        return call_result.ChangeConfiguration(status="Accepted")
+
+    # -- CSMS → twin: local authorisation ------------------------------------------------------
+
+    @on(Action.clear_cache)
+    def on_clear_cache(self, **_: Any) -> call_result.ClearCache:
+        self.twin.authorizer.clear_cache()
+        return call_result.ClearCache(status="Accepted")
+
+    @on(Action.get_local_list_version)
+    def on_get_local_list_version(self, **_: Any) -> call_result.GetLocalListVersion:
+        return call_result.GetLocalListVersion(list_version=self.twin.authorizer.list_version)
+
+    @on(Action.send_local_list)
+    def on_send_local_list(
+        self,
+        list_version: int,
+        update_type: str,
+        local_authorization_list: list[dict[str, Any]] | None = None,
+        **_: Any,
+    ) -> call_result.SendLocalList:
+        entries = local_authorization_list or []
+        if len(entries) > int(self.value("SendLocalListMaxLength")):
+            return call_result.SendLocalList(status="Failed")
+        parsed = [
+            LocalListEntry(
+                entry["id_tag"],
+                _id_tag_info(entry["id_tag_info"]) if entry.get("id_tag_info") else None,
+            )
+            for entry in entries
+        ]
+        status = self.twin.authorizer.update_list(list_version, update_type, parsed)
+        if self.twin.authorizer.list_size() > int(self.value("LocalAuthListMaxLength")):
+            return call_result.SendLocalList(status="Failed")
+        return call_result.SendLocalList(status=status)
+
+    # -- CSMS → twin: the rest ------------------------------------------------------------------
+
+    @on(Action.trigger_message)
+    def on_trigger_message(
+        self, requested_message: str, connector_id: int | None = None, **_: Any
+    ) -> call_result.TriggerMessage:
+        twin = self.twin
+        if connector_id is not None and connector_id != 0 and twin.connector(connector_id) is None:
+            return call_result.TriggerMessage(status="Rejected")
+        if requested_message == "BootNotification":
+            send = twin.trigger_boot
+        elif requested_message == "Heartbeat":
+            send = twin.send_heartbeat
+        elif requested_message == "StatusNotification":
+            send = lambda: self._send_statuses(connector_id)  # noqa: E731
+        elif requested_message == "MeterValues":
+            send = lambda: self._send_triggered_meter_values(connector_id)  # noqa: E731
+        elif requested_message == "DiagnosticsStatusNotification":
+            send = lambda: self._call("DiagnosticsStatusNotification", {"status": "Idle"})  # noqa: E731
+        elif requested_message == "FirmwareStatusNotification":
+            send = lambda: self._call("FirmwareStatusNotification", {"status": "Idle"})  # noqa: E731
+        else:
+            return call_result.TriggerMessage(status="NotImplemented")
+        self.after_answer(lambda: twin.spawn(send()))
+        return call_result.TriggerMessage(status="Accepted")
+
+    async def _send_statuses(self, connector_id: int | None) -> None:
+        ids = (
+            [connector_id]
+            if connector_id is not None
+            else [0] + [c.connector_id for c in self.twin.connectors()]
+        )
+        for cid in ids:
+            status, error_code, info = self.twin.status_of(cid)
+            await self.send_status_notification(cid, status, error_code, info)
+
+    async def _send_triggered_meter_values(self, connector_id: int | None) -> None:
+        twin = self.twin
+        connectors = [twin.connector(connector_id)] if connector_id else twin.connectors()
+        for connector in connectors:
+            if connector is None:
+                continue
+            sample = twin.current_sample(connector, "Trigger")
+            tx = connector.transaction
+            if tx is not None and tx.csms_transaction_id is None:
+                tx = None
+            await self.send_meter_values(sample, tx)
+
+    @on(Action.data_transfer)
+    def on_data_transfer(
+        self, vendor_id: str, message_id: str | None = None, data: str | None = None, **_: Any
+    ) -> call_result.DataTransfer:
+        if vendor_id != self.twin.config.vendor:
+            return call_result.DataTransfer(status="UnknownVendorId")
+        if message_id is not None:
+            return call_result.DataTransfer(status="UnknownMessageId")
+        return call_result.DataTransfer(status="Accepted")
+
+
+def _expire(future: asyncio.Future[Any]) -> None:
+    if not future.done():
+        future.set_exception(TimeoutError())
+
+
+def _message_of(frame: Any) -> Call | CallResult | CallError | None:
+    """The message of a well-formed frame; None to let ``unpack`` say what is wrong."""
+    if not isinstance(frame, list) or len(frame) < 3 or not isinstance(frame[1], str):
+        return None
+    kind = frame[0]
+    if kind == MessageType.Call and len(frame) == 4 and isinstance(frame[2], str):
+        return Call(frame[1], frame[2], frame[3])
+    if kind == MessageType.CallResult and len(frame) == 3:
+        return CallResult(frame[1], frame[2])
+    if kind == MessageType.CallError and len(frame) in (4, 5):
+        return CallError(*frame[1:])
+    return None
+
+
+def _unique_id_of(raw: str) -> str | None:
+    """The message id of a frame that is not valid OCPP, "-1" when unreadable;
+    None when the frame is an answer (answers are never answered)."""
+    try:
+        frame = json.loads(raw)
+    except (ValueError, TypeError):
+        return "-1"
+    if isinstance(frame, list) and len(frame) >= 2 and isinstance(frame[1], str):
+        if frame[0] in (MessageType.CallResult, MessageType.CallError):
+            return None
+        return frame[1]
+    return "-1"
+
+
+def _call_error(unique_id: str, error: OCPPError) -> str:
+    code = _CODES_16.get(error.code, error.code)
+    details = error.details if isinstance(error.details, dict) else {}
+    details = {k: v for k, v in details.items() if k != "ocpp_message"}
+    try:
+        json.dumps(details)
+    except (TypeError, ValueError):
+        details = {}
+    return CallError(unique_id, code, error.description, details).to_json()
