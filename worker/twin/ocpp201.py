@@ -1,0 +1,1374 @@
+"""The OCPP 2.0.1 adapter: the twin's core on the wire as OCPP-J 2.0.1.
+
+:class:`Ocpp201Adapter` is an ``ocpp.v201.ChargePoint`` (routing and schema
+validation of the CSMS's CALLs) plus the :class:`ProtocolAdapter` contract, built as
+the 1.6 adapter is (one outstanding CALL, answers through one future, payloads as
+plain camelCase dicts); the core is the same. What 2.0.1 changes is translated here:
+
+* Transactions: the charge point names them. The transaction id is the twin's
+  transaction ref (a UUID, 36 characters: the schema's maximum), so the core's
+  StartTransaction / MeterValues / StopTransaction become TransactionEvent
+  Started / Updated / Ended carrying it, and the answer to Started hands the same
+  id back to the core as the "CSMS transaction id". ``seqNo`` counts per
+  transaction from 0 and only moves once a message was answered, so a retried or
+  re-queued event keeps its number and the CSMS sees them contiguous.
+* ``offline``: an event is marked offline when it happened while the twin had no
+  accepted connection (the adapter keeps the few offline periods that queued
+  events may still fall in).
+* Status: the core's 1.6 words map to ConnectorStatus (a vehicle plugged in is
+  Occupied); a repeat of the status last sent for a connector is not sent again.
+  The station as a whole has no status in 2.0.1: a station fault is reported
+  with NotifyEvent (ChargingStation.Problem), and a connector going Faulted, or
+  coming back, with NotifyEvent on its AvailabilityState as well. A change of
+  charging state during a transaction is a TransactionEvent Updated
+  (ChargingStateChanged).
+* Configuration is the device model (:mod:`worker.twin.device_model`).
+* CALLERROR: an action this version does not know is NotImplemented, one it knows
+  but the twin does not handle is NotSupported (OCPP-J 2.0.1 §4.3).
+* TriggerMessage BootNotification is Rejected once the boot was accepted (F06.FR.17).
+* Reset OnIdle and ChangeAvailability while a transaction runs answer Scheduled
+  and happen when the last transaction has ended.
+
+Reuses the 1.6 adapter's version-neutral wire helpers (route table, frame parsing,
+frame-id recovery, answer timeout, decimal conversion, time parsing).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import math
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+import ocpp.charge_point
+import ocpp.messages
+from ocpp.exceptions import NotImplementedError as OcppNotImplemented
+from ocpp.exceptions import NotSupportedError, OccurrenceConstraintViolationError, OCPPError
+from ocpp.messages import Call, CallError, CallResult, MessageType, unpack, validate_payload
+from ocpp.routing import on
+from ocpp.v201 import ChargePoint, call_result
+from ocpp.v201.enums import Action
+from websockets.exceptions import ConnectionClosed
+
+from worker.twin.authorization import LocalListEntry
+from worker.twin.device_model import (
+    SETTING_VARIABLES,
+    Address,
+    DeviceModel,
+    typed,
+    variable,
+)
+from worker.twin.ocpp16 import (
+    _expire,
+    _message_of,
+    _parse_time,
+    _plain,
+    _Routes,
+    _unique_id_of,
+)
+from worker.twin.protocol import (
+    BootAnswer,
+    CallFailed,
+    ConnectionLost,
+    IdTagInfo,
+    LoggedConnection,
+    MeterSample,
+    ProtocolAdapter,
+    QueuedMessage,
+    SessionSettings,
+)
+from worker.twin.smart_charging import ChargingProfile, format_time
+
+logger = logging.getLogger(__name__)
+
+ocpp.messages.ASYNC_VALIDATION = False
+
+_LOST = "connection lost"
+#: A twin is offline from its creation until its first accepted connection.
+_BEFORE_ANY_CONNECTION = datetime.min.replace(tzinfo=UTC)
+#: Answers whose content the twin uses are checked against the schema (and those to
+#: TransactionEvent when not empty); the rest are read defensively.
+_VALIDATED_ANSWERS = frozenset({"BootNotification", "Authorize", "DataTransfer"})
+_KNOWN_ACTIONS = frozenset(action.value for action in Action)
+#: reportData entries per NotifyReport part.
+REPORT_ITEMS_PER_PART = 50
+#: The idToken type of id tags the twin presents itself (an RFID card).
+LOCAL_ID_TOKEN_TYPE = "ISO14443"
+
+MEASURAND_UNITS: dict[str, str] = {
+    "Energy.Active.Import.Register": "Wh",
+    "Power.Active.Import": "W",
+    "Power.Offered": "W",
+    "Current.Import": "A",
+    "Current.Offered": "A",
+    "Voltage": "V",
+    "SoC": "Percent",
+}
+
+#: The core's 1.6 ChargePointStatus → 2.0.1 ConnectorStatusEnumType.
+CONNECTOR_STATUS: dict[str, str] = {
+    "Available": "Available",
+    "Preparing": "Occupied",
+    "Charging": "Occupied",
+    "SuspendedEV": "Occupied",
+    "SuspendedEVSE": "Occupied",
+    "Finishing": "Occupied",
+    "Reserved": "Reserved",
+    "Unavailable": "Unavailable",
+    "Faulted": "Faulted",
+}
+
+#: 2.0.1 AuthorizationStatusEnumType → the core's (1.6) words.
+_AUTH_STATUS = {
+    "Accepted": "Accepted",
+    "Blocked": "Blocked",
+    "ConcurrentTx": "ConcurrentTx",
+    "Expired": "Expired",
+    "Invalid": "Invalid",
+}
+
+#: The core's stop reason → (triggerReason, stoppedReason).
+_STOP: dict[str, tuple[str, str]] = {
+    "Local": ("StopAuthorized", "Local"),
+    "Remote": ("RemoteStop", "Remote"),
+    "EVDisconnected": ("EVCommunicationLost", "EVDisconnected"),
+    "HardReset": ("ResetCommand", "ImmediateReset"),
+    "SoftReset": ("ResetCommand", "ImmediateReset"),
+    "ImmediateReset": ("ResetCommand", "ImmediateReset"),
+    "Reboot": ("ResetCommand", "Reboot"),
+    "UnlockCommand": ("UnlockCommand", "Other"),
+    "DeAuthorized": ("Deauthorized", "DeAuthorized"),
+    "PowerLoss": ("AbnormalCondition", "PowerLoss"),
+    "EmergencyStop": ("AbnormalCondition", "EmergencyStop"),
+    "EnergyLimitReached": ("EnergyLimitReached", "EnergyLimitReached"),
+}
+
+#: The core's transaction status → 2.0.1 ChargingStateEnumType (else EVConnected).
+_CHARGING_STATE = {
+    "Charging": "Charging",
+    "SuspendedEV": "SuspendedEV",
+    "SuspendedEVSE": "SuspendedEVSE",
+}
+
+_HEARTBEAT = variable("OCPPCommCtrlr", "HeartbeatInterval")
+_TX_STARTED = variable("SampledDataCtrlr", "TxStartedMeasurands")
+_TX_ENDED = variable("SampledDataCtrlr", "TxEndedMeasurands")
+_ALIGNED = variable("AlignedDataCtrlr", "Measurands")
+_ALIGNED_ENABLED = variable("AlignedDataCtrlr", "Enabled")
+_ALIGNED_INTERVAL = variable("AlignedDataCtrlr", "Interval")
+_ALIGNED_IDLE_ONLY = variable("AlignedDataCtrlr", "SendDuringIdle")
+_CACHE_ENABLED = variable("AuthCacheCtrlr", "Enabled")
+_RESERVATION_ENABLED = variable("ReservationCtrlr", "Enabled")
+_SMART_ENABLED = variable("SmartChargingCtrlr", "Enabled")
+_STACK_LEVEL = variable("SmartChargingCtrlr", "ProfileStackLevel")
+_PERIODS = variable("SmartChargingCtrlr", "PeriodsPerSchedule")
+_LIST_ITEMS = variable("LocalAuthListCtrlr", "ItemsPerMessage")
+_GET_ITEMS = variable("DeviceDataCtrlr", "ItemsPerMessage", "GetVariables")
+_SET_ITEMS = variable("DeviceDataCtrlr", "ItemsPerMessage", "SetVariables")
+
+
+class _TxState:
+    """What 2.0.1 adds to a transaction while its events are on their way."""
+
+    __slots__ = ("charging_state", "id_token_type", "remote_start_id", "seq_no")
+
+    def __init__(self, remote_start_id: int | None, id_token_type: str) -> None:
+        self.seq_no = 0
+        self.remote_start_id = remote_start_id
+        self.id_token_type = id_token_type
+        self.charging_state: str | None = None
+
+
+class _RemoteStart:
+    """An accepted RequestStartTransaction whose transaction has not started yet."""
+
+    __slots__ = ("connector_ids", "id_token_type", "remote_start_id", "requested_at")
+
+    def __init__(
+        self,
+        remote_start_id: int,
+        id_token_type: str,
+        requested_at: datetime,
+        connector_ids: tuple[int, ...] | None,
+    ) -> None:
+        self.remote_start_id = remote_start_id
+        self.id_token_type = id_token_type
+        self.requested_at = requested_at
+        self.connector_ids = connector_ids
+
+    def started(self, tx: Any, within: float) -> bool:
+        """Whether ``tx`` is the transaction this request started: same connector, and
+        begun ``within`` simulated seconds (the time an Authorize may take); otherwise
+        the request came to nothing and this is a later start with the same id token."""
+        if self.connector_ids is not None and tx.connector_id not in self.connector_ids:
+            return False
+        return (tx.start_time - self.requested_at).total_seconds() <= within
+
+
+def _id_tag_info(data: Any) -> IdTagInfo:
+    """An IdTokenInfoType in the core's words; camelCase (an answer to our CALL) or
+    snake_case (inside a CSMS CALL, as the library hands it)."""
+    data = data or {}
+    group = data.get("groupIdToken") or data.get("group_id_token") or {}
+    expiry = data.get("cacheExpiryDateTime") or data.get("cache_expiry_date_time")
+    return IdTagInfo(
+        status=_AUTH_STATUS.get(str(data.get("status")), "Invalid"),
+        expiry_date=_parse_time(expiry),
+        parent_id_tag=group.get("idToken") or group.get("id_token"),
+    )
+
+
+def _call_error(unique_id: str, error: OCPPError) -> str:
+    details = error.details if isinstance(error.details, dict) else {}
+    details = {k: v for k, v in details.items() if k != "ocpp_message"}
+    try:
+        json.dumps(details)
+    except (TypeError, ValueError):
+        details = {}
+    return CallError(unique_id, error.code, error.description, details).to_json()
+
+
+class Ocpp201Adapter(ProtocolAdapter, ChargePoint):
+    """OCPP 2.0.1 for one twin."""
+
+    subprotocol: ClassVar[str] = "ocpp2.0.1"
+
+    def __init__(self, twin: Any) -> None:
+        self.twin = twin
+        self.id = twin.config.cid
+        self._response_timeout = twin.response_timeout
+        self._connection: LoggedConnection | None = None
+        self.route_map = _Routes(self)
+        self._call_lock = asyncio.Lock()
+        self.logger = ocpp.charge_point.LOGGER
+        self._id_prefix = uuid.uuid4().hex[:8] + "-"
+        self._sequence = 0
+        self._awaiting: str | None = None
+        self._response: asyncio.Future[CallResult | CallError] | None = None
+        self._deferred = None
+        self.model = DeviceModel(twin.config.evses)
+        ignored = self.model.load(twin.config.ocpp_configuration)
+        if ignored:
+            logger.warning("%s: ignoring stored variables %s", self.id, ", ".join(ignored))
+        self.settings = SessionSettings()
+        for definition in SETTING_VARIABLES:
+            self._apply(definition)
+        self._tx: dict[str, _TxState] | None = None
+        self._tx_lock: asyncio.Lock | None = None
+        self._remote_starts: dict[str, _RemoteStart] | None = None
+        self._last_status: dict[int, str] | None = None
+        self._station_problem = False
+        self._offline_since: datetime | None = _BEFORE_ANY_CONNECTION
+        self._offline_periods: list[tuple[datetime, datetime]] | None = None
+        self._reset_when_idle = False
+        self._event_id = 0
+        self._aligned_task: asyncio.Task[None] | None = None
+
+    # -- configuration -----------------------------------------------------------------
+
+    def _apply(self, definition: Any) -> None:
+        if definition.setting is not None:
+            value = typed(definition, self.model.station_value(definition))
+            setattr(self.settings, definition.setting, value)
+
+    def configuration_values(self) -> dict[str, str]:
+        return self.model.values()
+
+    def heartbeat_interval_from_boot(self, interval: int) -> None:
+        self.model.load({Address(_HEARTBEAT).key: str(interval)})
+        self._apply(_HEARTBEAT)
+
+    def value(self, definition: Any) -> str:
+        return self.model.station_value(definition)
+
+    def _live(self, address: Address) -> str:
+        """The value of a variable that follows from the twin's configuration or state."""
+        twin = self.twin
+        config = twin.config
+        component, name = address.variable.component, address.variable.name
+        if component == "ChargingStation":
+            if name == "AvailabilityState":
+                return CONNECTOR_STATUS.get(twin.status_of(0)[0], "Unavailable")
+            if name == "Problem":
+                faulted = twin.status_of(0)[0] == "Faulted" or any(
+                    c.status == "Faulted" for c in twin.connectors()
+                )
+                return "true" if faulted else "false"
+            if name == "SupplyPhases":
+                return str(config.phases_ac)
+            return {
+                "Model": config.model,
+                "VendorName": config.vendor,
+                "SerialNumber": config.serial_number or "",
+            }.get(name, "")
+        connectors = [
+            c
+            for c in twin.connectors()
+            if c.evse_id == address.evse_id
+            and (address.connector_id is None or c.config.evse_connector_id == address.connector_id)
+        ]
+        if component in ("EVSE", "Connector") and connectors:
+            first = connectors[0]
+            if name == "AvailabilityState":
+                statuses = {CONNECTOR_STATUS.get(c.status, "Unavailable") for c in connectors}
+                for status in ("Faulted", "Occupied", "Reserved", "Unavailable"):
+                    if status in statuses:
+                        return status
+                return "Available"
+            if name == "SupplyPhases":
+                return "0" if first.current_type == "DC" else str(config.phases_ac)
+            if name == "Power":
+                dc = first.current_type == "DC"
+                return f"{(config.maximum_dc_power if dc else config.maximum_ac_power) * 1000:g}"
+            if name == "ConnectorType":
+                return first.config.connector_type
+        if name == "MessageTimeout":
+            return f"{twin.response_timeout:g}"
+        if name == "DateTime":
+            return format_time(twin.now())
+        if name == "Identity":
+            return config.cid
+        if name == "SecurityProfile":
+            return "1" if config.password else "0"
+        if component == "LocalAuthListCtrlr":
+            return str(twin.authorizer.list_size())
+        if component == "SmartChargingCtrlr":
+            return str(len(twin.profiles))
+        return ""
+
+    # -- EVSE / connector numbering ------------------------------------------------------
+
+    def _connector_ids(self, evse_id: int, connector_id: int | None = None) -> list[int]:
+        """Charge-point-wide connector ids of an EVSE (or of one of its connectors)."""
+        for evse in self.twin.config.evses:
+            if evse.evse_id == evse_id:
+                return [
+                    c.connector_id
+                    for c in evse.connectors
+                    if connector_id is None or c.evse_connector_id == connector_id
+                ]
+        return []
+
+    def _evse_of(self, connector_id: int) -> tuple[int, int]:
+        connector = self.twin.connector(connector_id)
+        return connector.evse_id, connector.config.evse_connector_id
+
+    def _profile_connector(self, evse_id: int) -> int | None:
+        """Where a profile for an EVSE is kept: its connector with a transaction, else
+        its first connector (the core's profile store is per connector)."""
+        ids = self._connector_ids(evse_id)
+        for cid in ids:
+            if self.twin.connector(cid).transaction is not None:
+                return cid
+        return ids[0] if ids else None
+
+    # -- offline periods -----------------------------------------------------------------
+
+    def _went_online(self) -> None:
+        since = self._offline_since
+        if since is None:
+            return
+        self._offline_since = None
+        if self.twin.queue.durable_items():
+            if self._offline_periods is None:
+                self._offline_periods = []
+            self._offline_periods.append((since, self.twin.now()))
+
+    def _was_offline(self, at: datetime) -> bool:
+        if self._offline_since is not None and at >= self._offline_since:
+            return True
+        if not self._offline_periods:
+            return False
+        return any(start <= at < end for start, end in self._offline_periods)
+
+    def _forget_offline_periods(self) -> None:
+        if self._offline_periods and not self.twin.queue.durable_items():
+            self._offline_periods = None
+
+    # -- the wire ------------------------------------------------------------------------
+
+    def attach(self, connection: LoggedConnection) -> None:
+        self._connection = connection
+        self._last_status = None
+        self._restart_aligned()
+
+    def detach(self) -> None:
+        self._connection = None
+        self._restart_aligned()
+        if self._offline_since is None:
+            self._offline_since = self.twin.now()
+        self._answer(CallError(self._awaiting or "", "GenericError", _LOST, {"elu": _LOST}))
+
+    def _answer(self, message: CallResult | CallError) -> None:
+        """An answer arrived: hand it to the CALL waiting for it, if it is that one."""
+        waiting = self._response
+        if waiting is None or waiting.done() or message.unique_id != self._awaiting:
+            if message.unique_id:
+                logger.info("%s: ignoring answer %s nobody waits for", self.id, message.unique_id)
+            return
+        waiting.set_result(message)
+
+    async def _send(self, message: str) -> None:
+        connection = self._connection
+        if connection is None:
+            raise ConnectionLost("not connected")
+        try:
+            await connection.send(message)
+        except ConnectionClosed as error:
+            raise ConnectionLost(f"connection closed: {error}") from None
+
+    async def _call(self, action: str, payload: dict[str, Any]) -> dict[str, Any]:
+        """Send one CALL (camelCase payload) and return the answer's payload.
+
+        As in the 1.6 adapter, payloads are built as plain camelCase dicts (the
+        library's dataclass serialisation costs ~120 µs for a TransactionEvent) and
+        not validated here (the tests validate every one on the CSMS side); only
+        the answers whose content the twin uses are, and the answer is handed over
+        through one future.
+        """
+        if self._connection is None:
+            raise ConnectionLost("not connected")
+        if action != "BootNotification" and self.twin.online:
+            self._went_online()
+        self._sequence += 1
+        unique_id = f"{self._id_prefix}{self._sequence}"
+        frame = [MessageType.Call, unique_id, action, payload]
+        raw = json.dumps(frame, separators=(",", ":"))
+        loop = asyncio.get_running_loop()
+        async with self._call_lock:
+            connection = self._connection
+            if connection is None:
+                raise ConnectionLost("not connected")
+            self._awaiting = unique_id
+            self._response = response_future = loop.create_future()
+            expiry = loop.call_later(self._response_timeout, _expire, response_future)
+            try:
+                try:
+                    await connection.send_frame(raw, frame)
+                except ConnectionClosed as error:
+                    raise ConnectionLost(f"connection closed: {error}") from None
+                response = await response_future
+            except TimeoutError:
+                raise CallFailed(
+                    f"{action}: no answer within {self._response_timeout:g} s", timeout=True
+                ) from None
+            finally:
+                expiry.cancel()
+                self._awaiting = None
+                self._response = None
+        if response.message_type_id == MessageType.CallError:
+            if response.error_details == {"elu": _LOST}:
+                raise ConnectionLost(f"connection lost while waiting for the {action} answer")
+            raise CallFailed(
+                f"{action}: CSMS answered {response.error_code}: {response.error_description}"
+            )
+        answer = response.payload
+        if not isinstance(answer, dict):
+            raise CallFailed(f"{action}: invalid answer from the CSMS: {answer!r}")
+        if action in _VALIDATED_ANSWERS or (action == "TransactionEvent" and answer):
+            response.action = action
+            try:
+                await validate_payload(response, "2.0.1")
+            except OCPPError as error:
+                raise CallFailed(f"{action}: invalid answer from the CSMS: {error}") from None
+        return answer
+
+    async def serve(self) -> None:
+        connection = self._connection
+        if connection is None:
+            raise ConnectionLost("not connected")
+        while True:
+            raw = await connection.recv()
+            try:
+                await self.route_message(raw, connection.last_frame)
+            except (ConnectionClosed, ConnectionLost):
+                raise
+            except Exception:
+                logger.exception("%s: error handling %.200s", self.id, raw)
+
+    async def route_message(self, raw_msg: str, frame: Any = None) -> None:
+        msg = _message_of(frame)
+        if msg is None:
+            try:
+                msg = unpack(raw_msg)
+            except OCPPError as error:
+                unique_id = _unique_id_of(raw_msg)
+                if unique_id is not None:
+                    logger.warning("%s: malformed frame %.200s: %s", self.id, raw_msg, error)
+                    await self._send(_call_error(unique_id, error))
+                return
+        if msg.message_type_id == MessageType.Call:
+            twin = self.twin
+            twin.queue.hold()
+            self._deferred = []
+            try:
+                await self._handle_call(msg)
+            except OCPPError as error:
+                self._deferred = []
+                logger.info("%s: answering %s with %s", self.id, msg.action, error.code)
+                await self._send(_call_error(msg.unique_id, error))
+            finally:
+                deferred, self._deferred = self._deferred, None
+                twin.queue.release()
+            self.run_deferred(deferred or [])
+        else:
+            self._answer(msg)
+
+    async def _handle_call(self, msg: Call) -> Any:
+        if msg.action not in self.route_map:
+            cause = {"cause": f"{msg.action} is not supported by this charging station"}
+            if msg.action in _KNOWN_ACTIONS:
+                raise NotSupportedError(details=cause)
+            raise OcppNotImplemented(details={"cause": f"{msg.action} is not an OCPP action"})
+        return await super()._handle_call(msg)
+
+    # -- twin → CSMS ---------------------------------------------------------------------
+
+    async def send_boot_notification(self, reason: str) -> BootAnswer:
+        config = self.twin.config
+        station: dict[str, Any] = {
+            "model": config.model[:20],
+            "vendorName": config.vendor[:50],
+            "firmwareVersion": config.firmware_version[:50],
+        }
+        if config.serial_number:
+            station["serialNumber"] = config.serial_number[:25]
+        result = await self._call(
+            "BootNotification", {"chargingStation": station, "reason": reason}
+        )
+        return BootAnswer(
+            result["status"], int(result["interval"]), _parse_time(result.get("currentTime"))
+        )
+
+    async def send_heartbeat(self) -> datetime | None:
+        result = await self._call("Heartbeat", {})
+        return _parse_time(result.get("currentTime"))
+
+    async def send_status_notification(
+        self, connector_id: int, status: str, error_code: str, info: str | None
+    ) -> None:
+        await self._send_status(connector_id, status, error_code, info, force=False)
+
+    async def _send_status(
+        self, connector_id: int, status: str, error_code: str, info: str | None, *, force: bool
+    ) -> None:
+        twin = self.twin
+        if connector_id == 0:
+            problem = status == "Faulted"
+            if problem != self._station_problem:
+                self._station_problem = problem
+                await self._notify_event(
+                    None, "Problem", "true" if problem else "false", error_code, info, not problem
+                )
+            return
+        connector = twin.connector(connector_id)
+        if connector is None:
+            return
+        wire = CONNECTOR_STATUS.get(status, "Unavailable")
+        last = self._last_status.get(connector_id) if self._last_status else None
+        if force or wire != last:
+            evse_id, evse_connector_id = self._evse_of(connector_id)
+            await self._call(
+                "StatusNotification",
+                {
+                    "timestamp": format_time(twin.now()),
+                    "connectorStatus": wire,
+                    "evseId": evse_id,
+                    "connectorId": evse_connector_id,
+                },
+            )
+            if self._last_status is None:
+                self._last_status = {}
+            self._last_status[connector_id] = wire
+            if last is not None and (wire == "Faulted") != (last == "Faulted"):
+                await self._notify_event(
+                    connector_id, "AvailabilityState", wire, error_code, info, wire != "Faulted"
+                )
+        tx = connector.transaction
+        state = self._tx.get(tx.ref) if tx is not None and self._tx else None
+        if tx is not None and state is not None and state.seq_no > 0:
+            charging = _CHARGING_STATE.get(status)
+            if charging is not None and charging != state.charging_state:
+                await self._transaction_event(tx, "Updated", "ChargingStateChanged", twin.now())
+
+    async def _notify_event(
+        self,
+        connector_id: int | None,
+        name: str,
+        value: str,
+        error_code: str,
+        info: str | None,
+        cleared: bool,
+    ) -> None:
+        """A HardWiredNotification about a component's availability or problem."""
+        component: dict[str, Any] = {"name": "ChargingStation"}
+        if connector_id is not None:
+            evse_id, evse_connector_id = self._evse_of(connector_id)
+            component = {
+                "name": "Connector",
+                "evse": {"id": evse_id, "connectorId": evse_connector_id},
+            }
+        event: dict[str, Any] = {
+            "eventId": self._next_event_id(),
+            "timestamp": format_time(self.twin.now()),
+            "trigger": "Delta",
+            "actualValue": value,
+            "eventNotificationType": "HardWiredNotification",
+            "component": component,
+            "variable": {"name": name},
+        }
+        if cleared:
+            event["cleared"] = True
+        elif error_code and error_code != "NoError":
+            event["techCode"] = error_code[:50]
+        if info and not cleared:
+            event["techInfo"] = info[:500]
+        generated_at = format_time(self.twin.now())
+        await self._call(
+            "NotifyEvent", {"generatedAt": generated_at, "seqNo": 0, "eventData": [event]}
+        )
+
+    def _next_event_id(self) -> int:
+        self._event_id += 1
+        return self._event_id
+
+    def _id_token_type(self, id_tag: str) -> str:
+        pending = self._remote_starts.get(id_tag) if self._remote_starts else None
+        return pending.id_token_type if pending is not None else LOCAL_ID_TOKEN_TYPE
+
+    async def send_authorize(self, id_tag: str) -> IdTagInfo:
+        token = {"idToken": id_tag, "type": self._id_token_type(id_tag)}
+        result = await self._call("Authorize", {"idToken": token})
+        info = _id_tag_info(result.get("idTokenInfo"))
+        if not info.accepted and self._remote_starts:
+            self._remote_starts.pop(id_tag, None)  # that remote start comes to nothing
+        return info
+
+    def _state(self, tx: Any) -> _TxState:
+        if self._tx is None:
+            self._tx = {}
+        state = self._tx.get(tx.ref)
+        if state is None:
+            remote = self._remote_starts.pop(tx.id_tag, None) if self._remote_starts else None
+            within = 2 * self.twin.response_timeout * self.twin.clock.speed + 1
+            if remote is not None and remote.started(tx, within):
+                state = _TxState(remote.remote_start_id, remote.id_token_type)
+            else:
+                state = _TxState(None, LOCAL_ID_TOKEN_TYPE)
+            self._tx[tx.ref] = state
+        return state
+
+    async def send_start_transaction(self, transaction: Any) -> tuple[str, IdTagInfo]:
+        state = self._state(transaction)
+        trigger = "RemoteStart" if state.remote_start_id is not None else "Authorized"
+        result = await self._transaction_event(
+            transaction,
+            "Started",
+            trigger,
+            transaction.start_time,
+            meter=self._register_value(
+                transaction.meter_start_wh, transaction.start_time, "Transaction.Begin", _TX_STARTED
+            ),
+        )
+        answer = result.get("idTokenInfo")
+        info = _id_tag_info(answer) if answer else IdTagInfo("Accepted")
+        return transaction.ref, info
+
+    async def send_stop_transaction(self, transaction: Any) -> IdTagInfo | None:
+        trigger, _ = _STOP.get(transaction.stop_reason or "", ("AbnormalCondition", "Other"))
+        result = await self._transaction_event(
+            transaction,
+            "Ended",
+            trigger,
+            transaction.end_time,
+            meter=self._register_value(
+                transaction.meter_stop_wh, transaction.end_time, "Transaction.End", _TX_ENDED
+            ),
+        )
+        if self._tx:
+            self._tx.pop(transaction.ref, None)
+        self._forget_offline_periods()
+        if self._reset_when_idle and not any(c.transaction for c in self.twin.connectors()):
+            self._reset_when_idle = False
+            logger.info("%s: last transaction ended, resetting (OnIdle)", self.id)
+            self.twin.handle_reset(False)
+        answer = result.get("idTokenInfo")
+        return _id_tag_info(answer) if answer else None
+
+    async def send_meter_values(self, sample: MeterSample, transaction: Any | None) -> None:
+        if transaction is None:
+            evse_id, _ = self._evse_of(sample.connector_id)
+            measurands = typed(_ALIGNED, self.value(_ALIGNED))
+            await self._call(
+                "MeterValues",
+                {"evseId": evse_id, "meterValue": [self.meter_value(sample, measurands)]},
+            )
+            return
+        measurands = self.settings.measurands
+        trigger = "MeterValuePeriodic"
+        if sample.context == "Trigger":
+            trigger = "Trigger"
+        elif sample.context == "Sample.Clock":
+            trigger = "MeterValueClock"
+            measurands = typed(_ALIGNED, self.value(_ALIGNED))
+        await self._transaction_event(
+            transaction, "Updated", trigger, sample.at, meter=self.meter_value(sample, measurands)
+        )
+        self._forget_offline_periods()
+
+    async def send_data_transfer(
+        self, vendor_id: str, message_id: str | None = None, data: Any = None
+    ) -> tuple[str, Any]:
+        """A DataTransfer to the CSMS; returns its status and data."""
+        payload: dict[str, Any] = {"vendorId": vendor_id}
+        if message_id is not None:
+            payload["messageId"] = message_id
+        if data is not None:
+            payload["data"] = data
+        result = await self._call("DataTransfer", payload)
+        return result["status"], result.get("data")
+
+    async def _transaction_event(
+        self,
+        tx: Any,
+        event_type: str,
+        trigger: str,
+        at: datetime,
+        *,
+        meter: dict[str, Any] | None = None,
+    ) -> Any:
+        """Send one TransactionEvent; its seqNo is taken and advanced under a lock so
+        that a triggered event cannot take the number of a queued one."""
+        if self._tx_lock is None:
+            self._tx_lock = asyncio.Lock()
+        async with self._tx_lock:
+            state = self._state(tx)
+            info: dict[str, Any] = {"transactionId": tx.ref}
+            if event_type == "Ended":
+                charging = "Idle" if tx.stop_reason == "EVDisconnected" else "EVConnected"
+                info["stoppedReason"] = _STOP.get(tx.stop_reason or "", ("", "Other"))[1]
+            else:
+                charging = _CHARGING_STATE.get(tx.status, "EVConnected")
+            if charging != state.charging_state:
+                info["chargingState"] = charging
+            if event_type == "Started" and state.remote_start_id is not None:
+                info["remoteStartId"] = state.remote_start_id
+            payload: dict[str, Any] = {
+                "eventType": event_type,
+                "timestamp": format_time(at),
+                "triggerReason": trigger,
+                "seqNo": state.seq_no,
+                "transactionInfo": info,
+            }
+            if meter and meter["sampledValue"]:
+                payload["meterValue"] = [meter]
+            if self._was_offline(at):
+                payload["offline"] = True
+            if event_type == "Started" or state.seq_no == 0:
+                evse_id, evse_connector_id = self._evse_of(tx.connector_id)
+                payload["evse"] = {"id": evse_id, "connectorId": evse_connector_id}
+            id_token = self._id_token_for(tx, state, event_type)
+            if id_token is not None:
+                payload["idToken"] = id_token
+            if event_type == "Started":
+                if tx.reservation_id is not None:
+                    payload["reservationId"] = tx.reservation_id
+                if self.twin.connector(tx.connector_id).current_type == "AC":
+                    payload["numberOfPhasesUsed"] = self.twin.config.phases_ac
+            result = await self._call("TransactionEvent", payload)
+            state.seq_no += 1
+            state.charging_state = charging
+            return result
+
+    @staticmethod
+    def _id_token_for(tx: Any, state: _TxState, event_type: str) -> dict[str, Any] | None:
+        if event_type == "Started":
+            return {"idToken": tx.id_tag, "type": state.id_token_type}
+        if event_type == "Ended" and tx.stop_id_tag:
+            return {"idToken": tx.stop_id_tag, "type": LOCAL_ID_TOKEN_TYPE}
+        return None
+
+    def _register_value(
+        self, wh: int | None, at: datetime | None, context: str, measurands_var: Any
+    ) -> dict[str, Any] | None:
+        """The energy register at a transaction's start or end, if the measurands ask."""
+        measurands = typed(measurands_var, self.value(measurands_var))
+        if wh is None or at is None or "Energy.Active.Import.Register" not in measurands:
+            return None
+        return {
+            "timestamp": format_time(at),
+            "sampledValue": [
+                {
+                    "value": float(wh),
+                    "context": context,
+                    "measurand": "Energy.Active.Import.Register",
+                    "unitOfMeasure": {"unit": "Wh"},
+                }
+            ],
+        }
+
+    def meter_value(self, sample: MeterSample, measurands: tuple[str, ...]) -> dict[str, Any]:
+        """One MeterValueType with the given measurands."""
+        values = []
+        for measurand in measurands:
+            if measurand == "Energy.Active.Import.Register":
+                value = round(sample.energy_wh, 1)
+            elif measurand == "Power.Active.Import":
+                value = round(sample.power_w, 1)
+            elif measurand == "Current.Import":
+                value = round(sample.current_a, 2)
+            elif measurand == "Voltage":
+                value = round(sample.voltage_v, 1)
+            elif measurand == "SoC":
+                if sample.soc is None:
+                    continue
+                value = round(sample.soc, 1)
+            elif measurand == "Power.Offered":
+                value = round(self._offered_kw(sample.connector_id) * 1000.0, 1)
+            elif measurand == "Current.Offered":
+                offered_w = self._offered_kw(sample.connector_id) * 1000.0
+                value = round(offered_w / (sample.voltage_v * sample.phases), 2)
+            else:
+                continue
+            entry: dict[str, Any] = {
+                "value": value,
+                "context": sample.context,
+                "measurand": measurand,
+                "unitOfMeasure": {"unit": MEASURAND_UNITS[measurand]},
+            }
+            if measurand == "SoC":
+                entry["location"] = "EV"
+            values.append(entry)
+        return {"timestamp": format_time(sample.at), "sampledValue": values}
+
+    def _offered_kw(self, connector_id: int) -> float:
+        connector = self.twin.connector(connector_id)
+        return connector.limit_kw if connector is not None else 0.0
+
+    # -- clock-aligned meter values --------------------------------------------------------
+
+    def _restart_aligned(self) -> None:
+        """Run the clock-aligned sampler while connected and AlignedDataCtrlr asks for it.
+
+        Only twins with a non-zero AlignedDataCtrlr.Interval pay for the task.
+        """
+        if self._aligned_task is not None:
+            self._aligned_task.cancel()
+            self._aligned_task = None
+        interval = int(self.value(_ALIGNED_INTERVAL))
+        if self._connection is not None and interval > 0 and self.value(_ALIGNED_ENABLED) == "true":
+            self._aligned_task = asyncio.ensure_future(self._aligned_loop(interval))
+
+    async def _aligned_loop(self, interval: int) -> None:
+        twin = self.twin
+        last = 0.0
+        while True:
+            seconds = twin.now().timestamp()
+            boundary = (math.floor(seconds / interval) + 1) * interval
+            if boundary <= last:
+                boundary = last + interval
+            await twin.clock.sleep(boundary - seconds)
+            last = boundary
+            if twin.online:
+                self._sample_aligned()
+
+    def _sample_aligned(self) -> None:
+        """Sample.Clock values of every EVSE: in a TransactionEvent (MeterValueClock)
+        while a transaction runs, else in MeterValues."""
+        twin = self.twin
+        idle_only = self.value(_ALIGNED_IDLE_ONLY) == "true"
+        for evse in twin.config.evses:
+            connectors = [twin.connector(c.connector_id) for c in evse.connectors]
+            busy = next((c for c in connectors if c.transaction is not None), None)
+            if busy is not None:
+                if not idle_only:
+                    sample = twin.current_sample(busy, "Sample.Clock")
+                    twin.queue.put(QueuedMessage("meter", busy.transaction, sample=sample))
+                continue
+            sample = twin.current_sample(connectors[0], "Sample.Clock")
+            twin.spawn(self.send_meter_values(sample, None))
+
+    # -- CSMS → twin: transactions ---------------------------------------------------------
+
+    @on(Action.request_start_transaction)
+    def on_request_start_transaction(
+        self,
+        id_token: dict[str, Any],
+        remote_start_id: int,
+        evse_id: int | None = None,
+        charging_profile: Any = None,
+        **_: Any,
+    ) -> call_result.RequestStartTransaction:
+        rejected = call_result.RequestStartTransaction(status="Rejected")
+        connector_id = None
+        if evse_id is not None:
+            ids = self._connector_ids(evse_id)
+            if not ids:
+                return rejected
+            plugged = [cid for cid in ids if self.twin.connector(cid).vehicle is not None]
+            connector_id = (plugged or ids)[0]
+        profile = None
+        if charging_profile is not None:
+            try:
+                profile = ChargingProfile.from_ocpp201(_plain(charging_profile))
+            except (ValueError, TypeError) as error:
+                logger.info("%s: RequestStart profile rejected: %s", self.id, error)
+                return rejected
+        id_tag = id_token["id_token"]
+        if self._remote_starts is None:
+            self._remote_starts = {}
+        previous = self._remote_starts.get(id_tag)
+        self._remote_starts[id_tag] = _RemoteStart(
+            remote_start_id,
+            id_token.get("type", "Central"),
+            self.twin.now(),
+            (connector_id,) if connector_id is not None else None,
+        )
+        if not self.twin.handle_remote_start(id_tag, connector_id, profile):
+            if previous is None:
+                self._remote_starts.pop(id_tag, None)
+            else:
+                self._remote_starts[id_tag] = previous
+            return rejected
+        return call_result.RequestStartTransaction(status="Accepted")
+
+    @on(Action.request_stop_transaction)
+    def on_request_stop_transaction(
+        self, transaction_id: str, **_: Any
+    ) -> call_result.RequestStopTransaction:
+        accepted = self.twin.handle_remote_stop(transaction_id)
+        return call_result.RequestStopTransaction(status="Accepted" if accepted else "Rejected")
+
+    @on(Action.get_transaction_status)
+    def on_get_transaction_status(
+        self, transaction_id: str | None = None, **_: Any
+    ) -> call_result.GetTransactionStatus:
+        queued = [
+            item
+            for item in self.twin.queue.durable_items()
+            if transaction_id is None
+            or (item.transaction is not None and item.transaction.ref == transaction_id)
+        ]
+        ongoing = None
+        if transaction_id is not None:
+            tx = self.twin.find_transaction(transaction_id)
+            ongoing = tx is not None and not tx.ended
+        return call_result.GetTransactionStatus(
+            messages_in_queue=bool(queued), ongoing_indicator=ongoing
+        )
+
+    # -- CSMS → twin: availability ---------------------------------------------------------------
+
+    @on(Action.change_availability)
+    def on_change_availability(
+        self, operational_status: str, evse: dict[str, Any] | None = None, **_: Any
+    ) -> call_result.ChangeAvailability:
+        operative = operational_status == "Operative"
+        if evse is None:
+            ids = [0]
+        else:
+            ids = self._connector_ids(evse["id"], evse.get("connector_id"))
+            if not ids:
+                return call_result.ChangeAvailability(status="Rejected")
+        answers = {self.twin.handle_change_availability(cid, operative) for cid in ids}
+        status = next(s for s in ("Rejected", "Scheduled", "Accepted") if s in answers)
+        return call_result.ChangeAvailability(status=status)
+
+    @on(Action.reset)
+    def on_reset(self, type: str, evse_id: int | None = None, **_: Any) -> call_result.Reset:
+        twin = self.twin
+        if evse_id is not None:
+            ids = self._connector_ids(evse_id)
+            if not ids:
+                return call_result.Reset(status="Rejected")
+            running = [twin.connector(c).transaction for c in ids if twin.connector(c).transaction]
+            if running and type == "OnIdle":
+                return call_result.Reset(status="Scheduled")
+            for tx in running:
+                ref = tx.ref
+                self.after_answer(
+                    lambda ref=ref: twin.spawn(twin.stop_transaction(ref, "ImmediateReset"))
+                )
+            return call_result.Reset(status="Accepted")
+        if type == "OnIdle" and any(c.transaction for c in twin.connectors()):
+            self._reset_when_idle = True
+            return call_result.Reset(status="Scheduled")
+        self._reset_when_idle = False
+        twin.handle_reset(type == "Immediate")
+        return call_result.Reset(status="Accepted")
+
+    @on(Action.unlock_connector)
+    def on_unlock_connector(
+        self, evse_id: int, connector_id: int, **_: Any
+    ) -> call_result.UnlockConnector:
+        ids = self._connector_ids(evse_id, connector_id)
+        if not ids:
+            return call_result.UnlockConnector(status="UnknownConnector")
+        if self.twin.connector(ids[0]).transaction is not None:
+            return call_result.UnlockConnector(status="OngoingAuthorizedTransaction")
+        status = self.twin.handle_unlock(ids[0])
+        return call_result.UnlockConnector(
+            status="Unlocked" if status == "Unlocked" else "UnlockFailed"
+        )
+
+    # -- CSMS → twin: reservations ---------------------------------------------------------------
+
+    @on(Action.reserve_now)
+    def on_reserve_now(
+        self,
+        id: int,
+        expiry_date_time: str,
+        id_token: dict[str, Any],
+        connector_type: str | None = None,
+        evse_id: int | None = None,
+        group_id_token: dict[str, Any] | None = None,
+        **_: Any,
+    ) -> call_result.ReserveNow:
+        rejected = call_result.ReserveNow(status="Rejected")
+        expiry = _parse_time(expiry_date_time)
+        if expiry is None or expiry.tzinfo is None or self.value(_RESERVATION_ENABLED) != "true":
+            return rejected
+        if evse_id is None:
+            return rejected
+        candidates = [
+            cid
+            for cid in self._connector_ids(evse_id)
+            if connector_type is None
+            or self.twin.connector(cid).config.connector_type == connector_type
+        ]
+        if not candidates:
+            return rejected
+        status = self.twin.handle_reserve(
+            candidates[0],
+            expiry,
+            id_token["id_token"],
+            (group_id_token or {}).get("id_token"),
+            id,
+        )
+        return call_result.ReserveNow(status=status)
+
+    @on(Action.cancel_reservation)
+    def on_cancel_reservation(self, reservation_id: int, **_: Any) -> call_result.CancelReservation:
+        accepted = self.twin.handle_cancel_reservation(reservation_id)
+        return call_result.CancelReservation(status="Accepted" if accepted else "Rejected")
+
+    # -- CSMS → twin: smart charging ---------------------------------------------------------
+
+    @on(Action.set_charging_profile)
+    def on_set_charging_profile(
+        self, evse_id: int, charging_profile: Any, **_: Any
+    ) -> call_result.SetChargingProfile:
+        rejected = call_result.SetChargingProfile(status="Rejected")
+        if self.value(_SMART_ENABLED) != "true":
+            return rejected
+        try:
+            profile = ChargingProfile.from_ocpp201(_plain(charging_profile))
+        except (ValueError, TypeError) as error:
+            logger.info("%s: SetChargingProfile rejected: %s", self.id, error)
+            return rejected
+        if profile.stack_level > int(self.value(_STACK_LEVEL)) or len(
+            profile.schedule.periods
+        ) > int(self.value(_PERIODS)):
+            return rejected
+        if profile.purpose == "TxProfile" and profile.transaction_id is None:
+            return rejected
+        connector_id = 0 if evse_id == 0 else self._profile_connector(evse_id)
+        if connector_id is None:
+            return rejected
+        accepted = self.twin.handle_set_charging_profile(connector_id, profile)
+        return call_result.SetChargingProfile(status="Accepted" if accepted else "Rejected")
+
+    @on(Action.clear_charging_profile)
+    def on_clear_charging_profile(
+        self,
+        charging_profile_id: int | None = None,
+        charging_profile_criteria: dict[str, Any] | None = None,
+        **_: Any,
+    ) -> call_result.ClearChargingProfile:
+        criteria = charging_profile_criteria or {}
+        connector_ids: list[int | None] = [None]
+        evse_id = criteria.get("evse_id")
+        if evse_id is not None:
+            connector_ids = [0] if evse_id == 0 else list(self._connector_ids(evse_id))
+        removed = False
+        for connector_id in connector_ids:
+            removed |= self.twin.handle_clear_charging_profile(
+                charging_profile_id,
+                connector_id,
+                criteria.get("charging_profile_purpose"),
+                criteria.get("stack_level"),
+            )
+        return call_result.ClearChargingProfile(status="Accepted" if removed else "Unknown")
+
+    @on(Action.get_charging_profiles)
+    def on_get_charging_profiles(
+        self,
+        request_id: int,
+        charging_profile: dict[str, Any],
+        evse_id: int | None = None,
+        **_: Any,
+    ) -> call_result.GetChargingProfiles:
+        purpose = charging_profile.get("charging_profile_purpose")
+        if purpose == "ChargingStationMaxProfile":
+            purpose = "ChargePointMaxProfile"
+        stack_level = charging_profile.get("stack_level")
+        wanted_ids = charging_profile.get("charging_profile_id")
+        sources = charging_profile.get("charging_limit_source")
+        by_evse: dict[int, list[dict[str, Any]]] = {}
+        if not sources or "CSO" in sources:
+            for connector_id, profile in self.twin.profiles.profiles():
+                owner = 0 if connector_id == 0 else self._evse_of(connector_id)[0]
+                if (
+                    (evse_id is not None and owner != evse_id)
+                    or (purpose is not None and profile.purpose != purpose)
+                    or (stack_level is not None and profile.stack_level != stack_level)
+                    or (wanted_ids and profile.id not in wanted_ids)
+                ):
+                    continue
+                by_evse.setdefault(owner, []).append(profile.to_ocpp201())
+        if not by_evse:
+            return call_result.GetChargingProfiles(status="NoProfiles")
+        self.after_answer(lambda: self.twin.spawn(self._report_profiles(request_id, by_evse)))
+        return call_result.GetChargingProfiles(status="Accepted")
+
+    async def _report_profiles(self, request_id: int, by_evse: dict[int, list[Any]]) -> None:
+        parts = sorted(by_evse.items())
+        for n, (evse_id, profiles) in enumerate(parts):
+            await self._call(
+                "ReportChargingProfiles",
+                {
+                    "requestId": request_id,
+                    "chargingLimitSource": "CSO",
+                    "chargingProfile": profiles,
+                    "evseId": evse_id,
+                    **({"tbc": True} if n < len(parts) - 1 else {}),
+                },
+            )
+
+    @on(Action.get_composite_schedule)
+    def on_get_composite_schedule(
+        self, duration: int, evse_id: int, charging_rate_unit: str | None = None, **_: Any
+    ) -> call_result.GetCompositeSchedule:
+        connector_id = 0 if evse_id == 0 else self._profile_connector(evse_id)
+        schedule = None
+        if connector_id is not None:
+            unit = {"A": "A", "W": "W"}.get(charging_rate_unit or "")
+            schedule = self.twin.handle_composite_schedule(connector_id, duration, unit)
+        if schedule is None:
+            return call_result.GetCompositeSchedule(status="Rejected")
+        return call_result.GetCompositeSchedule(
+            status="Accepted", schedule=schedule.to_ocpp201(evse_id)
+        )
+
+    # -- CSMS → twin: device model -----------------------------------------------------------------
+
+    @on(Action.get_variables)
+    def on_get_variables(
+        self, get_variable_data: list[dict[str, Any]], **_: Any
+    ) -> call_result.GetVariables:
+        if len(get_variable_data) > int(self.value(_GET_ITEMS)):
+            raise OccurrenceConstraintViolationError(
+                details={"cause": f"at most {self.value(_GET_ITEMS)} variables per request"}
+            )
+        results = []
+        for item in get_variable_data:
+            attribute = item.get("attribute_type") or "Actual"
+            status, value = self.model.get(
+                item["component"], item["variable"], attribute, self._live
+            )
+            result: dict[str, Any] = {
+                "attribute_status": status,
+                "attribute_type": attribute,
+                "component": item["component"],
+                "variable": item["variable"],
+            }
+            if value is not None:
+                result["attribute_value"] = value
+            results.append(result)
+        return call_result.GetVariables(get_variable_result=results)
+
+    @on(Action.set_variables)
+    def on_set_variables(
+        self, set_variable_data: list[dict[str, Any]], **_: Any
+    ) -> call_result.SetVariables:
+        if len(set_variable_data) > int(self.value(_SET_ITEMS)):
+            raise OccurrenceConstraintViolationError(
+                details={"cause": f"at most {self.value(_SET_ITEMS)} variables per request"}
+            )
+        results = []
+        changed: set[str] = set()
+        for item in set_variable_data:
+            attribute = item.get("attribute_type") or "Actual"
+            status, address, reason = self.model.set(
+                item["component"], item["variable"], attribute, str(item["attribute_value"])
+            )
+            result: dict[str, Any] = {
+                "attribute_status": status,
+                "attribute_type": attribute,
+                "component": item["component"],
+                "variable": item["variable"],
+            }
+            if reason is not None:
+                result["attribute_status_info"] = {"reason_code": reason}
+            results.append(result)
+            if status == "Accepted" and address is not None:
+                self._apply(address.variable)
+                changed.add(address.key)
+        if changed:
+            if changed & {Address(_ALIGNED_INTERVAL).key, Address(_ALIGNED_ENABLED).key}:
+                self._restart_aligned()
+            if Address(_CACHE_ENABLED).key in changed and self.value(_CACHE_ENABLED) == "false":
+                self.twin.authorizer.clear_cache()
+            self.twin.settings_changed(
+                heartbeat="OCPPCommCtrlr/HeartbeatInterval" in changed,
+                metering="SampledDataCtrlr/TxUpdatedInterval" in changed,
+            )
+        return call_result.SetVariables(set_variable_result=results)
+
+    @on(Action.get_base_report)
+    def on_get_base_report(
+        self, request_id: int, report_base: str, **_: Any
+    ) -> call_result.GetBaseReport:
+        data = self.model.report(report_base, self._live)  # type: ignore[arg-type]
+        if not data:
+            return call_result.GetBaseReport(status="EmptyResultSet")
+        generated_at = format_time(self.twin.now())
+        self.after_answer(
+            lambda: self.twin.spawn(self._send_report(request_id, generated_at, data))
+        )
+        return call_result.GetBaseReport(status="Accepted")
+
+    async def _send_report(
+        self, request_id: int, generated_at: str, data: list[dict[str, Any]]
+    ) -> None:
+        size = REPORT_ITEMS_PER_PART
+        parts = [data[i : i + size] for i in range(0, len(data), size)]
+        for seq_no, part in enumerate(parts):
+            await self._call(
+                "NotifyReport",
+                {
+                    "requestId": request_id,
+                    "generatedAt": generated_at,
+                    "seqNo": seq_no,
+                    "reportData": part,
+                    **({"tbc": True} if seq_no < len(parts) - 1 else {}),
+                },
+            )
+
+    # -- CSMS → twin: local authorisation ---------------------------------------------------------
+
+    @on(Action.clear_cache)
+    def on_clear_cache(self, **_: Any) -> call_result.ClearCache:
+        if self.value(_CACHE_ENABLED) != "true":
+            return call_result.ClearCache(status="Rejected")
+        self.twin.authorizer.clear_cache()
+        return call_result.ClearCache(status="Accepted")
+
+    @on(Action.get_local_list_version)
+    def on_get_local_list_version(self, **_: Any) -> call_result.GetLocalListVersion:
+        return call_result.GetLocalListVersion(version_number=self.twin.authorizer.list_version)
+
+    @on(Action.send_local_list)
+    def on_send_local_list(
+        self,
+        version_number: int,
+        update_type: str,
+        local_authorization_list: list[dict[str, Any]] | None = None,
+        **_: Any,
+    ) -> call_result.SendLocalList:
+        entries = local_authorization_list or []
+        if len(entries) > int(self.value(_LIST_ITEMS)):
+            return call_result.SendLocalList(status="Failed")
+        parsed = [
+            LocalListEntry(
+                entry["id_token"]["id_token"],
+                _id_tag_info(entry["id_token_info"]) if entry.get("id_token_info") else None,
+            )
+            for entry in entries
+        ]
+        status = self.twin.authorizer.update_list(version_number, update_type, parsed)
+        return call_result.SendLocalList(status=status)
+
+    # -- CSMS → twin: the rest ------------------------------------------------------------------
+
+    @on(Action.trigger_message)
+    def on_trigger_message(
+        self, requested_message: str, evse: dict[str, Any] | None = None, **_: Any
+    ) -> call_result.TriggerMessage:
+        twin = self.twin
+        rejected = call_result.TriggerMessage(status="Rejected")
+        if evse is not None:
+            connector_ids = self._connector_ids(evse["id"], evse.get("connector_id"))
+            if not connector_ids:
+                return rejected
+        else:
+            connector_ids = [c.connector_id for c in twin.connectors()]
+        send: Callable[[], Any]
+        if requested_message == "BootNotification":
+            if twin.online:
+                return rejected
+            send = twin.trigger_boot
+        elif requested_message == "Heartbeat":
+            send = twin.send_heartbeat
+        elif requested_message == "StatusNotification":
+            send = lambda: self._send_statuses(connector_ids)  # noqa: E731
+        elif requested_message == "MeterValues":
+            send = lambda: self._send_triggered_meter_values(connector_ids)  # noqa: E731
+        elif requested_message == "TransactionEvent":
+            running = [
+                tx
+                for tx in (twin.connector(cid).transaction for cid in connector_ids)
+                if tx is not None and self._tx and tx.ref in self._tx
+            ]
+            if not running:
+                return rejected
+            send = lambda: self._send_triggered_transaction_events(running)  # noqa: E731
+        elif requested_message == "FirmwareStatusNotification":
+            send = lambda: self._call("FirmwareStatusNotification", {"status": "Idle"})  # noqa: E731
+        elif requested_message == "LogStatusNotification":
+            send = lambda: self._call("LogStatusNotification", {"status": "Idle"})  # noqa: E731
+        else:
+            return call_result.TriggerMessage(status="NotImplemented")
+        self.after_answer(lambda: twin.spawn(send()))
+        return call_result.TriggerMessage(status="Accepted")
+
+    async def _send_statuses(self, connector_ids: list[int]) -> None:
+        for cid in connector_ids:
+            status, error_code, info = self.twin.status_of(cid)
+            await self._send_status(cid, status, error_code, info, force=True)
+
+    async def _send_triggered_meter_values(self, connector_ids: list[int]) -> None:
+        for cid in connector_ids:
+            connector = self.twin.connector(cid)
+            await self.send_meter_values(self.twin.current_sample(connector, "Trigger"), None)
+
+    async def _send_triggered_transaction_events(self, transactions: list[Any]) -> None:
+        for tx in transactions:
+            if tx.ended:
+                continue
+            connector = self.twin.connector(tx.connector_id)
+            sample = self.twin.current_sample(connector, "Trigger")
+            await self._transaction_event(
+                tx,
+                "Updated",
+                "Trigger",
+                sample.at,
+                meter=self.meter_value(sample, self.settings.measurands),
+            )
+
+    @on(Action.data_transfer)
+    def on_data_transfer(
+        self, vendor_id: str, message_id: str | None = None, **_: Any
+    ) -> call_result.DataTransfer:
+        if vendor_id != self.twin.config.vendor:
+            return call_result.DataTransfer(status="UnknownVendorId")
+        if message_id is not None:
+            return call_result.DataTransfer(status="UnknownMessageId")
+        return call_result.DataTransfer(status="Accepted")
+
+
+__all__ = ["CONNECTOR_STATUS", "Ocpp201Adapter"]
