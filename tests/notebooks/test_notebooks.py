@@ -15,7 +15,7 @@ NOTEBOOKS = Path(__file__).parents[2] / "notebooks"
 
 @pytest.mark.parametrize(
     ("notebook", "csms_port"),
-    [("quick_start_api_v16.ipynb", "CSMS_V16")],
+    [("quick_start_api_v16.ipynb", "CSMS_V16"), ("quick_start_api-ocppv2.ipynb", "CSMS_V201")],
 )
 def test_notebook_runs_against_embedded(
     notebook: str, csms_port: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch

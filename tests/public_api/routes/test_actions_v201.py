@@ -1,0 +1,112 @@
+"""The same actions for OCPP 2.0.1 charge points, against the bundled 2.0.1 CSMS."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.stack import Stack, eventually
+
+
+async def _connected(stack: Stack, headers: dict[str, str], protocol: str = "ocpp2.0.1"):  # type: ignore[no-untyped-def]
+    charge_point = await stack.charge_point(headers, protocol=protocol)
+    answer = await stack.action("connect-charger", headers, charge_point_id=charge_point["id"])
+    assert answer.status_code == 200, answer.text
+    return answer.json()
+
+
+def _connector_id(charge_point: dict) -> str:  # type: ignore[type-arg]
+    return charge_point["evses"][0]["connectors"][0]["id"]
+
+
+async def test_steps_4_to_6_over_ocpp_201(stack: Stack) -> None:
+    headers = await stack.account()
+    vehicle = await stack.vehicle(headers, soc=30)
+    charge_point = await _connected(stack, headers)
+    assert charge_point["status"] == "Available"
+    seen = await stack.csms_v201.api.get(f"/api/charge-points/{charge_point['cid']}")
+    assert seen.json()["boot_status"] == "Accepted"
+
+    started = await stack.action(
+        "start-transaction", headers, connector_id=_connector_id(charge_point),
+        vehicle_id=vehicle["id"],
+    )  # fmt: skip
+    assert started.status_code == 200, started.text
+    transaction = started.json()
+    assert transaction["status"] == "Charging"
+    assert transaction["transactionid"]
+
+    await eventually(
+        lambda: stack.public.get(
+            f"/operations/charge_point/transaction/{transaction['id']}", headers=headers
+        ),
+        lambda answer: answer.json()["energy"] > 0.5,
+    )
+    stopped = await stack.action("stop-transaction", headers, transaction_id=transaction["id"])
+    assert stopped.status_code == 200, stopped.text
+    ended = stopped.json()
+    assert ended["status"] == "Ended"
+
+    recorded = await eventually(
+        lambda: stack.csms_v201.api.get(
+            f"/api/transactions/{transaction['transactionid']}",
+            params={"charge_point_id": charge_point["cid"]},
+        ),
+        lambda answer: answer.status_code == 200 and answer.json()["status"] == "ended",
+    )
+    events = recorded.json()["events"]
+    assert [event["seq_no"] for event in events] == list(range(len(events)))
+    assert events[0]["event_type"] == "Started"
+    assert events[-1]["event_type"] == "Ended"
+    assert recorded.json()["meter_stop"] == pytest.approx(ended["meter_stop"], abs=1)
+
+    log = await stack.public.get(
+        f"/twin/charge-point/{charge_point['id']}/message-log",
+        headers=headers,
+        params={"action": "TransactionEvent", "limit": 1000},
+    )
+    assert log.json()["count"] >= 4  # Started, Updated..., Ended and their answers
+
+
+async def test_plug_in_then_request_start_from_the_csms(stack: Stack) -> None:
+    headers = await stack.account()
+    vehicle = await stack.vehicle(headers)
+    charge_point = await _connected(stack, headers)
+    plugged = await stack.action(
+        "plug-in", headers, connector_id=_connector_id(charge_point), vehicle_id=vehicle["id"]
+    )
+    assert plugged.status_code == 200, plugged.text
+    id_token = {"idToken": vehicle["id_tag"], "type": "Central"}
+    remote = await stack.csms_v201.api.post(
+        f"/api/charge-points/{charge_point['cid']}/calls/RequestStartTransaction",
+        json={"evseId": 1, "remoteStartId": 7, "idToken": id_token},
+    )
+    assert remote.json()["response"]["status"] == "Accepted"
+    charging = await eventually(
+        lambda: stack.public.get("/operations/charge_point/transaction/", headers=headers),
+        lambda answer: (
+            answer.json()["count"] == 1 and answer.json()["data"][0]["status"] == "Charging"
+        ),
+    )
+    assert charging.json()["data"][0]["vehicle_id"] == vehicle["id"]
+
+
+async def test_a_16_and_a_201_twin_charge_side_by_side_in_one_host(stack: Stack) -> None:
+    headers = await stack.account()
+    transactions = []
+    for protocol in ("ocpp1.6", "ocpp2.0.1"):
+        charge_point = await _connected(stack, headers, protocol)
+        vehicle = await stack.vehicle(headers)
+        started = await stack.action(
+            "start-transaction", headers, connector_id=_connector_id(charge_point),
+            vehicle_id=vehicle["id"],
+        )  # fmt: skip
+        assert started.status_code == 200, (protocol, started.text)
+        transactions.append(started.json()["id"])
+    assert len({twin.config.protocol for twin in stack.host.twins.values()}) == 2
+    for transaction_id in transactions:
+        await eventually(
+            lambda transaction_id=transaction_id: stack.public.get(
+                f"/operations/charge_point/transaction/{transaction_id}", headers=headers
+            ),
+            lambda answer: answer.json()["energy"] > 0.2,
+        )
