@@ -242,12 +242,15 @@ class EventWriter:
         if rows is None:
             return
         connector_id, evse_id = rows.connectors.get(event.connector_id, (None, None))
+        end_time = event.end_time
+        if end_time is None and event.status == "Rejected":
+            end_time = event.at  # a start that never happened is not a running session
         values: dict[str, Any] = {
             "status": event.status,
             "id_tag": event.id_tag,
             "transactionid": event.csms_transaction_id,
             "start_time": event.start_time,
-            "end_time": event.end_time,
+            "end_time": end_time,
             "energy": event.energy_kwh,
             "meter_start": event.meter_start_wh,
             "meter_stop": event.meter_stop_wh,

@@ -209,6 +209,18 @@ async def test_errors_say_what_happened(stack: Stack) -> None:
         assert rejected.status_code == 403, rejected.text
         assert rejected.json()["code"] == "rejected"
         assert vehicle["id_tag"] in rejected.json()["detail"]
+        attempts = await stack.public.get(
+            "/operations/charge_point/transaction/",
+            headers=headers,
+            params={"charge_point_id": charge_point["id"]},
+        )
+        (attempt,) = attempts.json()["data"]
+        assert attempt["status"] == "Rejected"
+        assert attempt["end_time"] is not None
+        running = await stack.public.get(
+            "/operations/charge_point/transaction/", headers=headers, params={"active": True}
+        )
+        assert running.json()["count"] == 0
     finally:
         await stack.csms_v16.api.put("/api/settings", json={"authorization": "accept_all"})
 
