@@ -313,6 +313,8 @@ class Host:
         twin = self.twins.pop(command.charge_point_id, None)
         if twin is not None:
             await twin.close()
+        await self.writer.flush()
+        self.writer.forget(str(command.charge_point_id))
         return {"status": "removed"}
 
     async def _plug_in(self, command: Command) -> dict[str, Any]:

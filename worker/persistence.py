@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Engine, insert, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from shared.db import session_for
@@ -90,9 +91,24 @@ class EventWriter:
             batch, self._pending = self._pending, []
             try:
                 await asyncio.to_thread(self._write, batch)
+            except IntegrityError:
+                await asyncio.to_thread(self._write_one_by_one, batch)
             except BaseException:
                 self._pending[:0] = batch
                 raise
+
+    def forget(self, charge_point_id: str) -> None:
+        """The charge point is about to be deleted: nothing more is written for it."""
+        self._rows.pop(charge_point_id, None)
+
+    def _write_one_by_one(self, batch: list[TwinEvent]) -> None:
+        """A batch the database refused (a row deleted meanwhile, say): write what it
+        takes and drop, with a log line, only the events that cannot be written."""
+        for event in batch:
+            try:
+                self._write([event])
+            except IntegrityError as error:
+                logger.warning("dropped %s: %s", type(event).__name__, error.orig)
 
     def _write(self, batch: list[TwinEvent]) -> None:
         frames: list[dict[str, Any]] = []
