@@ -1,12 +1,13 @@
-"""A scripted OCPP 1.6 central system for twin tests.
+"""A scripted OCPP 1.6 central system for twin tests, and the base of the 2.0.1 one.
 
 A real websocket server on localhost (``websockets.serve``) with an
-``ocpp.v16.ChargePoint`` per connection on the CSMS side. Each test sets what the
+``ocpp.v16.ChargePoint`` per connection on the CSMS side (the version is two class
+attributes of :class:`ScriptedCsms`: ``subprotocol`` and ``side``). Each test sets what the
 CSMS answers (:meth:`ScriptedCsms.answer`), awaits what it receives
 (:meth:`ScriptedCsms.wait_for`), and sends CSMS-initiated calls
 (:meth:`ScriptedCsms.call`) or raw frames (:meth:`ScriptedCsms.send_raw`).
 
-Every CALL the twin sends is checked against the OCPP 1.6 JSON schema; a CALL that
+Every CALL the twin sends is checked against the version's JSON schema; a CALL that
 does not validate is recorded with ``valid=False`` (tests assert there are none).
 """
 
@@ -21,7 +22,7 @@ import ssl
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any, ClassVar, Self, TypeVar
 
 from ocpp.exceptions import OCPPError
 from ocpp.messages import Call, CallError, MessageType, unpack, validate_payload
@@ -29,6 +30,7 @@ from ocpp.v16 import ChargePoint
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
+from websockets.typing import Subprotocol
 
 from worker.twin.charge_point import ChargePointTwin
 from worker.twin.clock import SystemClock
@@ -60,11 +62,14 @@ class Received:
     at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
 
-class _CsmsSide(ChargePoint):
-    """The CSMS end of one connection."""
+class CsmsSide:
+    """The CSMS end of one connection, for either version: mix in before the
+    library's ChargePoint (``class _CsmsSide(CsmsSide, ocpp.v16.ChargePoint)``)."""
+
+    _ocpp_version: str
 
     def __init__(self, cid: str, connection: ServerConnection, owner: ScriptedCsms) -> None:
-        super().__init__(cid, connection, response_timeout=5)
+        super().__init__(cid, connection, response_timeout=5)  # type: ignore[call-arg]
         self.owner = owner
 
     async def route_message(self, raw_msg: str) -> None:
@@ -84,7 +89,8 @@ class _CsmsSide(ChargePoint):
         owner = self.owner
         valid = True
         try:
-            await validate_payload(Call(msg.unique_id, msg.action, dict(msg.payload)), "1.6")
+            call = Call(msg.unique_id, msg.action, dict(msg.payload))
+            await validate_payload(call, self._ocpp_version)
         except OCPPError as error:
             logger.error("twin sent an invalid %s: %s", msg.action, error)
             valid = False
@@ -101,6 +107,10 @@ class _CsmsSide(ChargePoint):
         await self._send(msg.create_call_result(answer or {}).to_json())
 
 
+class _CsmsSide(CsmsSide, ChargePoint):
+    """The CSMS end of one 1.6 connection."""
+
+
 class ScriptedCsms:
     """Start with ``await csms.start()``; the twin's URL is ``csms.url``.
 
@@ -108,6 +118,9 @@ class ScriptedCsms:
     except ``rejected_id_tags``, numbers transactions 1, 2, 3... and answers
     everything else with an empty payload.
     """
+
+    subprotocol: ClassVar[str] = "ocpp1.6"
+    side: ClassVar[type[Any]] = _CsmsSide
 
     def __init__(
         self, password: str | None = None, ssl_context: ssl.SSLContext | None = None
@@ -119,7 +132,7 @@ class ScriptedCsms:
         self.received: list[Received] = []
         self.frames: list[str] = []
         self.answers_received: list[Any] = []
-        self.connections: dict[str, _CsmsSide] = {}
+        self.connections: dict[str, Any] = {}
         self.connection_count = 0
         self.auth_headers: list[str | None] = []
         self.subprotocols: list[str | None] = []
@@ -128,23 +141,30 @@ class ScriptedCsms:
         self._transaction_ids = itertools.count(1)
         self._server: Server | None = None
         self._changed = asyncio.Condition()
-        self.scripts.update(
-            {
-                "BootNotification": lambda p: {
-                    "status": "Accepted",
-                    "currentTime": now_iso(),
-                    "interval": self.heartbeat_interval,
-                },
-                "Heartbeat": lambda p: {"currentTime": now_iso()},
-                "Authorize": lambda p: {"idTagInfo": {"status": self._tag_status(p["idTag"])}},
-                "StartTransaction": lambda p: {
-                    "transactionId": next(self._transaction_ids),
-                    "idTagInfo": {"status": self._tag_status(p["idTag"])},
-                },
-                "StopTransaction": {"idTagInfo": {"status": "Accepted"}},
-                "DataTransfer": {"status": "Accepted"},
-            }
-        )
+        self.scripts.update(self.default_scripts())
+
+    def default_scripts(self) -> dict[str, Script]:
+        """The answers every version gives alike, then :meth:`version_scripts`."""
+        return {
+            "BootNotification": lambda p: {
+                "status": "Accepted",
+                "currentTime": now_iso(),
+                "interval": self.heartbeat_interval,
+            },
+            "Heartbeat": lambda p: {"currentTime": now_iso()},
+            "DataTransfer": {"status": "Accepted"},
+            **self.version_scripts(),
+        }
+
+    def version_scripts(self) -> dict[str, Script]:
+        return {
+            "Authorize": lambda p: {"idTagInfo": {"status": self._tag_status(p["idTag"])}},
+            "StartTransaction": lambda p: {
+                "transactionId": next(self._transaction_ids),
+                "idTagInfo": {"status": self._tag_status(p["idTag"])},
+            },
+            "StopTransaction": {"idTagInfo": {"status": "Accepted"}},
+        }
 
     @property
     def url(self) -> str:
@@ -153,12 +173,12 @@ class ScriptedCsms:
 
     # -- server -------------------------------------------------------------------------
 
-    async def start(self) -> ScriptedCsms:
+    async def start(self) -> Self:
         self._server = await serve(
             self._handle,
             "127.0.0.1",
             self.port,
-            subprotocols=["ocpp1.6"],
+            subprotocols=[Subprotocol(self.subprotocol)],
             process_request=self._check_auth,
             compression=None,
             ssl=self.ssl_context,
@@ -188,7 +208,7 @@ class ScriptedCsms:
     async def _handle(self, connection: ServerConnection) -> None:
         cid = connection.request.path.rstrip("/").rsplit("/", 1)[-1]
         self.subprotocols.append(connection.subprotocol)
-        side = _CsmsSide(cid, connection, self)
+        side = self.side(cid, connection, self)
         self.connections[cid] = side
         self.connection_count += 1
         async with self._changed:
@@ -245,7 +265,7 @@ class ScriptedCsms:
             raise AssertionError(f"no {count}x {action} within {timeout} s; last: {got}") from None
         return matching()[count - 1]
 
-    async def wait_connected(self, cid: str, *, count: int = 1, timeout: float = 5.0) -> _CsmsSide:
+    async def wait_connected(self, cid: str, *, count: int = 1, timeout: float = 5.0) -> Any:
         async def until() -> None:
             async with self._changed:
                 await self._changed.wait_for(
@@ -258,7 +278,8 @@ class ScriptedCsms:
     # -- CSMS-initiated -------------------------------------------------------------------
 
     async def call(self, cid: str, payload: Any) -> Any:
-        """Send a CALL (an ``ocpp.v16.call`` dataclass) and return the result."""
+        """Send a CALL (an ``ocpp.v16.call`` / ``ocpp.v201.call`` dataclass) and
+        return the result."""
         side = self.connections[cid]
         return await side.call(payload, suppress=False)
 

@@ -1,27 +1,23 @@
 """A scripted OCPP 2.0.1 CSMS for twin tests.
 
-The same shape as the 1.6 one (:mod:`tests.twin.scripted_csms`), whose waiting,
-scripting and raw-frame helpers it inherits: a real websocket server on localhost
-with an ``ocpp.v201.ChargePoint`` per connection on the CSMS side, subprotocol
-``ocpp2.0.1``. Every CALL the twin sends is checked against the OCPP 2.0.1 JSON
-schema; one that does not validate is recorded with ``valid=False``.
+The 1.6 one (:mod:`tests.twin.scripted_csms`) with another version: its server,
+waiting, scripting and raw-frame helpers, with an ``ocpp.v201.ChargePoint`` per
+connection on the CSMS side, subprotocol ``ocpp2.0.1`` and 2.0.1 default answers.
+Every CALL the twin sends is checked against the OCPP 2.0.1 JSON schema; one that
+does not validate is recorded with ``valid=False``.
 """
 
 from __future__ import annotations
 
-import logging
-from typing import Any
+from typing import Any, ClassVar
 
-from ocpp.exceptions import OCPPError
-from ocpp.messages import Call, CallError, MessageType, unpack, validate_payload
 from ocpp.v201 import ChargePoint
-from websockets.asyncio.server import ServerConnection, serve
-from websockets.exceptions import ConnectionClosed
 
 from tests.twin.scripted_csms import (
     NO_ANSWER,
+    CsmsSide,
     EventLog,
-    Received,
+    Script,
     ScriptedCsms,
     eventually,
     make_vehicle,
@@ -30,8 +26,6 @@ from tests.twin.scripted_csms import (
 from worker.twin.charge_point import ChargePointTwin
 from worker.twin.clock import Clock, SystemClock
 from worker.twin.config import ChargePointConfig, ConnectorConfig, EvseConfig
-
-logger = logging.getLogger(__name__)
 
 __all__ = [
     "NO_ANSWER",
@@ -46,101 +40,28 @@ __all__ = [
 ]
 
 
-class _CsmsSide201(ChargePoint):
+class _CsmsSide201(CsmsSide, ChargePoint):
     """The CSMS end of one 2.0.1 connection."""
-
-    def __init__(self, cid: str, connection: ServerConnection, owner: ScriptedCsms201) -> None:
-        super().__init__(cid, connection, response_timeout=5)
-        self.owner = owner
-
-    async def route_message(self, raw_msg: str) -> None:
-        self.owner.frames.append(raw_msg)
-        try:
-            msg = unpack(raw_msg)
-        except OCPPError:
-            logger.warning("CSMS got a malformed frame: %s", raw_msg)
-            return
-        if msg.message_type_id == MessageType.Call:
-            await self._answer(msg)
-        else:
-            self.owner.answers_received.append(msg)
-            self._response_queue.put_nowait(msg)
-
-    async def _answer(self, msg: Call) -> None:
-        owner = self.owner
-        valid = True
-        try:
-            await validate_payload(Call(msg.unique_id, msg.action, dict(msg.payload)), "2.0.1")
-        except OCPPError as error:
-            logger.error("twin sent an invalid %s: %s", msg.action, error)
-            valid = False
-        await owner.record(Received(msg.action, msg.payload, msg.unique_id, valid))
-        script = owner.scripts.get(msg.action, {})
-        answer = script(msg.payload) if callable(script) else script
-        if answer is NO_ANSWER:
-            return
-        if isinstance(answer, OCPPError):
-            await self._send(
-                CallError(msg.unique_id, answer.code, answer.description, {}).to_json()
-            )
-            return
-        await self._send(msg.create_call_result(answer or {}).to_json())
 
 
 class ScriptedCsms201(ScriptedCsms):
     """Accepts boots, authorises every idToken except ``rejected_id_tags`` and
     answers everything else with the smallest valid payload."""
 
-    def __init__(self, password: str | None = None) -> None:
-        super().__init__(password)
-        self.scripts.clear()
-        self.scripts.update(
-            {
-                "BootNotification": lambda p: {
-                    "status": "Accepted",
-                    "currentTime": now_iso(),
-                    "interval": self.heartbeat_interval,
-                },
-                "Heartbeat": lambda p: {"currentTime": now_iso()},
-                "Authorize": lambda p: {
-                    "idTokenInfo": {"status": self._tag_status(p["idToken"]["idToken"])}
-                },
-                "TransactionEvent": lambda p: (
-                    {"idTokenInfo": {"status": self._tag_status(p["idToken"]["idToken"])}}
-                    if "idToken" in p
-                    else {}
-                ),
-                "DataTransfer": {"status": "Accepted"},
-            }
-        )
+    subprotocol: ClassVar[str] = "ocpp2.0.1"
+    side: ClassVar[type[Any]] = _CsmsSide201
 
-    async def start(self) -> ScriptedCsms201:
-        self._server = await serve(
-            self._handle,
-            "127.0.0.1",
-            self.port,
-            subprotocols=["ocpp2.0.1"],
-            process_request=self._check_auth,
-            compression=None,
-        )
-        self.port = self._server.sockets[0].getsockname()[1]
-        return self
-
-    async def _handle(self, connection: ServerConnection) -> None:
-        cid = connection.request.path.rstrip("/").rsplit("/", 1)[-1]
-        self.subprotocols.append(connection.subprotocol)
-        side = _CsmsSide201(cid, connection, self)
-        self.connections[cid] = side  # type: ignore[assignment]
-        self.connection_count += 1
-        async with self._changed:
-            self._changed.notify_all()
-        try:
-            await side.start()
-        except ConnectionClosed:
-            pass
-        finally:
-            if self.connections.get(cid) is side:
-                del self.connections[cid]
+    def version_scripts(self) -> dict[str, Script]:
+        return {
+            "Authorize": lambda p: {
+                "idTokenInfo": {"status": self._tag_status(p["idToken"]["idToken"])}
+            },
+            "TransactionEvent": lambda p: (
+                {"idTokenInfo": {"status": self._tag_status(p["idToken"]["idToken"])}}
+                if "idToken" in p
+                else {}
+            ),
+        }
 
     def transaction_events(self, transaction_id: str | None = None) -> list[dict[str, Any]]:
         """TransactionEvent payloads, of one transaction when given."""

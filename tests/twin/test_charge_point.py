@@ -29,11 +29,6 @@ def clock() -> VirtualClock:
 
 
 @pytest.fixture
-def events() -> EventLog:
-    return EventLog()
-
-
-@pytest.fixture
 async def twin(clock: VirtualClock, events: EventLog) -> AsyncIterator[ChargePointTwin]:
     config = make_config(
         "ws://127.0.0.1:9", connector_types=("cType2", "cCCS2"), ocpp_configuration=OFFLINE_OK

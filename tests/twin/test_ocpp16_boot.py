@@ -7,7 +7,6 @@ import itertools
 import shutil
 import ssl
 import subprocess
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -18,18 +17,6 @@ from worker.twin.charge_point import ChargePointTwin
 from worker.twin.clock import SystemClock, VirtualClock
 from worker.twin.errors import CommandTimeout, NotConnected, Rejected
 from worker.twin.events import ChargePointChanged, ConfigurationChanged, FrameLogged
-
-
-@pytest.fixture
-async def csms() -> AsyncIterator[ScriptedCsms]:
-    server = await ScriptedCsms().start()
-    yield server
-    await server.stop()
-
-
-@pytest.fixture
-def events() -> EventLog:
-    return EventLog()
 
 
 async def test_boot_accepted_sends_status_of_every_connector(

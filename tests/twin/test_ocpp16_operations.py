@@ -28,18 +28,6 @@ from worker.twin.smart_charging import format_time
 
 
 @pytest.fixture
-async def csms() -> AsyncIterator[ScriptedCsms]:
-    server = await ScriptedCsms().start()
-    yield server
-    await server.stop()
-
-
-@pytest.fixture
-def events() -> EventLog:
-    return EventLog()
-
-
-@pytest.fixture
 async def twin(csms: ScriptedCsms, events: EventLog) -> AsyncIterator[ChargePointTwin]:
     twin = await booted_twin(csms, events, connector_types=("cType2", "cType2"))
     yield twin

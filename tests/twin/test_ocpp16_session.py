@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
 
 from tests.twin.scripted_csms import (
@@ -22,18 +20,6 @@ from worker.twin.events import (
     TransactionChanged,
     VehicleChanged,
 )
-
-
-@pytest.fixture
-async def csms() -> AsyncIterator[ScriptedCsms]:
-    server = await ScriptedCsms().start()
-    yield server
-    await server.stop()
-
-
-@pytest.fixture
-def events() -> EventLog:
-    return EventLog()
 
 
 async def booted_twin(csms: ScriptedCsms, events: EventLog, **config: object) -> ChargePointTwin:

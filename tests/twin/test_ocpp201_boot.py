@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import AsyncIterator
 
 import pytest
 from ocpp.exceptions import InternalError
@@ -24,17 +23,8 @@ from worker.twin.errors import CommandTimeout, Rejected
 from worker.twin.events import ChargePointChanged, ConfigurationChanged, FrameLogged
 from worker.twin.ocpp201 import Ocpp201Adapter
 
-
-@pytest.fixture
-async def csms() -> AsyncIterator[ScriptedCsms201]:
-    server = await ScriptedCsms201().start()
-    yield server
-    await server.stop()
-
-
-@pytest.fixture
-def events() -> EventLog:
-    return EventLog()
+#: The ``csms`` fixture (tests/twin/conftest.py) of this module.
+CSMS_TYPE = ScriptedCsms201
 
 
 async def test_boot_accepted_then_status_per_connector(

@@ -24,17 +24,8 @@ from worker.twin.errors import InvalidState
 from worker.twin.events import ConfigurationChanged
 from worker.twin.smart_charging import format_time
 
-
-@pytest.fixture
-async def csms() -> AsyncIterator[ScriptedCsms201]:
-    server = await ScriptedCsms201().start()
-    yield server
-    await server.stop()
-
-
-@pytest.fixture
-def events() -> EventLog:
-    return EventLog()
+#: The ``csms`` fixture (tests/twin/conftest.py) of this module.
+CSMS_TYPE = ScriptedCsms201
 
 
 @pytest.fixture

@@ -29,16 +29,8 @@ ALL_MEASURANDS = {
 }
 
 
-@pytest.fixture
-async def csms() -> AsyncIterator[ScriptedCsms201]:
-    server = await ScriptedCsms201().start()
-    yield server
-    await server.stop()
-
-
-@pytest.fixture
-def events() -> EventLog:
-    return EventLog()
+#: The ``csms`` fixture (tests/twin/conftest.py) of this module.
+CSMS_TYPE = ScriptedCsms201
 
 
 @pytest.fixture

@@ -44,6 +44,8 @@ from worker.twin.events import (
     TransactionChanged,
     VehicleChanged,
 )
+from worker.twin.ocpp16 import Ocpp16Adapter
+from worker.twin.ocpp201 import Ocpp201Adapter
 from worker.twin.protocol import (
     BootAnswer,
     CallFailed,
@@ -1581,11 +1583,5 @@ def _as_dict(event: Any) -> dict[str, Any]:
 
 def _make_adapter(twin: ChargePointTwin) -> ProtocolAdapter:
     if twin.config.protocol == "ocpp1.6":
-        from worker.twin.ocpp16 import Ocpp16Adapter
-
         return Ocpp16Adapter(twin)
-    try:
-        from worker.twin.ocpp201 import Ocpp201Adapter  # type: ignore[import-not-found]
-    except ImportError:
-        raise InvalidState("OCPP 2.0.1 is not available in this build") from None
     return Ocpp201Adapter(twin)

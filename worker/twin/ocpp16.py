@@ -27,79 +27,39 @@ Choices worth knowing:
   is unknown, or known but not handled here (GetDiagnostics, UpdateFirmware,
   the security extension...), is answered NotImplemented.
 * Schema validation of what the CSMS sends (its CALLs, and the answers whose
-  content the twin uses: see ``_VALIDATED_ANSWERS``) runs in the event
-  loop, not in a thread pool (``ocpp.messages.ASYNC_VALIDATION = False``, process
-  wide): a small payload costs less than a thread hand-off, and it keeps an answer
-  ahead of the CALLs it causes. The twin's own CALLs are built as camelCase dicts
-  and not validated per message (see :meth:`Ocpp16Adapter._call`).
+  content the twin uses: see ``validated_answers``) runs in the event loop. The
+  twin's own CALLs are built as camelCase dicts and checked against the 1.6
+  request schemas before they go out (:mod:`worker.twin.wire`, which holds the
+  OCPP-J machinery both versions share).
 """
 
 from __future__ import annotations
 
-import asyncio
-import json
 import logging
-import types
-import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any, ClassVar, Literal
 
-import ocpp.charge_point
-import ocpp.messages
-from ocpp.exceptions import NotImplementedError as OcppNotImplemented
-from ocpp.exceptions import OCPPError
-from ocpp.messages import Call, CallError, CallResult, MessageType, unpack, validate_payload
 from ocpp.routing import on
 from ocpp.v16 import ChargePoint, call_result
 from ocpp.v16.enums import Action
-from websockets.exceptions import ConnectionClosed
 
 from worker.twin.authorization import LocalListEntry
 from worker.twin.protocol import (
+    MEASURAND_UNITS,
     BootAnswer,
-    CallFailed,
-    ConnectionLost,
     IdTagInfo,
-    LoggedConnection,
     MeterSample,
-    ProtocolAdapter,
     SessionSettings,
 )
 from worker.twin.smart_charging import ChargingProfile, format_time
+from worker.twin.wire import OcppJAdapter, parse_time, plain
 
 logger = logging.getLogger(__name__)
-
-ocpp.messages.ASYNC_VALIDATION = False
-
-#: 1.6 spells two CALLERROR codes differently from 2.0.1 (which the library uses).
-_CODES_16 = {
-    "FormatViolation": "FormationViolation",
-    "OccurrenceConstraintViolation": "OccurenceConstraintViolation",
-}
-_LOST = "connection lost"
-#: Answers whose content the twin uses are checked against the schema; the answers
-#: to StatusNotification, MeterValues and Heartbeat are read defensively instead
-#: (their validation would cost more than everything else the twin does for them).
-_VALIDATED_ANSWERS = frozenset(
-    {"BootNotification", "Authorize", "StartTransaction", "StopTransaction", "DataTransfer"}
-)
 
 # -- configuration keys ---------------------------------------------------------------
 
 KeyKind = Literal["bool", "int", "csl", "str"]
 
-#: Measurands the twin can produce, with their unit.
-MEASURAND_UNITS: dict[str, str] = {
-    "Energy.Active.Import.Register": "Wh",
-    "Power.Active.Import": "W",
-    "Power.Offered": "W",
-    "Current.Import": "A",
-    "Current.Offered": "A",
-    "Voltage": "V",
-    "SoC": "Percent",
-}
 _MEASURANDS = frozenset(MEASURAND_UNITS)
 _PROFILES = frozenset(
     {
@@ -234,101 +194,33 @@ def _typed(definition: KeyDef, value: str) -> Any:
     return value
 
 
-# -- wire helpers --------------------------------------------------------------------
-
-
-def _parse_time(value: Any) -> datetime | None:
-    if not value:
-        return None
-    try:
-        return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    except ValueError:
-        return None
+# -- messages ------------------------------------------------------------------------
 
 
 def _id_tag_info(data: Any) -> IdTagInfo:
     data = data or {}
     return IdTagInfo(
         status=str(data.get("status", "Invalid")),
-        expiry_date=_parse_time(data.get("expiry_date") or data.get("expiryDate")),
+        expiry_date=parse_time(data.get("expiry_date") or data.get("expiryDate")),
         parent_id_tag=data.get("parent_id_tag") or data.get("parentIdTag"),
     )
 
 
-def _plain(value: Any) -> Any:
-    """Decimals (the library parses profile numbers as Decimal) back to floats."""
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    if type(value).__name__ == "Decimal":
-        return float(value)
-    return value
-
-
-def _fmt(value: float, digits: int) -> str:
-    return f"{value:.{digits}f}"
-
-
-class _Routes:
-    """The library's route map, bound per call instead of per twin.
-
-    ``ocpp`` builds a dict of bound handlers for every instance; with thousands of
-    twins that is memory for nothing. This reads the class's handlers once.
-    """
-
-    __slots__ = ("_owner",)
-    _by_class: ClassVar[dict[type, dict[str, tuple[Callable[..., Any], bool]]]] = {}
-
-    def __init__(self, owner: Any) -> None:
-        self._owner = owner
-
-    @classmethod
-    def table(cls, owner_type: type) -> dict[str, tuple[Callable[..., Any], bool]]:
-        table = cls._by_class.get(owner_type)
-        if table is None:
-            table = {}
-            for name in dir(owner_type):
-                function = getattr(owner_type, name, None)
-                action = getattr(function, "_on_action", None)
-                if action is not None:
-                    table[str(action)] = (
-                        function,
-                        getattr(function, "_skip_schema_validation", False),
-                    )
-            cls._by_class[owner_type] = table
-        return table
-
-    def __getitem__(self, action: str) -> dict[str, Any]:
-        function, skip = self.table(type(self._owner))[action]
-        return {
-            "_on_action": types.MethodType(function, self._owner),
-            "_skip_schema_validation": skip,
-        }
-
-    def __contains__(self, action: object) -> bool:
-        return action in self.table(type(self._owner))
-
-
-class Ocpp16Adapter(ProtocolAdapter, ChargePoint):
+class Ocpp16Adapter(OcppJAdapter, ChargePoint):
     """OCPP 1.6J for one twin."""
 
     subprotocol: ClassVar[str] = "ocpp1.6"
+    #: 1.6 spells two CALLERROR codes differently from 2.0.1 (which the library uses).
+    error_codes: ClassVar[dict[str, str]] = {
+        "FormatViolation": "FormationViolation",
+        "OccurrenceConstraintViolation": "OccurenceConstraintViolation",
+    }
+    validated_answers: ClassVar[frozenset[str]] = frozenset(
+        {"BootNotification", "Authorize", "StartTransaction", "StopTransaction", "DataTransfer"}
+    )
 
     def __init__(self, twin: Any) -> None:
-        self.twin = twin
-        self.id = twin.config.cid
-        self._response_timeout = twin.response_timeout
-        self._connection: LoggedConnection | None = None
-        self.route_map = _Routes(self)
-        self._call_lock = asyncio.Lock()
-        self._unique_id_generator = uuid.uuid4
-        self.logger = ocpp.charge_point.LOGGER
-        self._id_prefix = uuid.uuid4().hex[:8] + "-"
-        self._sequence = 0
-        self._awaiting: str | None = None
-        self._response: asyncio.Future[CallResult | CallError] | None = None
-        self._deferred = None
+        self._init_wire(twin)
         self._values: dict[str, str] = {}
         self.settings = SessionSettings()
         for name, attribute in _SETTINGS.items():
@@ -369,133 +261,6 @@ class Ocpp16Adapter(ProtocolAdapter, ChargePoint):
     def heartbeat_interval_from_boot(self, interval: int) -> None:
         self._set("HeartbeatInterval", str(interval))
 
-    # -- the wire ------------------------------------------------------------------------
-
-    def attach(self, connection: LoggedConnection) -> None:
-        self._connection = connection
-
-    def detach(self) -> None:
-        self._connection = None
-        self._answer(CallError(self._awaiting or "", "GenericError", _LOST, {"elu": _LOST}))
-
-    def _answer(self, message: CallResult | CallError) -> None:
-        """An answer arrived: hand it to the CALL waiting for it, if it is that one."""
-        waiting = self._response
-        if waiting is None or waiting.done() or message.unique_id != self._awaiting:
-            if message.unique_id:
-                logger.info("%s: ignoring answer %s nobody waits for", self.id, message.unique_id)
-            return
-        waiting.set_result(message)
-
-    async def _send(self, message: str) -> None:
-        connection = self._connection
-        if connection is None:
-            raise ConnectionLost("not connected")
-        try:
-            await connection.send(message)
-        except ConnectionClosed as error:
-            raise ConnectionLost(f"connection closed: {error}") from None
-
-    async def _call(self, action: str, payload: dict[str, Any]) -> dict[str, Any]:
-        """Send one CALL (camelCase payload) and return the answer's payload.
-
-        The library's ``call`` would validate our own payload against the schema on
-        every message (~200 µs for a MeterValues, most of the per-message budget),
-        convert keys twice and start a task per answer; the twin builds its
-        payloads from fixed code (the tests validate every one of them on the CSMS
-        side), so only the CSMS's answer is validated, and the answer is handed
-        over through one future.
-        """
-        if self._connection is None:
-            raise ConnectionLost("not connected")
-        self._sequence += 1
-        unique_id = f"{self._id_prefix}{self._sequence}"
-        frame = [MessageType.Call, unique_id, action, payload]
-        raw = json.dumps(frame, separators=(",", ":"))
-        loop = asyncio.get_running_loop()
-        async with self._call_lock:
-            connection = self._connection
-            if connection is None:
-                raise ConnectionLost("not connected")
-            self._awaiting = unique_id
-            self._response = response_future = loop.create_future()
-            expiry = loop.call_later(self._response_timeout, _expire, response_future)
-            try:
-                try:
-                    await connection.send_frame(raw, frame)
-                except ConnectionClosed as error:
-                    raise ConnectionLost(f"connection closed: {error}") from None
-                response = await response_future
-            except TimeoutError:
-                raise CallFailed(
-                    f"{action}: no answer within {self._response_timeout:g} s", timeout=True
-                ) from None
-            finally:
-                expiry.cancel()
-                self._awaiting = None
-                self._response = None
-        if response.message_type_id == MessageType.CallError:
-            if response.error_details == {"elu": _LOST}:
-                raise ConnectionLost(f"connection lost while waiting for the {action} answer")
-            raise CallFailed(
-                f"{action}: CSMS answered {response.error_code}: {response.error_description}"
-            )
-        if action in _VALIDATED_ANSWERS:
-            response.action = action
-            try:
-                await validate_payload(response, "1.6")
-            except OCPPError as error:
-                raise CallFailed(f"{action}: invalid answer from the CSMS: {error}") from None
-        if not isinstance(response.payload, dict):
-            raise CallFailed(f"{action}: invalid answer from the CSMS: {response.payload!r}")
-        return response.payload
-
-    async def serve(self) -> None:
-        connection = self._connection
-        if connection is None:
-            raise ConnectionLost("not connected")
-        while True:
-            raw = await connection.recv()
-            try:
-                await self.route_message(raw, connection.last_frame)
-            except (ConnectionClosed, ConnectionLost):
-                raise
-            except Exception:
-                logger.exception("%s: error handling %.200s", self.id, raw)
-
-    async def route_message(self, raw_msg: str, frame: Any = None) -> None:
-        msg = _message_of(frame)
-        if msg is None:
-            try:
-                msg = unpack(raw_msg)
-            except OCPPError as error:
-                unique_id = _unique_id_of(raw_msg)
-                if unique_id is not None:
-                    logger.warning("%s: malformed frame %.200s: %s", self.id, raw_msg, error)
-                    await self._send(_call_error(unique_id, error))
-                return
-        if msg.message_type_id == MessageType.Call:
-            twin = self.twin
-            twin.queue.hold()
-            self._deferred = []
-            try:
-                await self._handle_call(msg)
-            except OCPPError as error:
-                self._deferred = []
-                logger.info("%s: answering %s with %s", self.id, msg.action, error.code)
-                await self._send(_call_error(msg.unique_id, error))
-            finally:
-                deferred, self._deferred = self._deferred, None
-                twin.queue.release()
-            self.run_deferred(deferred or [])
-        else:
-            self._answer(msg)
-
-    async def _handle_call(self, msg: Call) -> Any:
-        if msg.action not in self.route_map:
-            raise OcppNotImplemented(details={"cause": f"{msg.action} is not implemented"})
-        return await super()._handle_call(msg)
-
     # -- twin → CSMS --------------------------------------------------------------------
 
     async def send_boot_notification(self, reason: str) -> BootAnswer:
@@ -509,12 +274,8 @@ class Ocpp16Adapter(ProtocolAdapter, ChargePoint):
             payload["chargePointSerialNumber"] = config.serial_number[:25]
         result = await self._call("BootNotification", payload)
         return BootAnswer(
-            result["status"], int(result["interval"]), _parse_time(result.get("currentTime"))
+            result["status"], int(result["interval"]), parse_time(result.get("currentTime"))
         )
-
-    async def send_heartbeat(self) -> datetime | None:
-        result = await self._call("Heartbeat", {})
-        return _parse_time(result.get("currentTime"))
 
     async def send_status_notification(
         self, connector_id: int, status: str, error_code: str, info: str | None
@@ -586,28 +347,10 @@ class Ocpp16Adapter(ProtocolAdapter, ChargePoint):
     ) -> dict[str, Any]:
         """One MeterValue with ``measurands`` (default: MeterValuesSampledData)."""
         values = []
-        for measurand in self.settings.measurands if measurands is None else measurands:
-            if measurand == "Energy.Active.Import.Register":
-                value = _fmt(sample.energy_wh, 1)
-            elif measurand == "Power.Active.Import":
-                value = _fmt(sample.power_w, 1)
-            elif measurand == "Current.Import":
-                value = _fmt(sample.current_a, 2)
-            elif measurand == "Voltage":
-                value = _fmt(sample.voltage_v, 1)
-            elif measurand == "SoC":
-                if sample.soc is None:
-                    continue
-                value = _fmt(sample.soc, 1)
-            elif measurand == "Power.Offered":
-                value = _fmt(self._offered_kw(sample.connector_id) * 1000.0, 1)
-            elif measurand == "Current.Offered":
-                offered_w = self._offered_kw(sample.connector_id) * 1000.0
-                value = _fmt(offered_w / (sample.voltage_v * sample.phases), 2)
-            else:
-                continue
+        wanted = self.settings.measurands if measurands is None else measurands
+        for measurand, value, decimals in self.readings(sample, wanted):
             entry = {
-                "value": value,
+                "value": f"{value:.{decimals}f}",
                 "context": sample.context,
                 "measurand": measurand,
                 "unit": MEASURAND_UNITS[measurand],
@@ -616,10 +359,6 @@ class Ocpp16Adapter(ProtocolAdapter, ChargePoint):
                 entry["location"] = "EV"
             values.append(entry)
         return {"timestamp": format_time(sample.at), "sampledValue": values}
-
-    def _offered_kw(self, connector_id: int) -> float:
-        connector = self.twin.connector(connector_id)
-        return connector.limit_kw if connector is not None else 0.0
 
     # -- CSMS → twin: transactions ---------------------------------------------------------
 
@@ -630,7 +369,7 @@ class Ocpp16Adapter(ProtocolAdapter, ChargePoint):
         profile = None
         if charging_profile is not None:
             try:
-                profile = ChargingProfile.from_ocpp16(_plain(charging_profile))
+                profile = ChargingProfile.from_ocpp16(plain(charging_profile))
             except (ValueError, TypeError) as error:
                 logger.info("%s: RemoteStart profile rejected: %s", self.id, error)
                 return call_result.RemoteStartTransaction(status="Rejected")
@@ -654,7 +393,7 @@ class Ocpp16Adapter(ProtocolAdapter, ChargePoint):
         parent_id_tag: str | None = None,
         **_: Any,
     ) -> call_result.ReserveNow:
-        expiry = _parse_time(expiry_date)
+        expiry = parse_time(expiry_date)
         if expiry is None or expiry.tzinfo is None:
             return call_result.ReserveNow(status="Rejected")
         if connector_id == 0 and self.value("ReserveConnectorZeroSupported") != "true":
@@ -692,7 +431,7 @@ class Ocpp16Adapter(ProtocolAdapter, ChargePoint):
         self, connector_id: int, cs_charging_profiles: Any, **_: Any
     ) -> call_result.SetChargingProfile:
         try:
-            profile = ChargingProfile.from_ocpp16(_plain(cs_charging_profiles))
+            profile = ChargingProfile.from_ocpp16(plain(cs_charging_profiles))
         except (ValueError, TypeError) as error:
             logger.info("%s: SetChargingProfile rejected: %s", self.id, error)
             return call_result.SetChargingProfile(status="Rejected")
@@ -866,47 +605,3 @@ class Ocpp16Adapter(ProtocolAdapter, ChargePoint):
         if message_id is not None:
             return call_result.DataTransfer(status="UnknownMessageId")
         return call_result.DataTransfer(status="Accepted")
-
-
-def _expire(future: asyncio.Future[Any]) -> None:
-    if not future.done():
-        future.set_exception(TimeoutError())
-
-
-def _message_of(frame: Any) -> Call | CallResult | CallError | None:
-    """The message of a well-formed frame; None to let ``unpack`` say what is wrong."""
-    if not isinstance(frame, list) or len(frame) < 3 or not isinstance(frame[1], str):
-        return None
-    kind = frame[0]
-    if kind == MessageType.Call and len(frame) == 4 and isinstance(frame[2], str):
-        return Call(frame[1], frame[2], frame[3])
-    if kind == MessageType.CallResult and len(frame) == 3:
-        return CallResult(frame[1], frame[2])
-    if kind == MessageType.CallError and len(frame) in (4, 5):
-        return CallError(*frame[1:])
-    return None
-
-
-def _unique_id_of(raw: str) -> str | None:
-    """The message id of a frame that is not valid OCPP, "-1" when unreadable;
-    None when the frame is an answer (answers are never answered)."""
-    try:
-        frame = json.loads(raw)
-    except (ValueError, TypeError):
-        return "-1"
-    if isinstance(frame, list) and len(frame) >= 2 and isinstance(frame[1], str):
-        if frame[0] in (MessageType.CallResult, MessageType.CallError):
-            return None
-        return frame[1]
-    return "-1"
-
-
-def _call_error(unique_id: str, error: OCPPError) -> str:
-    code = _CODES_16.get(error.code, error.code)
-    details = error.details if isinstance(error.details, dict) else {}
-    details = {k: v for k, v in details.items() if k != "ocpp_message"}
-    try:
-        json.dumps(details)
-    except (TypeError, ValueError):
-        details = {}
-    return CallError(unique_id, code, error.description, details).to_json()

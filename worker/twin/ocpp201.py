@@ -29,30 +29,24 @@ plain camelCase dicts); the core is the same. What 2.0.1 changes is translated h
 * Reset OnIdle and ChangeAvailability while a transaction runs answer Scheduled
   and happen when the last transaction has ended.
 
-Reuses the 1.6 adapter's version-neutral wire helpers (route table, frame parsing,
-frame-id recovery, answer timeout, decimal conversion, time parsing).
+The OCPP-J machinery both versions share (framing, routing, the one outstanding
+CALL, CALLERROR, validation of the twin's own CALLs) is :mod:`worker.twin.wire`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import math
-import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-import ocpp.charge_point
-import ocpp.messages
 from ocpp.exceptions import NotImplementedError as OcppNotImplemented
 from ocpp.exceptions import NotSupportedError, OccurrenceConstraintViolationError, OCPPError
-from ocpp.messages import Call, CallError, CallResult, MessageType, unpack, validate_payload
 from ocpp.routing import on
 from ocpp.v201 import ChargePoint, call_result
 from ocpp.v201.enums import Action
-from websockets.exceptions import ConnectionClosed
 
 from worker.twin.authorization import LocalListEntry
 from worker.twin.device_model import (
@@ -62,52 +56,27 @@ from worker.twin.device_model import (
     typed,
     variable,
 )
-from worker.twin.ocpp16 import (
-    _expire,
-    _message_of,
-    _parse_time,
-    _plain,
-    _Routes,
-    _unique_id_of,
-)
 from worker.twin.protocol import (
+    MEASURAND_UNITS,
     BootAnswer,
-    CallFailed,
-    ConnectionLost,
     IdTagInfo,
     LoggedConnection,
     MeterSample,
-    ProtocolAdapter,
     QueuedMessage,
     SessionSettings,
 )
 from worker.twin.smart_charging import ChargingProfile, format_time
+from worker.twin.wire import OcppJAdapter, parse_time, plain
 
 logger = logging.getLogger(__name__)
 
-ocpp.messages.ASYNC_VALIDATION = False
-
-_LOST = "connection lost"
 #: A twin is offline from its creation until its first accepted connection.
 _BEFORE_ANY_CONNECTION = datetime.min.replace(tzinfo=UTC)
-#: Answers whose content the twin uses are checked against the schema (and those to
-#: TransactionEvent when not empty); the rest are read defensively.
-_VALIDATED_ANSWERS = frozenset({"BootNotification", "Authorize", "DataTransfer"})
 _KNOWN_ACTIONS = frozenset(action.value for action in Action)
 #: reportData entries per NotifyReport part.
 REPORT_ITEMS_PER_PART = 50
 #: The idToken type of id tags the twin presents itself (an RFID card).
 LOCAL_ID_TOKEN_TYPE = "ISO14443"
-
-MEASURAND_UNITS: dict[str, str] = {
-    "Energy.Active.Import.Register": "Wh",
-    "Power.Active.Import": "W",
-    "Power.Offered": "W",
-    "Current.Import": "A",
-    "Current.Offered": "A",
-    "Voltage": "V",
-    "SoC": "Percent",
-}
 
 #: The core's 1.6 ChargePointStatus → 2.0.1 ConnectorStatusEnumType.
 CONNECTOR_STATUS: dict[str, str] = {
@@ -217,39 +186,22 @@ def _id_tag_info(data: Any) -> IdTagInfo:
     expiry = data.get("cacheExpiryDateTime") or data.get("cache_expiry_date_time")
     return IdTagInfo(
         status=_AUTH_STATUS.get(str(data.get("status")), "Invalid"),
-        expiry_date=_parse_time(expiry),
+        expiry_date=parse_time(expiry),
         parent_id_tag=group.get("idToken") or group.get("id_token"),
     )
 
 
-def _call_error(unique_id: str, error: OCPPError) -> str:
-    details = error.details if isinstance(error.details, dict) else {}
-    details = {k: v for k, v in details.items() if k != "ocpp_message"}
-    try:
-        json.dumps(details)
-    except (TypeError, ValueError):
-        details = {}
-    return CallError(unique_id, error.code, error.description, details).to_json()
-
-
-class Ocpp201Adapter(ProtocolAdapter, ChargePoint):
+class Ocpp201Adapter(OcppJAdapter, ChargePoint):
     """OCPP 2.0.1 for one twin."""
 
     subprotocol: ClassVar[str] = "ocpp2.0.1"
+    #: Also the answers to TransactionEvent when not empty (see :meth:`validates_answer`).
+    validated_answers: ClassVar[frozenset[str]] = frozenset(
+        {"BootNotification", "Authorize", "DataTransfer"}
+    )
 
     def __init__(self, twin: Any) -> None:
-        self.twin = twin
-        self.id = twin.config.cid
-        self._response_timeout = twin.response_timeout
-        self._connection: LoggedConnection | None = None
-        self.route_map = _Routes(self)
-        self._call_lock = asyncio.Lock()
-        self.logger = ocpp.charge_point.LOGGER
-        self._id_prefix = uuid.uuid4().hex[:8] + "-"
-        self._sequence = 0
-        self._awaiting: str | None = None
-        self._response: asyncio.Future[CallResult | CallError] | None = None
-        self._deferred = None
+        self._init_wire(twin)
         self.model = DeviceModel(twin.config.evses)
         ignored = self.model.load(twin.config.ocpp_configuration)
         if ignored:
@@ -392,139 +344,30 @@ class Ocpp201Adapter(ProtocolAdapter, ChargePoint):
     # -- the wire ------------------------------------------------------------------------
 
     def attach(self, connection: LoggedConnection) -> None:
-        self._connection = connection
+        super().attach(connection)
         self._last_status = None
         self._restart_aligned()
 
     def detach(self) -> None:
-        self._connection = None
+        super().detach()
         self._restart_aligned()
         if self._offline_since is None:
             self._offline_since = self.twin.now()
-        self._answer(CallError(self._awaiting or "", "GenericError", _LOST, {"elu": _LOST}))
 
-    def _answer(self, message: CallResult | CallError) -> None:
-        """An answer arrived: hand it to the CALL waiting for it, if it is that one."""
-        waiting = self._response
-        if waiting is None or waiting.done() or message.unique_id != self._awaiting:
-            if message.unique_id:
-                logger.info("%s: ignoring answer %s nobody waits for", self.id, message.unique_id)
-            return
-        waiting.set_result(message)
-
-    async def _send(self, message: str) -> None:
-        connection = self._connection
-        if connection is None:
-            raise ConnectionLost("not connected")
-        try:
-            await connection.send(message)
-        except ConnectionClosed as error:
-            raise ConnectionLost(f"connection closed: {error}") from None
-
-    async def _call(self, action: str, payload: dict[str, Any]) -> dict[str, Any]:
-        """Send one CALL (camelCase payload) and return the answer's payload.
-
-        As in the 1.6 adapter, payloads are built as plain camelCase dicts (the
-        library's dataclass serialisation costs ~120 µs for a TransactionEvent) and
-        not validated here (the tests validate every one on the CSMS side); only
-        the answers whose content the twin uses are, and the answer is handed over
-        through one future.
-        """
-        if self._connection is None:
-            raise ConnectionLost("not connected")
+    def before_call(self, action: str) -> None:
         if action != "BootNotification" and self.twin.online:
             self._went_online()
-        self._sequence += 1
-        unique_id = f"{self._id_prefix}{self._sequence}"
-        frame = [MessageType.Call, unique_id, action, payload]
-        raw = json.dumps(frame, separators=(",", ":"))
-        loop = asyncio.get_running_loop()
-        async with self._call_lock:
-            connection = self._connection
-            if connection is None:
-                raise ConnectionLost("not connected")
-            self._awaiting = unique_id
-            self._response = response_future = loop.create_future()
-            expiry = loop.call_later(self._response_timeout, _expire, response_future)
-            try:
-                try:
-                    await connection.send_frame(raw, frame)
-                except ConnectionClosed as error:
-                    raise ConnectionLost(f"connection closed: {error}") from None
-                response = await response_future
-            except TimeoutError:
-                raise CallFailed(
-                    f"{action}: no answer within {self._response_timeout:g} s", timeout=True
-                ) from None
-            finally:
-                expiry.cancel()
-                self._awaiting = None
-                self._response = None
-        if response.message_type_id == MessageType.CallError:
-            if response.error_details == {"elu": _LOST}:
-                raise ConnectionLost(f"connection lost while waiting for the {action} answer")
-            raise CallFailed(
-                f"{action}: CSMS answered {response.error_code}: {response.error_description}"
-            )
-        answer = response.payload
-        if not isinstance(answer, dict):
-            raise CallFailed(f"{action}: invalid answer from the CSMS: {answer!r}")
-        if action in _VALIDATED_ANSWERS or (action == "TransactionEvent" and answer):
-            response.action = action
-            try:
-                await validate_payload(response, "2.0.1")
-            except OCPPError as error:
-                raise CallFailed(f"{action}: invalid answer from the CSMS: {error}") from None
-        return answer
 
-    async def serve(self) -> None:
-        connection = self._connection
-        if connection is None:
-            raise ConnectionLost("not connected")
-        while True:
-            raw = await connection.recv()
-            try:
-                await self.route_message(raw, connection.last_frame)
-            except (ConnectionClosed, ConnectionLost):
-                raise
-            except Exception:
-                logger.exception("%s: error handling %.200s", self.id, raw)
+    def validates_answer(self, action: str, answer: dict[str, Any]) -> bool:
+        return action in self.validated_answers or (action == "TransactionEvent" and bool(answer))
 
-    async def route_message(self, raw_msg: str, frame: Any = None) -> None:
-        msg = _message_of(frame)
-        if msg is None:
-            try:
-                msg = unpack(raw_msg)
-            except OCPPError as error:
-                unique_id = _unique_id_of(raw_msg)
-                if unique_id is not None:
-                    logger.warning("%s: malformed frame %.200s: %s", self.id, raw_msg, error)
-                    await self._send(_call_error(unique_id, error))
-                return
-        if msg.message_type_id == MessageType.Call:
-            twin = self.twin
-            twin.queue.hold()
-            self._deferred = []
-            try:
-                await self._handle_call(msg)
-            except OCPPError as error:
-                self._deferred = []
-                logger.info("%s: answering %s with %s", self.id, msg.action, error.code)
-                await self._send(_call_error(msg.unique_id, error))
-            finally:
-                deferred, self._deferred = self._deferred, None
-                twin.queue.release()
-            self.run_deferred(deferred or [])
-        else:
-            self._answer(msg)
-
-    async def _handle_call(self, msg: Call) -> Any:
-        if msg.action not in self.route_map:
-            cause = {"cause": f"{msg.action} is not supported by this charging station"}
-            if msg.action in _KNOWN_ACTIONS:
-                raise NotSupportedError(details=cause)
-            raise OcppNotImplemented(details={"cause": f"{msg.action} is not an OCPP action"})
-        return await super()._handle_call(msg)
+    def unhandled_action(self, action: str) -> OCPPError:
+        """NotSupported for an action 2.0.1 knows, NotImplemented for one it does not
+        (OCPP-J 2.0.1 §4.3)."""
+        if action in _KNOWN_ACTIONS:
+            cause = f"{action} is not supported by this charging station"
+            return NotSupportedError(details={"cause": cause})
+        return OcppNotImplemented(details={"cause": f"{action} is not an OCPP action"})
 
     # -- twin → CSMS ---------------------------------------------------------------------
 
@@ -541,12 +384,8 @@ class Ocpp201Adapter(ProtocolAdapter, ChargePoint):
             "BootNotification", {"chargingStation": station, "reason": reason}
         )
         return BootAnswer(
-            result["status"], int(result["interval"]), _parse_time(result.get("currentTime"))
+            result["status"], int(result["interval"]), parse_time(result.get("currentTime"))
         )
-
-    async def send_heartbeat(self) -> datetime | None:
-        result = await self._call("Heartbeat", {})
-        return _parse_time(result.get("currentTime"))
 
     async def send_status_notification(
         self, connector_id: int, status: str, error_code: str, info: str | None
@@ -814,28 +653,9 @@ class Ocpp201Adapter(ProtocolAdapter, ChargePoint):
     def meter_value(self, sample: MeterSample, measurands: tuple[str, ...]) -> dict[str, Any]:
         """One MeterValueType with the given measurands."""
         values = []
-        for measurand in measurands:
-            if measurand == "Energy.Active.Import.Register":
-                value = round(sample.energy_wh, 1)
-            elif measurand == "Power.Active.Import":
-                value = round(sample.power_w, 1)
-            elif measurand == "Current.Import":
-                value = round(sample.current_a, 2)
-            elif measurand == "Voltage":
-                value = round(sample.voltage_v, 1)
-            elif measurand == "SoC":
-                if sample.soc is None:
-                    continue
-                value = round(sample.soc, 1)
-            elif measurand == "Power.Offered":
-                value = round(self._offered_kw(sample.connector_id) * 1000.0, 1)
-            elif measurand == "Current.Offered":
-                offered_w = self._offered_kw(sample.connector_id) * 1000.0
-                value = round(offered_w / (sample.voltage_v * sample.phases), 2)
-            else:
-                continue
+        for measurand, value, decimals in self.readings(sample, measurands):
             entry: dict[str, Any] = {
-                "value": value,
+                "value": round(value, decimals),
                 "context": sample.context,
                 "measurand": measurand,
                 "unitOfMeasure": {"unit": MEASURAND_UNITS[measurand]},
@@ -844,10 +664,6 @@ class Ocpp201Adapter(ProtocolAdapter, ChargePoint):
                 entry["location"] = "EV"
             values.append(entry)
         return {"timestamp": format_time(sample.at), "sampledValue": values}
-
-    def _offered_kw(self, connector_id: int) -> float:
-        connector = self.twin.connector(connector_id)
-        return connector.limit_kw if connector is not None else 0.0
 
     # -- clock-aligned meter values --------------------------------------------------------
 
@@ -914,7 +730,7 @@ class Ocpp201Adapter(ProtocolAdapter, ChargePoint):
         profile = None
         if charging_profile is not None:
             try:
-                profile = ChargingProfile.from_ocpp201(_plain(charging_profile))
+                profile = ChargingProfile.from_ocpp201(plain(charging_profile))
             except (ValueError, TypeError) as error:
                 logger.info("%s: RequestStart profile rejected: %s", self.id, error)
                 return rejected
@@ -1029,7 +845,7 @@ class Ocpp201Adapter(ProtocolAdapter, ChargePoint):
         **_: Any,
     ) -> call_result.ReserveNow:
         rejected = call_result.ReserveNow(status="Rejected")
-        expiry = _parse_time(expiry_date_time)
+        expiry = parse_time(expiry_date_time)
         if expiry is None or expiry.tzinfo is None or self.value(_RESERVATION_ENABLED) != "true":
             return rejected
         if evse_id is None:
@@ -1066,7 +882,7 @@ class Ocpp201Adapter(ProtocolAdapter, ChargePoint):
         if self.value(_SMART_ENABLED) != "true":
             return rejected
         try:
-            profile = ChargingProfile.from_ocpp201(_plain(charging_profile))
+            profile = ChargingProfile.from_ocpp201(plain(charging_profile))
         except (ValueError, TypeError) as error:
             logger.info("%s: SetChargingProfile rejected: %s", self.id, error)
             return rejected

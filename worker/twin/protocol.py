@@ -87,6 +87,18 @@ class IdTagInfo:
         return self.status == "Accepted"
 
 
+#: Measurands the twin can produce, with their unit (the same words in 1.6 and 2.0.1).
+MEASURAND_UNITS: dict[str, str] = {
+    "Energy.Active.Import.Register": "Wh",
+    "Power.Active.Import": "W",
+    "Power.Offered": "W",
+    "Current.Import": "A",
+    "Current.Offered": "A",
+    "Voltage": "V",
+    "SoC": "Percent",
+}
+
+
 @dataclass(frozen=True, slots=True)
 class MeterSample:
     """One set of sampled values of a connector; the adapter keeps the measurands
@@ -139,8 +151,9 @@ class ProtocolAdapter(ABC):
     One adapter instance lives as long as its twin; :meth:`attach` gives it each
     new connection and :meth:`detach` takes it away. A subclass also inherits the
     version's ``ocpp`` library ChargePoint for the CSMS's CALLs (routing with
-    ``@on``, schema validation, CALLERROR); see ``Ocpp16Adapter`` for how its own
-    CALLs go out (one at a time under ``_call_lock``, answer through one future).
+    ``@on``, schema validation); :class:`worker.twin.wire.OcppJAdapter` holds what
+    both versions share on the wire (framing, CALLERROR, how the twin's own CALLs go
+    out: validated, one at a time under ``_call_lock``, answer through one future).
 
     **Adapter → CSMS** (called by the core): the abstract ``send_*`` methods.
     One CALL at a time; ``ConnectionLost`` / ``CallFailed`` as the module says.
@@ -642,6 +655,7 @@ class OutboundQueue:
 
 
 __all__ = [
+    "MEASURAND_UNITS",
     "BootAnswer",
     "CallFailed",
     "ConnectionLoop",
