@@ -37,6 +37,12 @@ class Forbidden(DomainError):
     status_code = 403
 
 
+class Unprocessable(DomainError):
+    """Well-formed, but not something that can be done (e.g. breaks the OCPP schema)."""
+
+    status_code = 422
+
+
 class GatewayTimeout(DomainError):
     status_code = 504
 

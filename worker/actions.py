@@ -78,6 +78,30 @@ def delete_charge_point(
     session.commit()
 
 
+def data_transfer(
+    session: Session,
+    bus: CommandBus,
+    user: User,
+    charge_point_id: uuid.UUID,
+    vendor_id: str,
+    message_id: str | None,
+    data: object,
+    timeout: float,
+) -> dict[str, object]:
+    get_owned(session, ChargePoint, charge_point_id, user)
+    return _command(
+        session,
+        bus,
+        user,
+        charge_point_id,
+        "data_transfer",
+        timeout,
+        vendor_id=vendor_id,
+        message_id=message_id,
+        data=data,
+    )
+
+
 def _owned_vehicle(session: Session, user: User, vehicle_id: uuid.UUID) -> Vehicle:
     return get_owned(session, Vehicle, vehicle_id, user)
 

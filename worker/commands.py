@@ -16,7 +16,14 @@ from typing import Any, Protocol
 
 from sqlalchemy.orm import Session
 
-from shared.errors import Conflict, DomainError, Forbidden, GatewayTimeout, NotFound
+from shared.errors import (
+    Conflict,
+    DomainError,
+    Forbidden,
+    GatewayTimeout,
+    NotFound,
+    Unprocessable,
+)
 from shared.models import Command
 from worker.host import Host
 
@@ -78,6 +85,7 @@ _ERRORS: dict[str, type[DomainError]] = {
     "rejected": Forbidden,
     "unknown_target": NotFound,
     "timeout": GatewayTimeout,
+    "invalid_request": Unprocessable,
 }
 
 

@@ -71,6 +71,7 @@ class Host:
             "set_faulted": self._set_faulted,
             "clear_fault": self._clear_fault,
             "remove": self._remove,
+            "data_transfer": self._data_transfer,
         }
 
     # -- lifecycle ---------------------------------------------------------------
@@ -358,6 +359,14 @@ class Host:
             twin.set_faulted(arguments["connector"], arguments["error_code"], arguments.get("info"))
         )
         return {}
+
+    async def _data_transfer(self, command: Command) -> dict[str, Any]:
+        twin = await self._twin(command.charge_point_id)
+        arguments = command.arguments
+        status, data = await twin.data_transfer(
+            arguments["vendor_id"], arguments.get("message_id"), arguments.get("data")
+        )
+        return {"status": status, "data": data}
 
     async def _clear_fault(self, command: Command) -> dict[str, Any]:
         twin = await self._twin(command.charge_point_id)

@@ -6,6 +6,8 @@ from public_api.deps import CommandBusDep, CurrentUser, SessionDep
 from shared.schemas.action import (
     ChargePointAction,
     ConnectorAction,
+    DataTransfer,
+    DataTransferResult,
     PlugIn,
     SetFaulted,
     StartTransaction,
@@ -103,6 +105,27 @@ def unplug(
         session, bus, current_user, body.connector_id, "unplug", body.timeout
     )
     return ConnectorPublic.model_validate(connector)
+
+
+@router.post(
+    "/data-transfer",
+    responses=ERRORS,
+    summary="Send a DataTransfer to the CSMS and return its answer",
+)
+def data_transfer(
+    session: SessionDep, bus: CommandBusDep, current_user: CurrentUser, body: DataTransfer
+) -> DataTransferResult:
+    answer = actions.data_transfer(
+        session,
+        bus,
+        current_user,
+        body.charge_point_id,
+        body.vendor_id,
+        body.message_id,
+        body.data,
+        body.timeout,
+    )
+    return DataTransferResult.model_validate(answer)
 
 
 @router.post("/set-faulted", responses=ERRORS, summary="Put a connector in Faulted")

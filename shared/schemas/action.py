@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -71,6 +71,21 @@ class PlugIn(BaseModel):
 class ConnectorAction(BaseModel):
     connector_id: uuid.UUID
     timeout: float = Timeout
+
+
+class DataTransfer(BaseModel):
+    charge_point_id: uuid.UUID
+    vendor_id: str = Field(min_length=1, max_length=255)
+    message_id: str | None = Field(default=None, max_length=50)
+    data: Any = Field(default=None, description="any JSON; sent as the spec's data field")
+    timeout: float = Timeout
+
+
+class DataTransferResult(BaseModel):
+    """The CSMS's answer: Accepted, Rejected, UnknownMessageId or UnknownVendorId."""
+
+    status: str
+    data: Any = None
 
 
 class SetFaulted(BaseModel):

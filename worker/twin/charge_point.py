@@ -34,7 +34,14 @@ from typing import Any, Literal
 from worker.twin.authorization import Authorizer
 from worker.twin.clock import Clock
 from worker.twin.config import ChargePointConfig, ConnectorConfig, CurrentType
-from worker.twin.errors import CommandTimeout, InvalidState, NotConnected, Rejected, UnknownTarget
+from worker.twin.errors import (
+    CommandTimeout,
+    InvalidRequest,
+    InvalidState,
+    NotConnected,
+    Rejected,
+    UnknownTarget,
+)
 from worker.twin.events import (
     ChargePointChanged,
     ConfigurationChanged,
@@ -52,6 +59,7 @@ from worker.twin.protocol import (
     ConnectionLoop,
     ConnectionLost,
     IdTagInfo,
+    InvalidOutgoingCall,
     MeterSample,
     OutboundQueue,
     ProtocolAdapter,
@@ -770,6 +778,23 @@ class ChargePointTwin:
         self.queue.put(QueuedMessage("start", tx, done=done))
         self._emit_transaction(tx)
         return done
+
+    async def data_transfer(
+        self, vendor_id: str, message_id: str | None = None, data: Any = None
+    ) -> tuple[str, Any]:
+        """Send a DataTransfer to the CSMS and return its status and data."""
+        if not self.online:
+            raise self._not_online_error()
+        try:
+            return await self.adapter.send_data_transfer(vendor_id, message_id, data)
+        except InvalidOutgoingCall as error:
+            raise InvalidRequest(str(error)) from None
+        except CallFailed as error:
+            if error.timeout:
+                raise CommandTimeout(f"CSMS did not answer DataTransfer: {error}") from None
+            raise Rejected(f"CSMS refused DataTransfer: {error}") from None
+        except ConnectionLost as error:
+            raise NotConnected(f"connection lost during DataTransfer: {error}") from None
 
     async def stop_transaction(
         self, transaction_ref: str, reason: str = "Local"

@@ -45,3 +45,9 @@ class UnknownTarget(TwinError):
     """The command names a connector, EVSE or transaction the twin does not have."""
 
     code = "unknown_target"
+
+
+class InvalidRequest(TwinError):
+    """What the command asks the twin to send would break the OCPP schema; nothing was sent."""
+
+    code = "invalid_request"

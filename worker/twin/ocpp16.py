@@ -35,6 +35,7 @@ Choices worth knowing:
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
@@ -289,6 +290,14 @@ class Ocpp16Adapter(OcppJAdapter, ChargePoint):
         if info:
             payload["info"] = info[:50]
         await self._call("StatusNotification", payload)
+
+    async def send_data_transfer(
+        self, vendor_id: str, message_id: str | None = None, data: Any = None
+    ) -> tuple[str, Any]:
+        """1.6 carries ``data`` as a string: any other JSON value is sent as JSON text."""
+        if data is not None and not isinstance(data, str):
+            data = json.dumps(data)
+        return await super().send_data_transfer(vendor_id, message_id, data)
 
     async def send_authorize(self, id_tag: str) -> IdTagInfo:
         result = await self._call("Authorize", {"idTag": id_tag})

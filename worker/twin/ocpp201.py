@@ -559,18 +559,6 @@ class Ocpp201Adapter(OcppJAdapter, ChargePoint):
         )
         self._forget_offline_periods()
 
-    async def send_data_transfer(
-        self, vendor_id: str, message_id: str | None = None, data: Any = None
-    ) -> tuple[str, Any]:
-        """A DataTransfer to the CSMS; returns its status and data."""
-        payload: dict[str, Any] = {"vendorId": vendor_id}
-        if message_id is not None:
-            payload["messageId"] = message_id
-        if data is not None:
-            payload["data"] = data
-        result = await self._call("DataTransfer", payload)
-        return result["status"], result.get("data")
-
     async def _transaction_event(
         self,
         tx: Any,

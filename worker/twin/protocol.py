@@ -66,6 +66,15 @@ class CallFailed(Exception):
         self.timeout = timeout
 
 
+class InvalidOutgoingCall(CallFailed):
+    """A CALL the twin was about to send breaks its request schema; nothing was sent.
+
+    A :class:`CallFailed`, so that the core's usual paths (boot retry, the queue's
+    attempts, a command's error) handle it; the adapter has already logged it as
+    an error, since it is a bug of the twin and not of the CSMS.
+    """
+
+
 @dataclass(frozen=True, slots=True)
 class BootAnswer:
     status: Literal["Accepted", "Pending", "Rejected"]
@@ -229,6 +238,12 @@ class ProtocolAdapter(ABC):
 
     @abstractmethod
     async def send_authorize(self, id_tag: str) -> IdTagInfo: ...
+
+    @abstractmethod
+    async def send_data_transfer(
+        self, vendor_id: str, message_id: str | None = None, data: Any = None
+    ) -> tuple[str, Any]:
+        """Returns the CSMS's status (Accepted, Rejected, UnknownVendorId...) and data."""
 
     @abstractmethod
     async def send_start_transaction(self, transaction: Transaction) -> tuple[str, IdTagInfo]:

@@ -45,6 +45,7 @@ from websockets.exceptions import ConnectionClosed
 from worker.twin.protocol import (
     CallFailed,
     ConnectionLost,
+    InvalidOutgoingCall,
     LoggedConnection,
     MeterSample,
     ProtocolAdapter,
@@ -59,15 +60,6 @@ ocpp.messages.ASYNC_VALIDATION = False
 
 #: The error details that mark the answer :meth:`OcppJAdapter.detach` makes up.
 LOST = "connection lost"
-
-
-class InvalidOutgoingCall(CallFailed):
-    """A CALL the twin was about to send breaks its request schema; nothing was sent.
-
-    A :class:`CallFailed`, so that the core's usual paths (boot retry, the queue's
-    attempts, a command's error) handle it; the adapter has already logged it as
-    an error, since it is a bug of the twin and not of the CSMS.
-    """
 
 
 # -- frames ---------------------------------------------------------------------------
@@ -371,6 +363,18 @@ class OcppJAdapter(ProtocolAdapter):
     async def send_heartbeat(self) -> datetime | None:
         result = await self._call("Heartbeat", {})
         return parse_time(result.get("currentTime"))
+
+    async def send_data_transfer(
+        self, vendor_id: str, message_id: str | None = None, data: Any = None
+    ) -> tuple[str, Any]:
+        """The same message in both versions; returns the CSMS's status and data."""
+        payload: dict[str, Any] = {"vendorId": vendor_id}
+        if message_id is not None:
+            payload["messageId"] = message_id
+        if data is not None:
+            payload["data"] = data
+        result = await self._call("DataTransfer", payload)
+        return result["status"], result.get("data")
 
     def offered_kw(self, connector_id: int) -> float:
         """The power the twin currently offers on a connector (its limit)."""

@@ -282,3 +282,29 @@ async def test_deleting_a_connected_charge_point_stops_its_twin(stack: Stack) ->
         lambda answer: answer.json()["connected"] is False,
     )
     assert gone.status_code == 200
+
+
+@pytest.mark.parametrize("protocol", ["ocpp1.6", "ocpp2.0.1"])
+async def test_data_transfer_to_the_csms(stack: Stack, protocol: str) -> None:
+    headers = await stack.account()
+    charge_point = await stack.charge_point(headers, protocol=protocol)
+    offline = await stack.action(
+        "data-transfer", headers, charge_point_id=charge_point["id"], vendor_id="com.example"
+    )
+    assert offline.status_code == 409
+    await stack.action("connect-charger", headers, charge_point_id=charge_point["id"])
+    answer = await stack.action(
+        "data-transfer",
+        headers,
+        charge_point_id=charge_point["id"],
+        vendor_id="com.example",
+        message_id="hello",
+        data={"any": ["json"]},
+    )
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["status"] == "Accepted"
+    csms = stack.csms_v16 if protocol == "ocpp1.6" else stack.csms_v201
+    frames = (await csms.messages(charge_point["cid"], limit=1000))["data"]
+    sent = [f for f in frames if f["action"] == "DataTransfer" and f["message_type"] == "CALL"]
+    assert sent[-1]["payload"]["vendorId"] == "com.example"
+    assert sent[-1]["payload"]["messageId"] == "hello"
