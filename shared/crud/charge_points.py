@@ -6,9 +6,10 @@ import string
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
-from shared.errors import Conflict, QuotaExceeded
+from shared.errors import Conflict, QuotaExceeded, Unprocessable
 from shared.models import ChargePoint, Connector, Evse, OcppConfiguration, User
 from shared.schemas.charge_point import ChargePointCreate, ChargePointUpdate
+from worker.twin.configuration import configuration_problems, evse_layout
 
 _CID_ALPHABET = string.ascii_uppercase + string.digits
 
@@ -36,6 +37,10 @@ def create_charge_points(
             f"your quota allows {user.quota.max_charge_points} charge points; you have {owned} "
             f"and asked for {len(bodies)} more"
         )
+    for number, body in enumerate(bodies, start=1):
+        layout = [[c.connector_type for c in evse.connectors] for evse in body.evses]
+        where = f"charge point {number}: " if len(bodies) > 1 else ""
+        check_ocpp_configuration(body.ocpp_protocol, layout, body.ocpp_configuration, where)
     cids = [body.cid or new_cid() for body in bodies]
     if len(set(cids)) != len(cids):
         raise Conflict("the same cid is given twice")
@@ -88,7 +93,28 @@ def list_charge_points(
 def update_charge_point(
     session: Session, charge_point: ChargePoint, body: ChargePointUpdate
 ) -> ChargePoint:
-    for field, value in body.model_dump(exclude_unset=True).items():
+    changes = body.model_dump(exclude_unset=True)
+    configuration = changes.pop("ocpp_configuration", None)
+    if configuration:
+        if charge_point.connected:
+            raise Conflict(
+                "the charge point is connected, and its CSMS may change the same values: "
+                "disconnect it first (or have the CSMS change them)"
+            )
+        layout = [[c.connector_type for c in evse.connectors] for evse in charge_point.evses]
+        check_ocpp_configuration(charge_point.ocpp_protocol, layout, configuration)
+        charge_point.configuration.values = charge_point.configuration.values | configuration
+    for field, value in changes.items():
         setattr(charge_point, field, value)
     session.commit()
     return charge_point
+
+
+def check_ocpp_configuration(
+    protocol: str, layout: list[list[str]], values: dict[str, str], where: str = ""
+) -> None:
+    """Unprocessable, naming each key the twin would not take and why."""
+    problems = configuration_problems(protocol, evse_layout(layout), values)  # type: ignore[arg-type]
+    if problems:
+        reasons = "; ".join(f"{key}: {reason}" for key, reason in problems.items())
+        raise Unprocessable(f"{where}ocpp_configuration: {reasons}")

@@ -102,7 +102,11 @@ class ChargePointCreate(BaseModel):
 
 
 class ChargePointUpdate(BaseModel):
-    """Changes take effect the next time the charge point connects."""
+    """Changes take effect the next time the charge point connects.
+
+    ``ocpp_configuration`` values are merged into the stored ones (only while the
+    charge point is not connected).
+    """
 
     name: str | None = Field(default=None, min_length=1, max_length=100)
     password: str | None = Field(default=None, min_length=1, max_length=64)
@@ -112,6 +116,7 @@ class ChargePointUpdate(BaseModel):
     maximum_dc_power: float | None = Field(default=None, ge=0, le=1000)
     maximum_ac_power: float | None = Field(default=None, ge=0, le=100)
     speed_factor: float | None = Field(default=None, gt=0, le=3600)
+    ocpp_configuration: dict[str, str] | None = None
 
     @field_validator("csms_url")
     @classmethod

@@ -469,6 +469,21 @@ GetStatus = SetStatus
 LiveValue = Callable[[Address], str]
 
 
+def stored_value_problem(evses: tuple[EvseConfig, ...], key: str, value: str) -> str | None:
+    """Why a value given for ``config.ocpp_configuration`` would not be taken, or None."""
+    address = parse_key(evses, key)
+    if address is None:
+        return (
+            "not a variable of this charging station "
+            "(keys look like Component[@evse[.connector]]/Variable[.instance])"
+        )
+    if address.variable.live:
+        return f"{address.key} follows from the charge point's own settings and state"
+    if normalise(address.variable, str(value)) is None:
+        return f"{value!r} is not a valid value for {address.key}"
+    return None
+
+
 class DeviceModel:
     """The device model of one twin: its EVSE layout and its non-default values.
 

@@ -198,6 +198,20 @@ def _typed(definition: KeyDef, value: str) -> Any:
 # -- messages ------------------------------------------------------------------------
 
 
+def stored_value_problem(key: str, value: str) -> str | None:
+    """Why a value given for ``config.ocpp_configuration`` would not be taken, or None.
+
+    Read-only keys may be given: that is how a twin models another charger's fixed
+    settings (what its firmware would report).
+    """
+    name = _KEYS_BY_LOWER.get(key.lower())
+    if name is None:
+        return "not an OCPP 1.6 configuration key this charge point has"
+    if validate_value(KEYS[name], str(value)) is None:
+        return f"{value!r} is not a valid value for {name}"
+    return None
+
+
 def _id_tag_info(data: Any) -> IdTagInfo:
     data = data or {}
     return IdTagInfo(

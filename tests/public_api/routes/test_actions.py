@@ -308,3 +308,33 @@ async def test_data_transfer_to_the_csms(stack: Stack, protocol: str) -> None:
     sent = [f for f in frames if f["action"] == "DataTransfer" and f["message_type"] == "CALL"]
     assert sent[-1]["payload"]["vendorId"] == "com.example"
     assert sent[-1]["payload"]["messageId"] == "hello"
+
+
+async def test_stored_configuration_is_what_the_csms_reads(stack: Stack) -> None:
+    headers = await stack.account()
+    charge_point = await stack.charge_point(
+        headers, ocpp_configuration={"MeterValueSampleInterval": "17"}
+    )
+    await stack.action("connect-charger", headers, charge_point_id=charge_point["id"])
+    read = await stack.csms_v16.api.post(
+        f"/api/charge-points/{charge_point['cid']}/calls/GetConfiguration",
+        json={"key": ["MeterValueSampleInterval"]},
+    )
+    assert read.json()["response"]["configurationKey"][0]["value"] == "17"
+    changed = await stack.csms_v16.api.post(
+        f"/api/charge-points/{charge_point['cid']}/calls/ChangeConfiguration",
+        json={"key": "HeartbeatInterval", "value": "450"},
+    )
+    assert changed.json()["response"] == {"status": "Accepted"}
+    stored = await eventually(
+        lambda: stack.public.get(f"/twin/charge-point/{charge_point['id']}", headers=headers),
+        lambda answer: "HeartbeatInterval" in answer.json()["ocpp_configuration"],
+    )
+    assert stored.json()["ocpp_configuration"]["HeartbeatInterval"] == "450"
+    assert stored.json()["ocpp_configuration"]["MeterValueSampleInterval"] == "17"
+    refused = await stack.public.patch(
+        f"/twin/charge-point/{charge_point['id']}",
+        headers=headers,
+        json={"ocpp_configuration": {"HeartbeatInterval": "10"}},
+    )
+    assert refused.status_code == 409

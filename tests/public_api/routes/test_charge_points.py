@@ -132,3 +132,50 @@ def test_quota_update_and_delete(public_client: TestClient, private_client: Test
     connector = charge_point["evses"][0]["connectors"][0]["id"]
     gone = public_client.get(f"/twin/charge-point/connector/{connector}", headers=account.headers)
     assert gone.status_code == 404
+
+
+def test_ocpp_configuration_is_checked_against_the_protocol(
+    public_client: TestClient, private_client: TestClient
+) -> None:
+    account = create_account(private_client, public_client)
+    good = create_charge_point(
+        public_client,
+        account,
+        ocpp_configuration={"MeterValueSampleInterval": "10", "ChargeProfileMaxStackLevel": "3"},
+    )
+    assert good["ocpp_configuration"]["MeterValueSampleInterval"] == "10"
+    for values, problem in [
+        ({"HeartbeatIntervall": "10"}, "HeartbeatIntervall: not an OCPP 1.6"),
+        ({"MeterValueSampleInterval": "soon"}, "'soon' is not a valid value"),
+    ]:
+        bad = public_client.post(
+            "/twin/charge-point/",
+            headers=account.headers,
+            json=charge_point_body(ocpp_configuration=values),
+        )
+        assert bad.status_code == 422
+        assert problem in bad.json()["detail"]
+
+    v201 = create_charge_point(
+        public_client,
+        account,
+        ocpp_protocol="ocpp2.0.1",
+        ocpp_configuration={"SampledDataCtrlr/TxUpdatedInterval": "15"},
+    )
+    assert v201["ocpp_configuration"] == {"SampledDataCtrlr/TxUpdatedInterval": "15"}
+    bad = public_client.patch(
+        f"/twin/charge-point/{v201['id']}",
+        headers=account.headers,
+        json={"ocpp_configuration": {"EVSE@7/Power": "1"}},
+    )
+    assert bad.status_code == 422
+    assert "EVSE@7/Power" in bad.json()["detail"]
+    merged = public_client.patch(
+        f"/twin/charge-point/{v201['id']}",
+        headers=account.headers,
+        json={"ocpp_configuration": {"OCPPCommCtrlr/HeartbeatInterval": "120"}},
+    )
+    assert merged.json()["ocpp_configuration"] == {
+        "SampledDataCtrlr/TxUpdatedInterval": "15",
+        "OCPPCommCtrlr/HeartbeatInterval": "120",
+    }
