@@ -9,8 +9,9 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
-from tests.embedded import run_embedded
+from tests.embedded import free_port, run_embedded
 
 
 def test_readme_steps_1_to_3_against_a_running_instance(tmp_path: Path) -> None:
@@ -172,3 +173,27 @@ def test_a_restart_reconnects_what_was_connected(tmp_path: Path) -> None:
             f"{embedded.public_url}/twin/vehicle/{vehicle['id']}", headers=headers
         ).json()
         assert car["connector_id"] is None
+
+
+@pytest.mark.parametrize(("command", "subprotocol"), [("csms-v16", "1.6"), ("csms-v201", "2.0.1")])
+def test_each_test_csms_runs_on_its_own(command: str, subprotocol: str, tmp_path: Path) -> None:
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "elu_twins", command, "--port", str(port)],
+        env=os.environ | {"ELU_DATA_DIR": str(tmp_path)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        for _ in range(100):
+            try:
+                answer = httpx.get(f"http://127.0.0.1:{port}/api/settings", timeout=1)
+                break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        assert answer.status_code == 200
+        docs = httpx.get(f"http://127.0.0.1:{port}/openapi.json").json()
+        assert subprotocol in docs["info"]["title"]
+    finally:
+        process.terminate()
+        process.wait(10)
