@@ -1,12 +1,10 @@
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Query
+from fastapi import APIRouter
 
 from private_api.deps import OperatorKey, SessionDep
 from shared.crud import hosts as crud
-from shared.schemas.common import Page
+from shared.schemas.common import Limit, Offset, Page
 from shared.schemas.host import HostedChargePoint, TwinHostPublic
 
 router = APIRouter(tags=["hosts"])
@@ -22,8 +20,8 @@ def read_charge_points(
     _: OperatorKey,
     session: SessionDep,
     host: str | None = None,
-    offset: Annotated[int, Query(ge=0)] = 0,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Offset = 0,
+    limit: Limit = 100,
 ) -> Page[HostedChargePoint]:
     rows, count = crud.list_hosted_charge_points(session, offset, limit, host)
     return Page(data=[HostedChargePoint.model_validate(row) for row in rows], count=count)

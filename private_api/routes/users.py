@@ -1,13 +1,12 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, status
 
 from private_api.deps import OperatorKey, SessionDep, SettingsDep
 from shared.crud import users as crud
-from shared.schemas.common import Page
+from shared.schemas.common import Limit, Offset, Page
 from shared.schemas.user import QuotaUpdate, UserCreate, UserPublic, UserUpdate
 
 router = APIRouter(prefix="/user", tags=["users"])
@@ -24,8 +23,8 @@ def create(
 def read_all(
     _: OperatorKey,
     session: SessionDep,
-    offset: Annotated[int, Query(ge=0)] = 0,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Offset = 0,
+    limit: Limit = 100,
 ) -> Page[UserPublic]:
     users, count = crud.list_users(session, offset, limit)
     return Page(data=[UserPublic.model_validate(user) for user in users], count=count)

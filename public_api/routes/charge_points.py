@@ -3,7 +3,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Query, status
+from fastapi import APIRouter, Body, status
 
 from public_api.deps import CurrentUser, OptionalCommandBusDep, SessionDep
 from shared.crud import charge_points as crud
@@ -17,7 +17,7 @@ from shared.schemas.charge_point import (
     ConnectorPublic,
     EvsePublic,
 )
-from shared.schemas.common import Page
+from shared.schemas.common import Limit, Offset, Page
 from shared.schemas.transaction import MessageLogEntryPublic
 from worker import actions
 
@@ -46,8 +46,8 @@ def create_many(
 def read_all(
     session: SessionDep,
     current_user: CurrentUser,
-    offset: Annotated[int, Query(ge=0)] = 0,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Offset = 0,
+    limit: Limit = 100,
 ) -> Page[ChargePointPublic]:
     rows, count = crud.list_charge_points(session, current_user, offset, limit)
     return Page(data=[ChargePointPublic.model_validate(row) for row in rows], count=count)
@@ -93,8 +93,8 @@ def read_message_log(
     current_user: CurrentUser,
     id: uuid.UUID,
     action: str | None = None,
-    offset: Annotated[int, Query(ge=0)] = 0,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Offset = 0,
+    limit: Limit = 100,
 ) -> Page[MessageLogEntryPublic]:
     get_owned(session, ChargePoint, id, current_user)
     rows, count = list_messages(session, id, offset, limit, action)

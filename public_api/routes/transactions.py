@@ -9,7 +9,7 @@ from public_api.deps import CurrentUser, SessionDep
 from shared.crud import transactions as crud
 from shared.crud.ownership import get_owned
 from shared.models import Transaction
-from shared.schemas.common import Page
+from shared.schemas.common import Limit, Offset, Page
 from shared.schemas.transaction import MeterSamplePublic, TransactionPublic
 
 router = APIRouter(prefix="/operations/charge_point/transaction", tags=["transactions"])
@@ -22,8 +22,8 @@ def read_all(
     charge_point_id: uuid.UUID | None = None,
     vehicle_id: uuid.UUID | None = None,
     active: Annotated[bool | None, Query(description="only running (true) or ended")] = None,
-    offset: Annotated[int, Query(ge=0)] = 0,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Offset = 0,
+    limit: Limit = 100,
 ) -> Page[TransactionPublic]:
     rows, count = crud.list_transactions(
         session,
@@ -47,7 +47,7 @@ def read_meter_values(
     session: SessionDep,
     current_user: CurrentUser,
     id: uuid.UUID,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
     limit: Annotated[int, Query(ge=1, le=10000)] = 1000,
 ) -> Page[MeterSamplePublic]:
     get_owned(session, Transaction, id, current_user)

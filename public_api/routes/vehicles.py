@@ -3,13 +3,13 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Query, status
+from fastapi import APIRouter, Body, status
 
 from public_api.deps import CurrentUser, SessionDep
 from shared.crud import vehicles as crud
 from shared.crud.ownership import get_owned
 from shared.models import Vehicle
-from shared.schemas.common import Page
+from shared.schemas.common import Limit, Offset, Page
 from shared.schemas.vehicle import VehicleCreate, VehiclePublic, VehicleUpdate
 
 router = APIRouter(prefix="/twin/vehicle", tags=["vehicles"])
@@ -35,8 +35,8 @@ def create_many(
 def read_all(
     session: SessionDep,
     current_user: CurrentUser,
-    offset: Annotated[int, Query(ge=0)] = 0,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Offset = 0,
+    limit: Limit = 100,
 ) -> Page[VehiclePublic]:
     rows, count = crud.list_vehicles(session, current_user, offset, limit)
     return Page(data=[VehiclePublic.model_validate(row) for row in rows], count=count)

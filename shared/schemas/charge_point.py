@@ -7,7 +7,7 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, Field, field_validator
 
-from shared.schemas.common import ORMModel
+from shared.schemas.common import ORMModel, PartialUpdate
 
 OcppProtocol = Literal["ocpp1.6", "ocpp2.0.1"]
 
@@ -101,12 +101,14 @@ class ChargePointCreate(BaseModel):
         return evses
 
 
-class ChargePointUpdate(BaseModel):
+class ChargePointUpdate(PartialUpdate):
     """Changes take effect the next time the charge point connects.
 
     ``ocpp_configuration`` values are merged into the stored ones (only while the
-    charge point is not connected).
+    charge point is not connected); ``password: null`` removes the password.
     """
+
+    nullable = frozenset({"password"})
 
     name: str | None = Field(default=None, min_length=1, max_length=100)
     password: str | None = Field(default=None, min_length=1, max_length=64)

@@ -1,8 +1,9 @@
 from __future__ import annotations
 
-from typing import Generic, TypeVar
+from typing import Annotated, ClassVar, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict
+from fastapi import Query
+from pydantic import BaseModel, ConfigDict, model_validator
 
 T = TypeVar("T")
 
@@ -20,3 +21,22 @@ class Page(BaseModel, Generic[T]):
 
 class Message(BaseModel):
     message: str
+
+
+#: Paging parameters: how many rows to skip and how many to answer.
+Offset = Annotated[int, Query(ge=0, le=2**31 - 1, description="rows to skip")]
+Limit = Annotated[int, Query(ge=1, le=1000, description="rows to answer")]
+
+
+class PartialUpdate(BaseModel):
+    """A PATCH body: a field left out is not changed; ``null`` is refused for a field that
+    cannot be empty (those not in ``nullable``)."""
+
+    nullable: ClassVar[frozenset[str]] = frozenset()
+
+    @model_validator(mode="after")
+    def _no_null_for_required(self) -> PartialUpdate:
+        for name in self.model_fields_set:
+            if getattr(self, name) is None and name not in self.nullable:
+                raise ValueError(f"{name} may not be null (leave it out to keep it)")
+        return self

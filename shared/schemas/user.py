@@ -5,7 +5,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field
 
-from shared.schemas.common import ORMModel
+from shared.schemas.common import ORMModel, PartialUpdate
 
 
 class UserCreate(BaseModel):
@@ -15,7 +15,7 @@ class UserCreate(BaseModel):
     max_vehicles: int | None = Field(default=None, ge=0)
 
 
-class QuotaUpdate(BaseModel):
+class QuotaUpdate(PartialUpdate):
     max_charge_points: int | None = Field(default=None, ge=0)
     max_vehicles: int | None = Field(default=None, ge=0)
 
@@ -35,6 +35,6 @@ class UserPublic(ORMModel):
     quota: QuotaPublic
 
 
-class UserUpdate(BaseModel):
+class UserUpdate(PartialUpdate):
     is_active: bool | None = None
     password: str | None = Field(default=None, min_length=8, max_length=128)

@@ -5,7 +5,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
-from shared.schemas.common import ORMModel
+from shared.schemas.common import ORMModel, PartialUpdate
 
 CurvePoints = list[tuple[float, float]]
 
@@ -50,7 +50,11 @@ class VehicleCreate(BaseModel):
         return self
 
 
-class VehicleUpdate(BaseModel):
+class VehicleUpdate(PartialUpdate):
+    """``null`` for a curve goes back to the default curve."""
+
+    nullable = frozenset({"ac_charging_curve", "dc_charging_curve"})
+
     name: str | None = Field(default=None, min_length=1, max_length=100)
     battery_capacity: float | None = Field(default=None, gt=0, le=1000)
     soc: float | None = Field(default=None, ge=0, le=100)

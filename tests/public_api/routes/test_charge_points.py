@@ -179,3 +179,16 @@ def test_ocpp_configuration_is_checked_against_the_protocol(
         "SampledDataCtrlr/TxUpdatedInterval": "15",
         "OCPPCommCtrlr/HeartbeatInterval": "120",
     }
+
+
+def test_patch_null_is_refused_except_for_the_password(
+    public_client: TestClient, private_client: TestClient
+) -> None:
+    account = create_account(private_client, public_client)
+    charge_point = create_charge_point(public_client, account, password="s3cret")
+    url = f"/twin/charge-point/{charge_point['id']}"
+    refused = public_client.patch(url, headers=account.headers, json={"csms_url": None})
+    assert refused.status_code == 422
+    assert "csms_url may not be null" in refused.text
+    cleared = public_client.patch(url, headers=account.headers, json={"password": None})
+    assert cleared.json()["password"] is None

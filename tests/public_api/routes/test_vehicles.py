@@ -97,3 +97,23 @@ def test_unknown_and_malformed_ids(public_client: TestClient, private_client: Te
     assert unknown.status_code == 404
     assert "not found" in unknown.json()["detail"]
     assert public_client.get("/twin/vehicle/xyz", headers=account.headers).status_code == 422
+
+
+def test_patch_null_and_paging_out_of_range_are_422(
+    public_client: TestClient, private_client: TestClient
+) -> None:
+    account = create_account(private_client, public_client)
+    vehicle = create_vehicle(public_client, account, dc_charging_curve=[[0, 50], [100, 5]])
+    url = f"/twin/vehicle/{vehicle['id']}"
+    null_soc = public_client.patch(url, headers=account.headers, json={"soc": None})
+    assert null_soc.status_code == 422
+    assert "soc may not be null" in null_soc.text
+    back_to_default = public_client.patch(
+        url, headers=account.headers, json={"dc_charging_curve": None}
+    )
+    assert back_to_default.json()["dc_charging_curve"] is None
+    huge = public_client.get(
+        "/twin/vehicle/", headers=account.headers, params={"offset": 2**64 - 1}
+    )
+    assert huge.status_code == 422
+    assert huge.json()["detail"][0]["loc"] == ["query", "offset"]
