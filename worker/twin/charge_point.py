@@ -846,12 +846,7 @@ class ChargePointTwin:
         if error_code == "NoError":
             raise InvalidState("error code NoError is not a fault; use clear_fault")
         if connector_id == 0:
-            self._integrate_all()
-            self._cp_fault = error_code
-            self._send_cp_status(info)
-            for connector in self._connectors.values():
-                self._refresh(connector)
-            self._emit_charge_point()
+            self._set_charge_point_fault(error_code, info)
             return
         connector = self._get_connector(connector_id)
         self._integrate(connector)
@@ -859,14 +854,19 @@ class ChargePointTwin:
         connector.fault_info = info
         self._refresh(connector)
 
+    def _set_charge_point_fault(self, error_code: str | None, info: str | None) -> None:
+        """Fault (or, with None, clear) the charge point as a whole: every connector
+        follows, and the CSMS hears it on connector 0."""
+        self._integrate_all()
+        self._cp_fault = error_code
+        self._send_cp_status(info)
+        for connector in self._connectors.values():
+            self._refresh(connector)
+        self._emit_charge_point()
+
     async def clear_fault(self, connector_id: int) -> None:
         if connector_id == 0:
-            self._integrate_all()
-            self._cp_fault = None
-            self._send_cp_status(None)
-            for connector in self._connectors.values():
-                self._refresh(connector)
-            self._emit_charge_point()
+            self._set_charge_point_fault(None, None)
             return
         connector = self._get_connector(connector_id)
         if connector.error_code is None:
