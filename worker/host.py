@@ -388,6 +388,7 @@ def charge_point_config(
                 connector_id=connector.connectorid,
                 evse_connector_id=position,
                 connector_type=connector.connector_type,
+                register_wh=connector.total_energy * 1000.0,
             )
             for position, connector in enumerate(evse.connectors, start=1)
         )

@@ -127,7 +127,7 @@ def test_a_restart_reconnects_what_was_connected(tmp_path: Path) -> None:
         charge_point = httpx.post(
             f"{embedded.public_url}/twin/charge-point/",
             headers=headers,
-            json={"name": "cp", "csms_url": csms_url, "speed_factor": 60},
+            json={"name": "cp", "csms_url": csms_url, "speed_factor": 600},
         ).json()
         vehicle = httpx.post(
             f"{embedded.public_url}/twin/vehicle/",
@@ -151,6 +151,14 @@ def test_a_restart_reconnects_what_was_connected(tmp_path: Path) -> None:
             timeout=40,
         )
         assert started.status_code == 200, started.text
+        connector_url = (
+            f"{embedded.public_url}/twin/charge-point/connector/"
+            f"{charge_point['evses'][0]['connectors'][0]['id']}"
+        )
+        for _ in range(100):
+            if httpx.get(connector_url, headers=headers).json()["total_energy"] > 0:
+                break
+            time.sleep(0.1)
 
     # Same ports, so the stored CSMS URL points at the new process's bundled CSMS.
     with run_embedded(tmp_path, ports=embedded.ports) as embedded:
@@ -173,6 +181,21 @@ def test_a_restart_reconnects_what_was_connected(tmp_path: Path) -> None:
             f"{embedded.public_url}/twin/vehicle/{vehicle['id']}", headers=headers
         ).json()
         assert car["connector_id"] is None
+
+        # The meter does not go back to zero: the next session starts where it stood.
+        connector_id = charge_point["evses"][0]["connectors"][0]["id"]
+        connector = httpx.get(
+            f"{embedded.public_url}/twin/charge-point/connector/{connector_id}", headers=headers
+        ).json()
+        assert connector["total_energy"] > 0
+        again = httpx.post(
+            f"{embedded.public_url}/twin/charge-point/action/start-transaction",
+            headers=headers,
+            json={"connector_id": connector_id, "vehicle_id": vehicle["id"]},
+            timeout=40,
+        )
+        assert again.status_code == 200, again.text
+        assert again.json()["meter_start"] == round(connector["total_energy"] * 1000)
 
 
 @pytest.mark.parametrize(("command", "subprotocol"), [("csms-v16", "1.6"), ("csms-v201", "2.0.1")])

@@ -190,7 +190,7 @@ class ConnectorState:
         self.vehicle_status: str | None = None
         self.transaction: Transaction | None = None
         self.reservation: Reservation | None = None
-        self.register_wh = 0.0
+        self.register_wh = config.register_wh
         self.power_kw = 0.0
         self.current_a = 0.0
         self.limit_kw = 0.0

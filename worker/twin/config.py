@@ -33,6 +33,7 @@ class ConnectorConfig:
     connector_id: int
     evse_connector_id: int
     connector_type: str = "cType2"
+    register_wh: float = 0.0
 
     @property
     def current_type(self) -> CurrentType:
