@@ -7,6 +7,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from fastapi.testclient import TestClient
+from sqlalchemy import Engine
+
+from shared.crud.charge_points import create_charge_points
+from shared.crud.users import create_user
+from shared.db import session_for
+from shared.schemas.charge_point import ChargePointCreate
+from shared.schemas.user import UserCreate
+from shared.settings import Settings
+from worker.persistence import TwinRows
 
 
 @dataclass
@@ -72,3 +81,19 @@ def create_charge_point(client: TestClient, account: Account, **overrides: Any) 
     )
     assert response.status_code == 200, response.text
     return response.json()
+
+
+def stored_charge_point(engine: Engine, settings: Settings) -> tuple[str, TwinRows]:
+    """A user and a charge point written straight to the database, for tests below the API."""
+    with session_for(engine) as session:
+        user = create_user(
+            session,
+            UserCreate(username=f"u-{uuid.uuid4().hex[:8]}", password="a-long-password"),
+            settings,
+        )
+        (charge_point,) = create_charge_points(
+            session, user, [ChargePointCreate(name="cp", csms_url="ws://localhost:9000")]
+        )
+        connector = charge_point.evses[0].connectors[0]
+        rows = TwinRows(user.id, {1: (connector.id, charge_point.evses[0].id)})
+        return str(charge_point.id), rows

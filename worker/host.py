@@ -124,9 +124,10 @@ class Host:
         """Make the stored live state match a host that has just started with no twin running.
 
         What a previous run of this host left behind is stale: its charge points are
-        not connected, nothing is plugged in, and sessions that were running when it
-        stopped ended with it (stop reason PowerLoss). The CSMS is not told about
-        those sessions: the twin's memory of them went with the process.
+        not connected, nothing is plugged in, sessions that were running when it
+        stopped ended with it (stop reason PowerLoss), and commands it had not
+        finished failed. The CSMS is not told about those sessions: the twin's
+        memory of them went with the process.
         """
         with session_for(self.engine) as session:
             hosted = select(ChargePoint.id).where(ChargePoint.host == self.name)
@@ -167,6 +168,18 @@ class Host:
                 update(ChargePoint)
                 .where(ChargePoint.host == self.name)
                 .values(connected=False, status="Unavailable")
+            )
+            session.execute(
+                update(Command)
+                .where(Command.status.in_(("pending", "running")))
+                .where((Command.host == self.name) | Command.host.is_(None))
+                .where(Command.charge_point_id.in_(hosted))
+                .values(
+                    status="failed",
+                    error_code="host_restarted",
+                    error_message="the twin's host stopped before the command finished",
+                    finished_at=now,
+                )
             )
             session.commit()
 
