@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+
+import anyio.to_thread
 from fastapi import FastAPI
 from sqlalchemy import Engine
 
@@ -28,6 +32,19 @@ created), then send it as `Authorization: Bearer <token>`.
 """
 
 
+def _lifespan(settings: Settings) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Actions are plain functions run in worker threads, and each waits for its
+        # twin (up to the caller's timeout) while holding one. anyio's default of 40
+        # threads would let 40 slow CSMSs stall every other request.
+        limiter = anyio.to_thread.current_default_thread_limiter()
+        limiter.total_tokens = max(limiter.total_tokens, settings.api_threads)
+        yield
+
+    return lifespan
+
+
 def create_app(
     settings: Settings | None = None,
     engine: Engine | None = None,
@@ -35,7 +52,12 @@ def create_app(
 ) -> FastAPI:
     settings = settings or get_settings()
     assert settings.database_url is not None
-    app = FastAPI(title="ELU Twins — public API", version="0.2.0", description=DESCRIPTION)
+    app = FastAPI(
+        title="ELU Twins — public API",
+        version="0.2.0",
+        description=DESCRIPTION,
+        lifespan=_lifespan(settings),
+    )
     app.state.settings = settings
     app.state.engine = engine or make_engine(settings.database_url)
     app.state.command_bus = command_bus

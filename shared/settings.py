@@ -39,7 +39,9 @@ class Settings(BaseSettings):
 
     default_max_charge_points: int = 100
     default_max_vehicles: int = 100
-    command_timeout_seconds: float = 30.0
+    api_threads: int = Field(
+        default=400, ge=1, description="requests the public API serves at once (threads)"
+    )
     csms_ca_file: Path | None = Field(
         default=None,
         description="PEM file of the CA(s) that sign CSMS certificates for wss:// "

@@ -96,6 +96,7 @@ async def running_stack(
         async with (
             serve(create_csms_v16(), tls) as csms_v16,
             serve(create_csms_v201(), tls) as csms_v201,
+            public_app.router.lifespan_context(public_app),
             httpx.AsyncClient(
                 transport=httpx.ASGITransport(app=public_app), base_url="http://public"
             ) as public,
