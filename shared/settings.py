@@ -24,7 +24,6 @@ class Settings(BaseSettings):
     database_url: str | None = Field(
         default=None, description="SQLAlchemy URL; embedded mode defaults to SQLite in data_dir."
     )
-    redis_url: str = "redis://127.0.0.1:6379/0"
 
     secret_key: str | None = Field(default=None, description="Signs access and app tokens.")
     operator_key: str | None = Field(default=None, description="X-Operator-Key of the private API.")

@@ -26,7 +26,6 @@ from shared.settings import Settings
 POSTGRES_ADMIN_URL = os.environ.get(
     "ELU_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 )
-REDIS_URL = os.environ.get("ELU_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 REQUIRE_SERVICES = os.environ.get("ELU_REQUIRE_SERVICES") == "1"
 START_POSTGRES = "pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start"
 
