@@ -12,6 +12,6 @@ router = APIRouter(tags=["charge points"])
 def read_reports(record: ChargePointDep) -> ReportsPublic:
     """NotifyReport parts gathered per requestId, and NotifyEvent payloads, oldest first."""
     return ReportsPublic(
-        reports=[ReportPublic.of(report) for report in record.reports.values()],
+        reports=[ReportPublic.model_validate(report) for report in record.reports.values()],
         events=list(record.events),
     )

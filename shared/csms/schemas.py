@@ -5,18 +5,15 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from shared.csms.message_log import LoggedMessage, MessageLog
+from shared.csms.message_log import MessageLog
 from shared.csms.state import (
     ChargePointRecord,
-    ConnectorStatus,
-    MeterValueRecord,
-    Report,
     Transaction,
-    TransactionEventRecord,
 )
+from shared.schemas.common import ORMModel
 
 
-class ConnectorStatusPublic(BaseModel):
+class ConnectorStatusPublic(ORMModel):
     evse_id: int | None
     connector_id: int
     status: str
@@ -24,18 +21,6 @@ class ConnectorStatusPublic(BaseModel):
     info: str | None
     timestamp: str | None
     received_at: datetime
-
-    @classmethod
-    def of(cls, status: ConnectorStatus) -> "ConnectorStatusPublic":
-        return cls(
-            evse_id=status.evse_id,
-            connector_id=status.connector_id,
-            status=status.status,
-            error_code=status.error_code,
-            info=status.info,
-            timestamp=status.timestamp,
-            received_at=status.received_at,
-        )
 
 
 class ChargePointPublic(BaseModel):
@@ -68,7 +53,7 @@ class ChargePointPublic(BaseModel):
             booted_at=record.booted_at,
             last_heartbeat=record.last_heartbeat,
             connectors=[
-                ConnectorStatusPublic.of(status)
+                ConnectorStatusPublic.model_validate(status)
                 for _, status in sorted(
                     record.connectors.items(), key=lambda item: (item[0][0] or 0, item[0][1])
                 )
@@ -82,7 +67,7 @@ class ChargePointsPublic(BaseModel):
     count: int
 
 
-class MessagePublic(BaseModel):
+class MessagePublic(ORMModel):
     seq: int
     """Position since the charge point was first seen; stays stable when old frames drop out."""
     time: datetime
@@ -93,20 +78,6 @@ class MessagePublic(BaseModel):
     payload: Any
     error_code: str | None = None
     error_description: str | None = None
-
-    @classmethod
-    def of(cls, message: LoggedMessage) -> "MessagePublic":
-        return cls(
-            seq=message.seq,
-            time=message.time,
-            direction=message.direction,
-            message_type=message.message_type,
-            unique_id=message.unique_id,
-            action=message.action,
-            payload=message.payload,
-            error_code=message.error_code,
-            error_description=message.error_description,
-        )
 
 
 class MessagesPublic(BaseModel):
@@ -121,7 +92,7 @@ class MessagesPublic(BaseModel):
     @classmethod
     def page(cls, log: MessageLog, offset: int, limit: int) -> "MessagesPublic":
         return cls(
-            data=[MessagePublic.of(message) for message in log.page(offset, limit)],
+            data=[MessagePublic.model_validate(message) for message in log.page(offset, limit)],
             count=len(log),
             dropped=log.dropped,
             offset=offset,
@@ -129,25 +100,15 @@ class MessagesPublic(BaseModel):
         )
 
 
-class MeterValuePublic(BaseModel):
+class MeterValuePublic(ORMModel):
     timestamp: str
     context: str
     source: str
     sampled_value: list[dict[str, Any]]
     received_at: datetime
 
-    @classmethod
-    def of(cls, value: MeterValueRecord) -> "MeterValuePublic":
-        return cls(
-            timestamp=value.timestamp,
-            context=value.context,
-            source=value.source,
-            sampled_value=value.sampled_value,
-            received_at=value.received_at,
-        )
 
-
-class TransactionEventPublic(BaseModel):
+class TransactionEventPublic(ORMModel):
     event_type: str
     timestamp: str
     trigger_reason: str
@@ -155,18 +116,6 @@ class TransactionEventPublic(BaseModel):
     offline: bool
     charging_state: str | None
     received_at: datetime
-
-    @classmethod
-    def of(cls, event: TransactionEventRecord) -> "TransactionEventPublic":
-        return cls(
-            event_type=event.event_type,
-            timestamp=event.timestamp,
-            trigger_reason=event.trigger_reason,
-            seq_no=event.seq_no,
-            offline=event.offline,
-            charging_state=event.charging_state,
-            received_at=event.received_at,
-        )
 
 
 class TransactionPublic(BaseModel):
@@ -220,8 +169,10 @@ class TransactionDetail(TransactionPublic):
     def of(cls, transaction: Transaction) -> "TransactionDetail":
         return cls(
             **cls.fields_of(transaction),
-            meter_values=[MeterValuePublic.of(value) for value in transaction.meter_values],
-            events=[TransactionEventPublic.of(event) for event in transaction.events],
+            meter_values=[
+                MeterValuePublic.model_validate(value) for value in transaction.meter_values
+            ],
+            events=[TransactionEventPublic.model_validate(event) for event in transaction.events],
         )
 
 
@@ -237,22 +188,12 @@ class CallPublic(BaseModel):
     response: dict[str, Any]
 
 
-class ReportPublic(BaseModel):
+class ReportPublic(ORMModel):
     request_id: int
     generated_at: str
     complete: bool
     parts: int
     report_data: list[dict[str, Any]]
-
-    @classmethod
-    def of(cls, report: Report) -> "ReportPublic":
-        return cls(
-            request_id=report.request_id,
-            generated_at=report.generated_at,
-            complete=report.complete,
-            parts=report.parts,
-            report_data=report.report_data,
-        )
 
 
 class ReportsPublic(BaseModel):
