@@ -419,6 +419,7 @@ def charge_point_config(
         firmware_version=charge_point.firmware_version,
         voltage_ac=charge_point.voltage_ac,
         voltage_dc=charge_point.voltage_dc,
+        phases_ac=charge_point.phases,
         maximum_ac_power=charge_point.maximum_ac_power,
         maximum_dc_power=charge_point.maximum_dc_power,
         speed=charge_point.speed_factor,

@@ -36,6 +36,7 @@ class ChargePoint(UuidPrimaryKey, Timestamps, Base):
     boot_reason: Mapped[str | None] = mapped_column(String(32))
     voltage_ac: Mapped[float]
     voltage_dc: Mapped[float]
+    phases: Mapped[int] = mapped_column(default=3, server_default="3")
     maximum_dc_power: Mapped[float]
     maximum_ac_power: Mapped[float]
     speed_factor: Mapped[float] = mapped_column(default=1.0)

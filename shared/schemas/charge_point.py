@@ -80,6 +80,7 @@ class ChargePointCreate(BaseModel):
     ocpp_protocol: OcppProtocol = "ocpp1.6"
     voltage_ac: float = Field(default=230, gt=0, le=1000)
     voltage_dc: float = Field(default=400, gt=0, le=1500)
+    phases: int = Field(default=3, ge=1, le=3, description="AC phases the charge point uses")
     maximum_dc_power: float = Field(default=50, ge=0, le=1000, description="kW")
     maximum_ac_power: float = Field(default=22, ge=0, le=100, description="kW")
     speed_factor: float = Field(
@@ -115,6 +116,7 @@ class ChargePointUpdate(PartialUpdate):
     csms_url: str | None = None
     voltage_ac: float | None = Field(default=None, gt=0, le=1000)
     voltage_dc: float | None = Field(default=None, gt=0, le=1500)
+    phases: int | None = Field(default=None, ge=1, le=3)
     maximum_dc_power: float | None = Field(default=None, ge=0, le=1000)
     maximum_ac_power: float | None = Field(default=None, ge=0, le=100)
     speed_factor: float | None = Field(default=None, gt=0, le=3600)
@@ -177,6 +179,7 @@ class ChargePointPublic(ORMModel):
     boot_reason: str | None
     voltage_ac: float
     voltage_dc: float
+    phases: int
     maximum_dc_power: float
     maximum_ac_power: float
     speed_factor: float

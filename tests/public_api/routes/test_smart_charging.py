@@ -84,3 +84,24 @@ async def test_a_6_amp_default_profile_limits_a_22_kw_point(
 
 def _seconds(timestamp: str) -> float:
     return datetime.fromisoformat(timestamp).timestamp()
+
+
+async def test_a_single_phase_point_turns_6_amps_into_1_38_kw(stack: Stack) -> None:
+    headers = await stack.account()
+    charge_point = await stack.charge_point(headers, phases=1, maximum_ac_power=7.4)
+    assert charge_point["phases"] == 1
+    await stack.action("connect-charger", headers, charge_point_id=charge_point["id"])
+    await stack.csms_v16.api.post(
+        f"/api/charge-points/{charge_point['cid']}/calls/SetChargingProfile", json=SIX_AMPS_16
+    )
+    vehicle = await stack.vehicle(headers, battery_capacity=100)
+    connector_id = charge_point["evses"][0]["connectors"][0]["id"]
+    await stack.action(
+        "start-transaction", headers, connector_id=connector_id, vehicle_id=vehicle["id"]
+    )
+    connector = await eventually(
+        lambda: stack.public.get(f"/twin/charge-point/connector/{connector_id}", headers=headers),
+        lambda answer: answer.json()["current_ac_power"] > 0,
+    )
+    assert connector.json()["current_ac_power"] == pytest.approx(1.38, rel=0.001)
+    assert connector.json()["current_ac_current"] == pytest.approx(6, rel=0.001)
