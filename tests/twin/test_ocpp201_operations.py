@@ -296,15 +296,46 @@ async def test_reset_of_one_evse(twin: ChargePointTwin, csms: ScriptedCsms201) -
     result = await csms.call("CS1", call.Reset(type="Immediate", evse_id=9))
     assert result.status == "Rejected"
     result = await csms.call("CS1", call.Reset(type="OnIdle", evse_id=2))
-    assert result.status == "Accepted"
+    assert result.status == "Accepted"  # idle: it restarts at once
+    await wait_status(csms, 2, "Unavailable")
+    await wait_status(csms, 2, "Available")
+    await eventually(lambda: twin.connector(2).status == "Available")
+
     await charging(twin, 2)
-    result = await csms.call("CS1", call.Reset(type="OnIdle", evse_id=2))
-    assert result.status == "Scheduled"
     result = await csms.call("CS1", call.Reset(type="Immediate", evse_id=2))
     assert result.status == "Accepted"
     ended = await csms.wait_for("TransactionEvent", lambda p: p["eventType"] == "Ended")
     assert ended.payload["transactionInfo"]["stoppedReason"] == "ImmediateReset"
+    await csms.wait_for(
+        "StatusNotification",
+        lambda p: p["evseId"] == 2 and p["connectorStatus"] == "Unavailable",
+        count=2,
+    )
     assert len(csms.of("BootNotification")) == 1  # the station itself does not reboot
+    assert not any(
+        p.payload["evseId"] == 1 and p.payload["connectorStatus"] == "Unavailable"
+        for p in csms.of("StatusNotification")
+    ), "the other EVSE carries on"
+
+
+async def test_reset_of_one_evse_on_idle_waits_for_its_transaction(
+    twin: ChargePointTwin, csms: ScriptedCsms201
+) -> None:
+    transaction_id = await charging(twin, 2)
+    result = await csms.call("CS1", call.Reset(type="OnIdle", evse_id=2))
+    assert result.status == "Scheduled"
+    with pytest.raises(InvalidState):  # no second session there: the EVSE is still busy
+        await twin.start_transaction(2, "TAG")
+    assert not any(
+        p.payload["connectorStatus"] == "Unavailable" for p in csms.of("StatusNotification")
+    )
+    await twin.stop_transaction(transaction_id)
+    ended = await csms.wait_for("TransactionEvent", lambda p: p["eventType"] == "Ended")
+    assert ended.payload["transactionInfo"]["stoppedReason"] == "Local"
+    await wait_status(csms, 2, "Unavailable")
+    with pytest.raises(InvalidState, match="restarts"):
+        await twin.start_transaction(2, "TAG", make_vehicle(), "veh-9")
+    await eventually(lambda: twin.connector(2).status != "Unavailable", timeout=5)
 
 
 # -- reservations --------------------------------------------------------------------------------

@@ -74,6 +74,8 @@ logger = logging.getLogger(__name__)
 DEFAULT_BOOT_RETRY = 30
 #: How far ahead (s) the twin looks for the next change of a charging schedule.
 LIMIT_HORIZON = 3600
+#: Simulated seconds an EVSE is Unavailable while it restarts (2.0.1 Reset of one EVSE).
+EVSE_RESTART_SECONDS = 10
 #: Real seconds a reset waits for the StopTransactions to go out before rebooting.
 RESET_FLUSH_TIMEOUT = 5.0
 
@@ -164,6 +166,7 @@ class ConnectorState:
         "limit_kw",
         "operative",
         "power_kw",
+        "rebooting",
         "register_wh",
         "reservation",
         "scheduled_operative",
@@ -184,6 +187,7 @@ class ConnectorState:
         self.fault_info: str | None = None
         self.finishing = False
         self.operative = True
+        self.rebooting = False
         self.scheduled_operative: bool | None = None
         self.vehicle: Vehicle | None = None
         self.vehicle_ref: str | None = None
@@ -690,7 +694,9 @@ class ChargePointTwin:
         cid = connector.connector_id
         if connector.error_code is not None or self._cp_fault is not None:
             raise InvalidState(f"connector {cid} is Faulted; clear the fault first")
-        if not (connector.operative and self._cp_operative):
+        if connector.rebooting:
+            raise InvalidState(f"connector {cid} is Unavailable while its EVSE restarts")
+        if self._out_of_service(connector):
             raise InvalidState(f"connector {cid} is Unavailable (set Inoperative)")
         if connector.transaction is not None:
             raise InvalidState(
@@ -995,7 +1001,7 @@ class ChargePointTwin:
             return "Rejected"
         if connector.error_code is not None or self._cp_fault is not None:
             return "Faulted"
-        if not (connector.operative and self._cp_operative):
+        if self._out_of_service(connector):
             return "Unavailable"
         existing = connector.reservation
         if connector.transaction is not None or connector.vehicle is not None:
@@ -1075,6 +1081,24 @@ class ChargePointTwin:
             self._loop.reconnect_now = True
         if self._session_end is not None and not self._session_end.done():
             self._session_end.set_result(None)
+
+    def reset_evse(self, evse_id: int, reason: str) -> None:
+        """Restart one EVSE (an OCPP 2.0.1 Reset with an evseId): its transactions end
+        with ``reason``, its connectors are Unavailable for ``EVSE_RESTART_SECONDS``
+        (simulated), then come back; the rest of the charge point carries on."""
+        connectors = [c for c in self._connectors.values() if c.evse_id == evse_id]
+        for connector in connectors:
+            if connector.transaction is not None:
+                self._end_transaction(connector, reason)
+            connector.rebooting = True
+            self._refresh(connector)
+        self.spawn(self._end_evse_restart(connectors))
+
+    async def _end_evse_restart(self, connectors: list[ConnectorState]) -> None:
+        await self.clock.sleep(EVSE_RESTART_SECONDS)
+        for connector in connectors:
+            connector.rebooting = False
+            self._refresh(connector)
 
     def handle_set_charging_profile(self, connector_id: int, profile: ChargingProfile) -> bool:
         """Install a profile; the power drawn follows at once. False = Rejected."""
@@ -1452,7 +1476,7 @@ class ChargePointTwin:
             if tx.status in ("SuspendedEV", "SuspendedEVSE"):
                 return tx.status
             return "Charging"
-        if not (connector.operative and self._cp_operative):
+        if self._out_of_service(connector):
             return "Unavailable"
         if connector.finishing:
             return "Finishing"
@@ -1461,6 +1485,10 @@ class ChargePointTwin:
         if connector.reservation is not None:
             return "Reserved"
         return "Available"
+
+    def _out_of_service(self, connector: ConnectorState) -> bool:
+        """Inoperative (itself or the whole charge point), or restarting with its EVSE."""
+        return connector.rebooting or not (connector.operative and self._cp_operative)
 
     def _charge_point_status(self) -> str:
         if self._cp_fault is not None:

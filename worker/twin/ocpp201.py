@@ -217,6 +217,7 @@ class Ocpp201Adapter(OcppJAdapter, ChargePoint):
         self._offline_since: datetime | None = _BEFORE_ANY_CONNECTION
         self._offline_periods: list[tuple[datetime, datetime]] | None = None
         self._reset_when_idle = False
+        self._evse_resets_when_idle: set[int] | None = None
         self._event_id = 0
         self._aligned_task: asyncio.Task[None] | None = None
 
@@ -535,6 +536,11 @@ class Ocpp201Adapter(OcppJAdapter, ChargePoint):
             self._reset_when_idle = False
             logger.info("%s: last transaction ended, resetting (OnIdle)", self.id)
             self.twin.handle_reset(False)
+        for evse_id in list(self._evse_resets_when_idle or ()):
+            if not any(self.twin.connector(c).transaction for c in self._connector_ids(evse_id)):
+                self._evse_resets_when_idle.discard(evse_id)  # type: ignore[union-attr]
+                logger.info("%s: EVSE %s idle, restarting it (OnIdle)", self.id, evse_id)
+                self.twin.reset_evse(evse_id, "ImmediateReset")
         answer = result.get("idTokenInfo")
         return _id_tag_info(answer) if answer else None
 
@@ -789,14 +795,12 @@ class Ocpp201Adapter(OcppJAdapter, ChargePoint):
             ids = self._connector_ids(evse_id)
             if not ids:
                 return call_result.Reset(status="Rejected")
-            running = [twin.connector(c).transaction for c in ids if twin.connector(c).transaction]
-            if running and type == "OnIdle":
+            if type == "OnIdle" and any(twin.connector(c).transaction for c in ids):
+                if self._evse_resets_when_idle is None:
+                    self._evse_resets_when_idle = set()
+                self._evse_resets_when_idle.add(evse_id)
                 return call_result.Reset(status="Scheduled")
-            for tx in running:
-                ref = tx.ref
-                self.after_answer(
-                    lambda ref=ref: twin.spawn(twin.stop_transaction(ref, "ImmediateReset"))
-                )
+            self.after_answer(lambda: twin.reset_evse(evse_id, "ImmediateReset"))
             return call_result.Reset(status="Accepted")
         if type == "OnIdle" and any(c.transaction for c in twin.connectors()):
             self._reset_when_idle = True
