@@ -34,12 +34,13 @@ def get_current_user(session: SessionDep, settings: SettingsDep, token: TokenDep
     try:
         claims = decode_token(settings.secret_key, token)
         user_id = uuid.UUID(claims["sub"])
+        app_token_id = uuid.UUID(claims["jti"]) if claims.get("typ") == "app" else None
     except jwt.ExpiredSignatureError as error:
         raise _unauthorized("token expired") from error
-    except (jwt.InvalidTokenError, ValueError) as error:
+    except (jwt.InvalidTokenError, KeyError, ValueError) as error:
         raise _unauthorized("invalid token") from error
-    if claims.get("typ") == "app":
-        app_token = session.get(AppToken, uuid.UUID(claims.get("jti", str(uuid.UUID(int=0)))))
+    if app_token_id is not None:
+        app_token = session.get(AppToken, app_token_id)
         if app_token is None or app_token.user_id != user_id:
             raise _unauthorized("app token revoked")
         if app_token.expires_at <= utcnow():
