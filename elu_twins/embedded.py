@@ -49,7 +49,12 @@ async def run_embedded(settings: Settings) -> None:
     assert settings.database_url is not None
     upgrade(settings.database_url)
     engine = make_engine(settings.database_url)
-    twin_host = Host(engine, name=HOST_NAME, ca_file=settings.csms_ca_file)
+    twin_host = Host(
+        engine,
+        name=HOST_NAME,
+        ca_file=settings.csms_ca_file,
+        message_log_limit=settings.message_log_limit,
+    )
     bus = InProcessBus(twin_host, asyncio.get_running_loop())
     servers = [
         make_server(

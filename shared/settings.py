@@ -38,6 +38,9 @@ class Settings(BaseSettings):
 
     default_max_charge_points: int = 100
     default_max_vehicles: int = 100
+    message_log_limit: int = Field(
+        default=100_000, ge=1, description="OCPP frames kept per charge point (oldest go first)"
+    )
     api_threads: int = Field(
         default=400, ge=1, description="requests the public API serves at once (threads)"
     )

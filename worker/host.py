@@ -52,12 +52,15 @@ class Host:
         clock_factory: ClockFactory = lambda speed: SystemClock(speed=speed),
         write_interval: float = 0.5,
         ca_file: Path | None = None,
+        message_log_limit: int = 100_000,
     ) -> None:
         self.engine = engine
         self.ca_file = ca_file
         self.name = name or default_host_name()
         self.clock_factory = clock_factory
-        self.writer = EventWriter(engine, interval=write_interval)
+        self.writer = EventWriter(
+            engine, interval=write_interval, message_log_limit=message_log_limit
+        )
         self.twins: dict[uuid.UUID, ChargePointTwin] = {}
         self.loop: asyncio.AbstractEventLoop | None = None
         self._heartbeat_task: asyncio.Task[None] | None = None

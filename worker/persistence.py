@@ -15,7 +15,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine, insert, select, update
+from sqlalchemy import Engine, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -53,11 +53,24 @@ class TwinRows:
 
 
 class EventWriter:
-    def __init__(self, engine: Engine, interval: float = 0.5) -> None:
+    """``message_log_limit`` frames are kept per charge point (the oldest go first),
+    checked every ``prune_interval`` seconds for the charge points that logged since."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        interval: float = 0.5,
+        *,
+        message_log_limit: int = 100_000,
+        prune_interval: float = 60.0,
+    ) -> None:
         self.engine = engine
         self.interval = interval
+        self.message_log_limit = message_log_limit
+        self.prune_interval = prune_interval
         self._rows: dict[str, TwinRows] = {}
         self._pending: list[TwinEvent] = []
+        self._logged_since_prune: set[uuid.UUID] = set()
         self._lock = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
 
@@ -76,12 +89,42 @@ class EventWriter:
         await self.flush()
 
     async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        next_prune = loop.time() + self.prune_interval
         while True:
             await asyncio.sleep(self.interval)
             try:
                 await self.flush()
+                if loop.time() >= next_prune:
+                    next_prune = loop.time() + self.prune_interval
+                    await self.prune_message_log()
             except Exception:
                 logger.exception("writing twin events failed; they are kept for the next try")
+
+    async def prune_message_log(self) -> None:
+        """Keep the newest ``message_log_limit`` frames of each charge point that logged."""
+        charge_points, self._logged_since_prune = self._logged_since_prune, set()
+        if charge_points:
+            await asyncio.to_thread(self._prune, charge_points)
+
+    def _prune(self, charge_points: set[uuid.UUID]) -> None:
+        with session_for(self.engine) as session:
+            for charge_point_id in charge_points:
+                oldest_kept = session.scalar(
+                    select(MessageLogEntry.id)
+                    .where(MessageLogEntry.charge_point_id == charge_point_id)
+                    .order_by(MessageLogEntry.id.desc())
+                    .offset(self.message_log_limit - 1)
+                    .limit(1)
+                )
+                if oldest_kept is not None:
+                    session.execute(
+                        delete(MessageLogEntry).where(
+                            MessageLogEntry.charge_point_id == charge_point_id,
+                            MessageLogEntry.id < oldest_kept,
+                        )
+                    )
+            session.commit()
 
     async def flush(self) -> None:
         """Write everything reported so far (also what arrives while writing waits its turn)."""
@@ -142,6 +185,7 @@ class EventWriter:
             session.flush()
             if frames:
                 session.execute(insert(MessageLogEntry), frames)
+                self._logged_since_prune.update(frame["charge_point_id"] for frame in frames)
             if samples:
                 session.execute(insert(MeterSample), samples)
             for cp in charge_points.values():

@@ -46,3 +46,22 @@ async def test_one_bad_event_does_not_block_the_rest(engine: Engine, settings: S
             select(func.count()).where(MeterSample.charge_point_id == uuid.UUID(charge_point_id))
         )
         assert stored == 3
+
+
+async def test_the_message_log_keeps_the_newest_frames(engine: Engine, settings: Settings) -> None:
+    charge_point_id, rows = stored_charge_point(engine, settings)
+    writer = EventWriter(engine, message_log_limit=10)
+    writer.register(charge_point_id, rows)
+    for number in range(25):
+        writer(
+            FrameLogged(charge_point_id, datetime.now(UTC), "sent", "CALL", str(number), "A", {})
+        )
+    await writer.flush()
+    await writer.prune_message_log()
+    with session_for(engine) as session:
+        kept = session.scalars(
+            select(MessageLogEntry.unique_id)
+            .where(MessageLogEntry.charge_point_id == uuid.UUID(charge_point_id))
+            .order_by(MessageLogEntry.id)
+        ).all()
+    assert kept == [str(number) for number in range(15, 25)]
