@@ -15,12 +15,17 @@ Choices worth knowing:
   connector (without connectorId: on a free connector); a twin cannot plug a
   vehicle in by itself. The Authorize (AuthorizeRemoteTxRequests) and the
   StartTransaction follow the answer.
+* Clock-aligned data (ClockAlignedDataInterval > 0): on each interval boundary
+  (counted from midnight UTC) while connected, every connector sends a
+  Sample.Clock MeterValues with the MeterValuesAlignedData measurands, queued
+  with its transactionId while a transaction runs. With StopTxnAlignedData, the
+  values taken during a transaction go in its StopTransaction's transactionData;
+  they are kept in memory only (a worker restart loses them).
 * Configuration keys that are stored and reported but change nothing in the
-  simulation: ClockAlignedDataInterval / MeterValuesAlignedData /
-  StopTxnAlignedData (no clock-aligned samples), ConnectionTimeOut,
-  MinimumStatusDuration, BlinkRepeat, LightIntensity, MaxEnergyOnInvalidId,
-  ResetRetries, UnlockConnectorOnEVSideDisconnect, and
-  StopTransactionOnEVSideDisconnect (unplugging always ends the transaction).
+  simulation: ConnectionTimeOut, MinimumStatusDuration, BlinkRepeat,
+  LightIntensity, MaxEnergyOnInvalidId, ResetRetries,
+  UnlockConnectorOnEVSideDisconnect, and StopTransactionOnEVSideDisconnect
+  (unplugging always ends the transaction).
 * CALLERROR codes use the 1.6 words (FormationViolation, OccurenceConstraint-
   Violation). A frame whose message id cannot be read is answered with message
   id ``"-1"`` (the rule of OCPP 2.0.1, which 1.6 leaves open). An action that
@@ -50,6 +55,7 @@ from worker.twin.protocol import (
     BootAnswer,
     IdTagInfo,
     MeterSample,
+    QueuedMessage,
     SessionSettings,
 )
 from worker.twin.smart_charging import ChargingProfile, format_time
@@ -233,6 +239,9 @@ class Ocpp16Adapter(OcppJAdapter, ChargePoint):
     validated_answers: ClassVar[frozenset[str]] = frozenset(
         {"BootNotification", "Authorize", "StartTransaction", "StopTransaction", "DataTransfer"}
     )
+    #: StopTxnAlignedData values taken so far, by transaction ref; set on the
+    #: instance only once a twin takes one, so the others pay nothing.
+    _stop_aligned: dict[str, list[dict[str, Any]]] | None = None
 
     def __init__(self, twin: Any) -> None:
         self._init_wire(twin)
@@ -269,6 +278,10 @@ class Ocpp16Adapter(OcppJAdapter, ChargePoint):
         if name == "NumberOfConnectors":
             return str(len(self.twin.connectors()))
         return self._values.get(name, KEYS[name].default)
+
+    def _measurands(self, name: str) -> tuple[str, ...]:
+        """The measurands a comma-separated-list key names."""
+        return _typed(KEYS[name], self.value(name))
 
     def configuration_values(self) -> dict[str, str]:
         return dict(self._values)
@@ -334,6 +347,7 @@ class Ocpp16Adapter(OcppJAdapter, ChargePoint):
             logger.warning(
                 "%s: dropping StopTransaction of %s: no CSMS id", self.id, transaction.ref
             )
+            self._forget_stop_aligned(transaction.ref)
             return None
         payload: dict[str, Any] = {
             "meterStop": transaction.meter_stop_wh,
@@ -344,17 +358,24 @@ class Ocpp16Adapter(OcppJAdapter, ChargePoint):
             payload["reason"] = transaction.stop_reason
         if transaction.stop_id_tag:
             payload["idTag"] = transaction.stop_id_tag
-        stop_measurands = _typed(KEYS["StopTxnSampledData"], self.value("StopTxnSampledData"))
+        aligned = list(self._stop_aligned.get(transaction.ref, ())) if self._stop_aligned else []
+        stop_measurands = self._measurands("StopTxnSampledData")
         if stop_measurands and transaction.end_sample is not None:
-            payload["transactionData"] = [self.meter_value(transaction.end_sample, stop_measurands)]
+            aligned.append(self.meter_value(transaction.end_sample, stop_measurands))
+        if aligned:
+            payload["transactionData"] = aligned
         result = await self._call("StopTransaction", payload)
+        self._forget_stop_aligned(transaction.ref)
         info = result.get("idTagInfo")
         return _id_tag_info(info) if info else None
 
     async def send_meter_values(self, sample: MeterSample, transaction: Any | None) -> None:
+        measurands = None
+        if sample.context == "Sample.Clock":
+            measurands = self._measurands("MeterValuesAlignedData")
         payload: dict[str, Any] = {
             "connectorId": sample.connector_id,
-            "meterValue": [self.meter_value(sample)],
+            "meterValue": [self.meter_value(sample, measurands)],
         }
         if transaction is not None:
             if transaction.csms_transaction_id is None:
@@ -382,6 +403,41 @@ class Ocpp16Adapter(OcppJAdapter, ChargePoint):
                 entry["location"] = "EV"
             values.append(entry)
         return {"timestamp": format_time(sample.at), "sampledValue": values}
+
+    # -- clock-aligned meter values --------------------------------------------------------
+
+    def aligned_interval(self) -> int:
+        return int(self.value("ClockAlignedDataInterval"))
+
+    def sample_aligned(self) -> None:
+        """A Sample.Clock sample of every connector: MeterValues queued with the
+        transactionId while a transaction runs, else sent at once; and, during a
+        transaction, the StopTxnAlignedData values kept for its StopTransaction."""
+        twin = self.twin
+        aligned = self._measurands("MeterValuesAlignedData")
+        stop_aligned = self._measurands("StopTxnAlignedData")
+        for connector in twin.connectors():
+            tx = connector.transaction
+            if not aligned and (tx is None or not stop_aligned):
+                continue
+            sample = twin.current_sample(connector, "Sample.Clock")
+            if tx is None:
+                twin.spawn(self.send_meter_values(sample, None))
+                continue
+            if aligned:
+                twin.queue.put(QueuedMessage("meter", tx, sample=sample))
+            if stop_aligned:
+                if self._stop_aligned is None:
+                    self._stop_aligned = {}
+                meter_value = self.meter_value(sample, stop_aligned)
+                self._stop_aligned.setdefault(tx.ref, []).append(meter_value)
+
+    def _forget_stop_aligned(self, ref: str) -> None:
+        """Its StopTransaction is answered (or dropped): a retry would have needed them."""
+        if self._stop_aligned is not None:
+            self._stop_aligned.pop(ref, None)
+            if not self._stop_aligned:
+                self._stop_aligned = None
 
     # -- CSMS → twin: transactions ---------------------------------------------------------
 
@@ -530,6 +586,8 @@ class Ocpp16Adapter(OcppJAdapter, ChargePoint):
         if normalised is None:
             return call_result.ChangeConfiguration(status="Rejected")
         self._set(name, normalised)
+        if name == "ClockAlignedDataInterval":
+            self._restart_aligned()
         self.twin.settings_changed(
             heartbeat=name == "HeartbeatInterval", metering=name == "MeterValueSampleInterval"
         )

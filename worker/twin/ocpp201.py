@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import math
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, ClassVar
@@ -219,7 +218,6 @@ class Ocpp201Adapter(OcppJAdapter, ChargePoint):
         self._reset_when_idle = False
         self._evse_resets_when_idle: set[int] | None = None
         self._event_id = 0
-        self._aligned_task: asyncio.Task[None] | None = None
 
     # -- configuration -----------------------------------------------------------------
 
@@ -347,11 +345,9 @@ class Ocpp201Adapter(OcppJAdapter, ChargePoint):
     def attach(self, connection: LoggedConnection) -> None:
         super().attach(connection)
         self._last_status = None
-        self._restart_aligned()
 
     def detach(self) -> None:
         super().detach()
-        self._restart_aligned()
         if self._offline_since is None:
             self._offline_since = self.twin.now()
 
@@ -661,32 +657,12 @@ class Ocpp201Adapter(OcppJAdapter, ChargePoint):
 
     # -- clock-aligned meter values --------------------------------------------------------
 
-    def _restart_aligned(self) -> None:
-        """Run the clock-aligned sampler while connected and AlignedDataCtrlr asks for it.
+    def aligned_interval(self) -> int:
+        if self.value(_ALIGNED_ENABLED) != "true":
+            return 0
+        return int(self.value(_ALIGNED_INTERVAL))
 
-        Only twins with a non-zero AlignedDataCtrlr.Interval pay for the task.
-        """
-        if self._aligned_task is not None:
-            self._aligned_task.cancel()
-            self._aligned_task = None
-        interval = int(self.value(_ALIGNED_INTERVAL))
-        if self._connection is not None and interval > 0 and self.value(_ALIGNED_ENABLED) == "true":
-            self._aligned_task = asyncio.ensure_future(self._aligned_loop(interval))
-
-    async def _aligned_loop(self, interval: int) -> None:
-        twin = self.twin
-        last = 0.0
-        while True:
-            seconds = twin.now().timestamp()
-            boundary = (math.floor(seconds / interval) + 1) * interval
-            if boundary <= last:
-                boundary = last + interval
-            await twin.clock.sleep(boundary - seconds)
-            last = boundary
-            if twin.online:
-                self._sample_aligned()
-
-    def _sample_aligned(self) -> None:
+    def sample_aligned(self) -> None:
         """Sample.Clock values of every EVSE: in a TransactionEvent (MeterValueClock)
         while a transaction runs, else in MeterValues."""
         twin = self.twin

@@ -14,11 +14,14 @@ still routes and schema-validates the CSMS's CALLs. It owns:
   handed over through one future, a response timeout, and schema validation of the
   answers whose content the twin uses (``validated_answers``);
 * validation of every CALL the twin sends against the official request schema,
-  before it is sent (:class:`OutgoingSchemas`).
+  before it is sent (:class:`OutgoingSchemas`);
+* the clock-aligned sampler: a task that wakes on each interval boundary (aligned
+  to midnight UTC) while connected, and asks the version what to send.
 
 A version adapter keeps only what differs: its messages, its handlers, its
 configuration, and the few hooks below (:meth:`OcppJAdapter.before_call`,
-:meth:`OcppJAdapter.validates_answer`, :meth:`OcppJAdapter.unhandled_action`).
+:meth:`OcppJAdapter.validates_answer`, :meth:`OcppJAdapter.unhandled_action`,
+:meth:`OcppJAdapter.aligned_interval`, :meth:`OcppJAdapter.sample_aligned`).
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import math
 import types
 import uuid
 from collections.abc import Callable, Iterable, Mapping
@@ -243,6 +247,7 @@ class OcppJAdapter(ProtocolAdapter):
         self._response: asyncio.Future[CallResult | CallError] | None = None
         self._deferred = None
         self._outgoing = OUTGOING_SCHEMAS[self._ocpp_version]
+        self._aligned_task: asyncio.Task[None] | None = None
 
     # -- hooks ---------------------------------------------------------------------------
 
@@ -256,14 +261,24 @@ class OcppJAdapter(ProtocolAdapter):
         """The CALLERROR for a CSMS CALL that no handler of this adapter answers."""
         return OcppNotImplemented(details={"cause": f"{action} is not implemented"})
 
+    def aligned_interval(self) -> int:
+        """Seconds between clock-aligned samples; 0 when the twin sends none."""
+        return 0
+
+    def sample_aligned(self) -> None:
+        """A clock-aligned boundary is here (and the twin is online): sample and
+        queue or send what the version asks for. Must not block."""
+
     # -- connection ----------------------------------------------------------------------
 
     def attach(self, connection: LoggedConnection) -> None:
         self._connection = connection
+        self._restart_aligned()
 
     def detach(self) -> None:
         self._connection = None
         self._answer(CallError(self._awaiting or "", "GenericError", LOST, {"elu": LOST}))
+        self._restart_aligned()
 
     def _answer(self, message: CallResult | CallError) -> None:
         """An answer arrived: hand it to the CALL waiting for it, if it is that one."""
@@ -282,6 +297,40 @@ class OcppJAdapter(ProtocolAdapter):
             await connection.send(message)
         except ConnectionClosed as error:
             raise ConnectionLost(f"connection closed: {error}") from None
+
+    # -- clock-aligned meter values --------------------------------------------------------
+
+    def _restart_aligned(self) -> None:
+        """Run the clock-aligned sampler while connected and :meth:`aligned_interval`
+        asks for it; call again whenever the interval may have changed.
+
+        Only twins with a non-zero interval pay for the task.
+        """
+        if self._aligned_task is not None:
+            self._aligned_task.cancel()
+            self._aligned_task = None
+        if self._connection is not None:
+            interval = self.aligned_interval()
+            if interval > 0:
+                self._aligned_task = asyncio.ensure_future(self._aligned_loop(interval))
+
+    async def _aligned_loop(self, interval: int) -> None:
+        """Wake on every boundary of ``interval`` seconds counted from the epoch (so
+        from midnight UTC for intervals that divide a day), on the twin's clock."""
+        twin = self.twin
+        last = 0.0
+        while True:
+            seconds = twin.now().timestamp()
+            boundary = (math.floor(seconds / interval) + 1) * interval
+            if boundary <= last:
+                boundary = last + interval
+            await twin.clock.sleep(boundary - seconds)
+            last = boundary
+            if twin.online:
+                try:
+                    self.sample_aligned()
+                except Exception:
+                    logger.exception("%s: clock-aligned sample failed", self.id)
 
     # -- twin → CSMS ---------------------------------------------------------------------
 
