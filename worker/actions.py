@@ -7,6 +7,7 @@ host has written what the twin did.
 from __future__ import annotations
 
 import uuid
+from typing import Any, TypeVar
 
 from sqlalchemy.orm import Session
 
@@ -15,6 +16,8 @@ from shared.crud.ownership import get_owned, owned_connector
 from shared.errors import Conflict, ServiceUnavailable
 from shared.models import ChargePoint, Connector, Transaction, User, Vehicle
 from worker.commands import CommandBus, run_command
+
+M = TypeVar("M")
 
 
 def _command(
@@ -37,11 +40,12 @@ def _command(
     )
 
 
-def _fresh_charge_point(session: Session, charge_point_id: uuid.UUID) -> ChargePoint:
+def _reread(session: Session, model: type[M], id: uuid.UUID, **options: Any) -> M:
+    """The row as the host has just written it (not as this session cached it)."""
     session.expire_all()
-    charge_point = session.get(ChargePoint, charge_point_id, options=with_evses())
-    assert charge_point is not None
-    return charge_point
+    row = session.get(model, id, **options)
+    assert row is not None
+    return row
 
 
 def connect(
@@ -49,7 +53,7 @@ def connect(
 ) -> ChargePoint:
     get_owned(session, ChargePoint, charge_point_id, user)
     _command(session, bus, user, charge_point_id, "connect", timeout)
-    return _fresh_charge_point(session, charge_point_id)
+    return _reread(session, ChargePoint, charge_point_id, options=with_evses())
 
 
 def disconnect(
@@ -57,7 +61,7 @@ def disconnect(
 ) -> ChargePoint:
     get_owned(session, ChargePoint, charge_point_id, user)
     _command(session, bus, user, charge_point_id, "disconnect", timeout)
-    return _fresh_charge_point(session, charge_point_id)
+    return _reread(session, ChargePoint, charge_point_id, options=with_evses())
 
 
 def delete_charge_point(
@@ -106,13 +110,6 @@ def _owned_vehicle(session: Session, user: User, vehicle_id: uuid.UUID) -> Vehic
     return get_owned(session, Vehicle, vehicle_id, user)
 
 
-def _fresh_connector(session: Session, connector_id: uuid.UUID) -> Connector:
-    session.expire_all()
-    connector = session.get(Connector, connector_id)
-    assert connector is not None
-    return connector
-
-
 def plug_in(
     session: Session,
     bus: CommandBus,
@@ -137,7 +134,7 @@ def plug_in(
         connector=connector.connectorid,
         vehicle_id=str(vehicle.id),
     )
-    return _fresh_connector(session, connector_id)
+    return _reread(session, Connector, connector_id)
 
 
 def connector_command(
@@ -161,7 +158,7 @@ def connector_command(
         connector=connector.connectorid,
         **arguments,
     )
-    return _fresh_connector(session, connector_id)
+    return _reread(session, Connector, connector_id)
 
 
 def start_transaction(
@@ -190,7 +187,7 @@ def start_transaction(
         vehicle_id=str(vehicle.id),
         id_tag=id_tag or vehicle.id_tag,
     )
-    return _fresh_transaction(session, uuid.UUID(str(result["transaction_id"])))
+    return _reread(session, Transaction, uuid.UUID(str(result["transaction_id"])))
 
 
 def stop_transaction(
@@ -214,11 +211,4 @@ def stop_transaction(
         transaction_id=str(transaction.id),
         reason=reason,
     )
-    return _fresh_transaction(session, transaction_id)
-
-
-def _fresh_transaction(session: Session, transaction_id: uuid.UUID) -> Transaction:
-    session.expire_all()
-    transaction = session.get(Transaction, transaction_id)
-    assert transaction is not None
-    return transaction
+    return _reread(session, Transaction, transaction_id)

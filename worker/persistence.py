@@ -254,9 +254,6 @@ class EventWriter:
         ac = event.current_type == "AC"
         vehicle_id = _uuid(event.vehicle_ref)
         transaction_id = _uuid(event.transaction_ref)
-        previous_vehicle = session.scalar(
-            select(Connector.vehicle_id).where(Connector.id == connector_id)
-        )
         session.execute(
             update(Connector)
             .where(Connector.id == connector_id)
@@ -278,12 +275,10 @@ class EventWriter:
                 vehicle_id=vehicle_id,
             )
         )
-        if previous_vehicle is not None and previous_vehicle != vehicle_id:
-            session.execute(
-                update(Vehicle)
-                .where(Vehicle.id == previous_vehicle, Vehicle.connector_id == connector_id)
-                .values(connector_id=None, transaction_id=None)
-            )
+        unplugged = update(Vehicle).where(Vehicle.connector_id == connector_id)
+        if vehicle_id is not None:
+            unplugged = unplugged.where(Vehicle.id != vehicle_id)
+        session.execute(unplugged.values(connector_id=None, transaction_id=None))
         if vehicle_id is not None:
             session.execute(
                 update(Vehicle)
