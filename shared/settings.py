@@ -44,6 +44,26 @@ class Settings(BaseSettings):
     api_threads: int = Field(
         default=400, ge=1, description="requests the public API serves at once (threads)"
     )
+    redis_url: str = Field(
+        default="redis://127.0.0.1:6379/0",
+        description="Redis of distributed mode: Celery's broker, command answers, live events.",
+    )
+    resume_window: float = Field(
+        default=300,
+        gt=0,
+        description="Seconds within which a restarted or moved twin resumes its sessions; "
+        "after longer it boots like a charger after a power loss and ends them.",
+    )
+    lease_seconds: float = Field(
+        default=15,
+        ge=3,
+        description="How long a worker's hold on its twins lasts without renewal; a worker "
+        "silent for longer loses its twins to the others.",
+    )
+    worker_name: str | None = Field(
+        default=None,
+        description="Name of this twin host (distributed mode); default host name and pid.",
+    )
     csms_ca_file: Path | None = Field(
         default=None,
         description="PEM file of the CA(s) that sign CSMS certificates for wss:// "

@@ -2,7 +2,7 @@
 
 from shared.models.base import Base
 from shared.models.charge_point import ChargePoint, Connector, Evse, OcppConfiguration
-from shared.models.command import Command, TwinHost
+from shared.models.command import Command, TwinHost, TwinState
 from shared.models.message_log import MessageLogEntry
 from shared.models.transaction import MeterSample, Transaction
 from shared.models.user import AppToken, Quota, User
@@ -21,6 +21,7 @@ __all__ = [
     "Quota",
     "Transaction",
     "TwinHost",
+    "TwinState",
     "User",
     "Vehicle",
 ]

@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, String, UniqueConstraint
+from sqlalchemy import BigInteger, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from shared.models.base import Base, Timestamps, UuidPrimaryKey
@@ -16,6 +16,11 @@ class ChargePoint(UuidPrimaryKey, Timestamps, Base):
     ``desired_state`` is what the user asked for (connected or disconnected), so
     a host that starts, or takes the twin over, knows whether to run it;
     ``status`` and ``connected`` are what the twin last reported.
+
+    ``host`` names the twin host that holds the twin, for as long as that host's
+    lease (:class:`TwinHost`) lasts; ``lease_token`` is the fencing token, raised
+    each time the twin changes hands, so that a host that lost it can write
+    nothing more for it.
     """
 
     __tablename__ = "charge_points"
@@ -43,7 +48,8 @@ class ChargePoint(UuidPrimaryKey, Timestamps, Base):
     status: Mapped[str] = mapped_column(String(32), default="Unavailable")
     connected: Mapped[bool] = mapped_column(default=False)
     desired_state: Mapped[str] = mapped_column(String(16), default="disconnected")
-    host: Mapped[str | None] = mapped_column(String(255))
+    host: Mapped[str | None] = mapped_column(String(255), index=True)
+    lease_token: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     charge_point_task_id: Mapped[str | None] = mapped_column(String(255))
     last_heartbeat: Mapped[datetime | None]
     token_cost_per_minute: Mapped[int] = mapped_column(default=2)

@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String
+from sqlalchemy import BigInteger, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.models.base import Base, Timestamps, UuidPrimaryKey
@@ -36,10 +36,37 @@ class Command(UuidPrimaryKey, Timestamps, Base):
 
 
 class TwinHost(Base):
-    """A process that hosts twins (the embedded process, or a Celery worker)."""
+    """A process that hosts twins (the embedded process, or a Celery worker).
+
+    Its lease on all the twins it holds lasts until ``lease_expires_at``; it renews
+    it with each heartbeat. Once the lease has run out, other hosts may take its
+    twins over (and the host itself stops talking to their CSMS before that).
+    ``status``: running, or draining while it hands its twins over on shutdown.
+    """
 
     __tablename__ = "twin_hosts"
 
     name: Mapped[str] = mapped_column(String(255), primary_key=True)
+    pid: Mapped[int | None]
+    status: Mapped[str] = mapped_column(String(16), default="running", server_default="running")
     started_at: Mapped[datetime]
     heartbeat_at: Mapped[datetime]
+    lease_expires_at: Mapped[datetime | None]
+
+
+class TwinState(Base):
+    """The twin's resumable state (see ``ChargePointTwin.save_state``), saved as it changes.
+
+    Written only by the host holding the twin's lease with ``lease_token``: a write
+    with an older token is refused, so a host that lost the twin cannot overwrite
+    what its new host saves.
+    """
+
+    __tablename__ = "twin_states"
+
+    charge_point_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("charge_points.id", ondelete="CASCADE"), primary_key=True
+    )
+    lease_token: Mapped[int] = mapped_column(BigInteger, default=0)
+    state: Mapped[dict[str, Any]]
+    saved_at: Mapped[datetime]

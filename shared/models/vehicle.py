@@ -31,7 +31,7 @@ class Vehicle(UuidPrimaryKey, Timestamps, Base):
     ac_charging_curve: Mapped[list[Any] | None]
     dc_charging_curve: Mapped[list[Any] | None]
     connector_id: Mapped[uuid.UUID | None] = mapped_column(
-        ForeignKey("connectors.id", ondelete="SET NULL")
+        ForeignKey("connectors.id", ondelete="SET NULL"), index=True
     )
     transaction_id: Mapped[uuid.UUID | None]
 
