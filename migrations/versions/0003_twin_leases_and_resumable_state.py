@@ -49,7 +49,9 @@ def upgrade() -> None:
             )
         )
     with op.batch_alter_table("vehicles", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_vehicles_connector_id"), ["connector_id"], unique=False)
+        batch_op.create_index(
+            batch_op.f("ix_vehicles_connector_id"), ["connector_id"], unique=False
+        )
 
 
 def downgrade() -> None:
