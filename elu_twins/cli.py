@@ -34,15 +34,102 @@ def _settings() -> Settings:
 @app.command()
 def up(
     host: Annotated[str | None, typer.Option(help="interface to listen on")] = None,
+    distributed: Annotated[
+        bool,
+        typer.Option(
+            "--distributed",
+            help="run each service as its own process over Postgres and Redis "
+            "(ELU_DATABASE_URL, ELU_REDIS_URL; default the local servers), twins on "
+            "Celery workers",
+        ),
+    ] = False,
+    workers: Annotated[
+        int, typer.Option(min=1, help="Celery workers hosting twins (with --distributed)")
+    ] = 2,
 ) -> None:
-    """Run everything in one process (embedded mode: SQLite, no Redis or Docker needed)."""
-    from elu_twins.embedded import run_embedded
-
+    """Run ELU Twins: by default everything in one process (embedded mode: SQLite, no Redis,
+    Postgres or Docker needed)."""
     settings = _settings()
     if host is not None:
         settings.host = host
     configure_logging()
+    if distributed:
+        from elu_twins.distributed import run_distributed
+
+        run_distributed(settings, workers)
+        return
+    from elu_twins.embedded import run_embedded
+
     asyncio.run(run_embedded(settings))
+
+
+@app.command("public-api")
+def public_api(
+    port: Annotated[int | None, typer.Option(help="default: ELU_PUBLIC_API_PORT (8000)")] = None,
+    host: Annotated[str | None, typer.Option(help="interface to listen on")] = None,
+) -> None:
+    """Run the public API alone (distributed mode: commands go to the Celery workers)."""
+    import uvicorn
+
+    from elu_twins.distributed import create_public_app
+
+    settings = _settings()
+    configure_logging()
+    uvicorn.run(
+        create_public_app(settings),
+        host=host or settings.host,
+        port=port or settings.public_api_port,
+    )
+
+
+@app.command("private-api")
+def private_api(
+    port: Annotated[int | None, typer.Option(help="default: ELU_PRIVATE_API_PORT (8800)")] = None,
+    host: Annotated[str | None, typer.Option(help="interface to listen on")] = None,
+) -> None:
+    """Run the private (operator) API alone."""
+    import uvicorn
+
+    from private_api.app import create_app
+
+    settings = _settings()
+    configure_logging()
+    uvicorn.run(
+        create_app(settings), host=host or settings.host, port=port or settings.private_api_port
+    )
+
+
+@app.command()
+def worker(
+    name: Annotated[
+        str | None,
+        typer.Option(help="twin host name (default: ELU_WORKER_NAME, else host name and pid)"),
+    ] = None,
+    loglevel: Annotated[str, typer.Option(help="Celery log level")] = "INFO",
+) -> None:
+    """Run a Celery worker that hosts twins (distributed mode; stop it with SIGTERM to hand
+    its twins over to the other workers)."""
+    from worker.celery_app import run_worker
+    from worker.host import default_host_name
+
+    settings = _settings()
+    configure_logging()
+    run_worker(settings, name or settings.worker_name or default_host_name(), loglevel)
+
+
+@app.command()
+def flower(
+    port: Annotated[int | None, typer.Option(help="default: ELU_FLOWER_PORT (5555)")] = None,
+    host: Annotated[str | None, typer.Option(help="interface to listen on")] = None,
+) -> None:
+    """Run Flower, the Celery monitor: the workers and the tasks that place twins and carry
+    commands."""
+    from worker.celery_app import create_celery
+
+    settings = _settings()
+    create_celery(settings).start(
+        ["flower", f"--port={port or settings.flower_port}", f"--address={host or settings.host}"]
+    )
 
 
 def _run_csms(version: str, port: int | None, host: str | None) -> None:

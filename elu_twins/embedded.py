@@ -19,7 +19,8 @@ from worker.host import Host
 logger = logging.getLogger(__name__)
 
 #: The embedded process always hosts its twins under this name, so that a restart
-#: reconnects the charge points that were left connected.
+#: resumes the twins it ran (within ELU_RESUME_WINDOW, else ends their sessions
+#: towards the CSMS as a power loss).
 HOST_NAME = "embedded"
 
 
@@ -54,6 +55,8 @@ async def run_embedded(settings: Settings) -> None:
         name=HOST_NAME,
         ca_file=settings.csms_ca_file,
         message_log_limit=settings.message_log_limit,
+        lease_seconds=settings.lease_seconds,
+        resume_window=settings.resume_window,
     )
     bus = InProcessBus(twin_host, asyncio.get_running_loop())
     servers = [
@@ -67,6 +70,6 @@ async def run_embedded(settings: Settings) -> None:
     await twin_host.start()
     print(banner(settings), flush=True)
     try:
-        await serve_all(servers, on_started=twin_host.restore)
+        await serve_all(servers, on_started=twin_host.restore, on_stopping=twin_host.close)
     finally:
         await twin_host.close()

@@ -41,10 +41,13 @@ def check_ports_free(servers: Iterable[QuietServer]) -> None:
 
 
 async def serve_all(
-    servers: Iterable[QuietServer], on_started: Callable[[], Awaitable[None]] | None = None
+    servers: Iterable[QuietServer],
+    on_started: Callable[[], Awaitable[None]] | None = None,
+    on_stopping: Callable[[], Awaitable[None]] | None = None,
 ) -> None:
     """Serve until SIGINT/SIGTERM or until one server stops; ``on_started`` runs once all
-    servers listen."""
+    servers listen, ``on_stopping`` before they stop (the servers wait for their open
+    websockets, so the twins connected to the bundled CSMSs must close first)."""
     servers = list(servers)
     check_ports_free(servers)
     loop = asyncio.get_running_loop()
@@ -58,6 +61,8 @@ async def serve_all(
         await _until_started(servers, tasks)
         await on_started()
     await asyncio.wait([*tasks, stopper], return_when=asyncio.FIRST_COMPLETED)
+    if on_stopping is not None:
+        await on_stopping()
     for server in servers:
         server.should_exit = True
     await asyncio.gather(*tasks, return_exceptions=True)

@@ -35,6 +35,7 @@ class Settings(BaseSettings):
     private_api_port: int = 8800
     csms_v16_port: int = 9000
     csms_v201_port: int = 9201
+    flower_port: int = 5555
 
     default_max_charge_points: int = 100
     default_max_vehicles: int = 100

@@ -1,10 +1,14 @@
 """Commands: how an API call reaches the twin it acts on.
 
 The API stores a :class:`~shared.models.Command` row (durable: a host that
-takes the twin over finds it), hands its id to a :class:`CommandBus`, and waits
-up to the caller's timeout for the outcome that the host stores on the row.
-The embedded process uses :class:`InProcessBus`; distributed mode puts a
-Redis-backed bus behind the same interface.
+takes the twin over finds it), hands it to a :class:`CommandBus`, and waits up
+to the caller's timeout for the outcome that the host stores on the row.
+The embedded process uses :class:`InProcessBus`; distributed mode uses
+:class:`worker.distributed.RedisBus`, which sends the command to the Celery
+worker that hosts the twin and hears the outcome through Redis.
+
+A command that the API gave up on while it still waited for its twin is marked
+timed out, so that no host carries it out later behind the caller's back.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import concurrent.futures
 import uuid
 from typing import Any, Protocol
 
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from shared.errors import (
@@ -22,9 +27,11 @@ from shared.errors import (
     Forbidden,
     GatewayTimeout,
     NotFound,
+    ServiceUnavailable,
     Unprocessable,
 )
 from shared.models import Command
+from shared.models.base import utcnow
 from worker.host import Host
 
 #: Seconds the API waits beyond the command's own timeout for the host to record it.
@@ -32,9 +39,9 @@ GRACE = 2.0
 
 
 class CommandBus(Protocol):
-    def dispatch(self, command_id: uuid.UUID, timeout: float) -> None:
-        """Deliver the command to its twin's host and block until it has an outcome or
-        ``timeout`` seconds have passed."""
+    def dispatch(self, command: Command, timeout: float) -> None:
+        """Deliver the stored command to its twin's host and block until it has an outcome
+        or ``timeout`` seconds have passed; raises a DomainError if it cannot be delivered."""
 
 
 class InProcessBus:
@@ -44,8 +51,8 @@ class InProcessBus:
         self.host = host
         self.loop = loop
 
-    def dispatch(self, command_id: uuid.UUID, timeout: float) -> None:
-        future = asyncio.run_coroutine_threadsafe(self.host.execute(command_id), self.loop)
+    def dispatch(self, command: Command, timeout: float) -> None:
+        future = asyncio.run_coroutine_threadsafe(self.host.execute(command.id), self.loop)
         try:
             future.result(timeout + GRACE)
         except concurrent.futures.TimeoutError:
@@ -72,11 +79,35 @@ def run_command(
     )
     session.add(command)
     session.commit()
-    bus.dispatch(command.id, timeout)
+    try:
+        bus.dispatch(command, timeout)
+    except DomainError as error:
+        _give_up(session, command, "failed", error.code or "undeliverable", error.message)
+        raise
     session.refresh(command)
+    if command.status == "pending":
+        _give_up(
+            session,
+            command,
+            "timed_out",
+            "timeout",
+            f"{command.name} did not reach its twin within {timeout:g} s",
+        )
+        session.refresh(command)
     if command.status == "succeeded":
         return command.result or {}
     raise command_error(command)
+
+
+def _give_up(session: Session, command: Command, status: str, code: str, message: str) -> None:
+    """End a command no host has claimed yet (a host that claims it first wins)."""
+    session.execute(
+        update(Command)
+        .where(Command.id == command.id, Command.status == "pending")
+        .values(status=status, error_code=code, error_message=message, finished_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    session.commit()
 
 
 _ERRORS: dict[str, type[DomainError]] = {
@@ -86,6 +117,9 @@ _ERRORS: dict[str, type[DomainError]] = {
     "unknown_target": NotFound,
     "timeout": GatewayTimeout,
     "invalid_request": Unprocessable,
+    "no_host": ServiceUnavailable,
+    "host_died": ServiceUnavailable,
+    "host_restarted": ServiceUnavailable,
 }
 
 

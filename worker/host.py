@@ -1,9 +1,15 @@
 """Hosts many charge point twins on one asyncio loop and carries out commands for them.
 
 The host is the only place where twins meet the database: it builds a twin's
-configuration from the stored charge point, gives it a clock and the event
-writer as its sink, and records each command's outcome. The same host runs in
-the embedded process and (later) inside each Celery worker.
+configuration from the stored charge point, gives it a clock, the event writer
+as its sink and state store, and records each command's outcome. The same host
+runs in the embedded process and inside each Celery worker.
+
+It holds its twins by a lease (:mod:`worker.leases`). A twin's state is saved as
+it changes; a host that starts, or takes a twin over from one that died or
+drained, restores it: within ``resume_window`` of the last moment the twin was
+known alive its sessions resume (the CSMS sees a reconnect); after longer, the
+twin boots like a charger after a power loss and ends them towards the CSMS.
 """
 
 from __future__ import annotations
@@ -14,16 +20,20 @@ import logging
 import os
 import socket
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, select, update
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import Session, selectinload
 
 from shared.db import session_for
-from shared.models import ChargePoint, Command, Connector, Evse, Transaction, TwinHost, Vehicle
+from shared.models import ChargePoint, Command, Evse, TwinState, Vehicle
 from shared.models.base import utcnow
+from worker import leases
+from worker.leases import LeaseClock
 from worker.persistence import EventWriter, TwinRows
 from worker.twin.charge_point import ChargePointTwin
 from worker.twin.clock import Clock, SystemClock
@@ -35,15 +45,42 @@ from worker.twin.vehicle import Vehicle as VehicleModel
 logger = logging.getLogger(__name__)
 
 ClockFactory = Callable[[float], Clock]
+#: Called with a command's id and outcome once it is stored (distributed: Redis).
+OutcomeListener = Callable[[uuid.UUID, dict[str, Any]], None]
+#: Hands a task to another host: (host name, task name, arguments).
+Forwarder = Callable[[str, str, dict[str, Any]], None]
 
-HOST_HEARTBEAT_SECONDS = 15.0
+#: Seconds between looks for twins that lost their host (distributed mode).
+ADOPT_INTERVAL = 2.0
+#: Real seconds a drain or close waits for the twins to close their websockets.
+CLOSE_TIMEOUT = 8.0
 
 
 def default_host_name() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
+    return f"{socket.gethostname()}-{os.getpid()}"
+
+
+class TwinMoved(Exception):
+    """The twin a command is for is held by another live host."""
+
+    def __init__(self, host: str) -> None:
+        super().__init__(host)
+        self.host = host
+
+
+@dataclass(frozen=True, slots=True)
+class SavedTwin:
+    """What a host needs to resume a twin: its stored state, and when it was last alive."""
+
+    state: dict[str, Any]
+    last_alive: datetime
 
 
 class Host:
+    """``exclusive``: the only host of its database (embedded mode), which never has to
+    fear that another host took its twins; a distributed worker is not, adopts the
+    twins of hosts that died, and gates every frame on its lease."""
+
     def __init__(
         self,
         engine: Engine,
@@ -53,17 +90,33 @@ class Host:
         write_interval: float = 0.5,
         ca_file: Path | None = None,
         message_log_limit: int = 100_000,
+        lease_seconds: float = 15.0,
+        resume_window: float = 300.0,
+        exclusive: bool = True,
+        on_outcome: OutcomeListener | None = None,
+        forward: Forwarder | None = None,
     ) -> None:
         self.engine = engine
         self.ca_file = ca_file
         self.name = name or default_host_name()
         self.clock_factory = clock_factory
+        self.resume_window = timedelta(seconds=resume_window)
+        self.exclusive = exclusive
+        self.on_outcome = on_outcome
+        self.forward = forward
+        self.lease = LeaseClock(lease_seconds)
         self.writer = EventWriter(
-            engine, interval=write_interval, message_log_limit=message_log_limit
+            engine,
+            interval=write_interval,
+            message_log_limit=message_log_limit,
+            on_lost=self._lost,
         )
         self.twins: dict[uuid.UUID, ChargePointTwin] = {}
         self.loop: asyncio.AbstractEventLoop | None = None
-        self._heartbeat_task: asyncio.Task[None] | None = None
+        self._previous_heartbeat: datetime | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._background: set[asyncio.Future[None]] = set()
+        self._stopped = False
         self._handlers: dict[str, Callable[[Command], Awaitable[dict[str, Any]]]] = {
             "connect": self._connect,
             "disconnect": self._disconnect,
@@ -80,93 +133,177 @@ class Host:
     # -- lifecycle ---------------------------------------------------------------
 
     async def start(self) -> None:
-        """Start writing events, register this host and clear what a previous run left."""
+        """Take the lease, start writing events, clear what a previous run left."""
         self.loop = asyncio.get_running_loop()
+        self.lease.renewing()
+        renewed = await asyncio.to_thread(
+            leases.renew, self.engine, self.name, os.getpid(), self.lease.seconds
+        )
+        self.lease.renewed()
+        self._previous_heartbeat = renewed.previous_heartbeat
         self.writer.start()
-        await asyncio.to_thread(self._register)
         await asyncio.to_thread(self._reconcile)
-        self._heartbeat_task = asyncio.create_task(self._beat())
+        self._tasks.append(asyncio.create_task(self._keep_lease()))
+        if not self.exclusive:
+            self._tasks.append(asyncio.create_task(self._adopt_orphans()))
 
     async def restore(self) -> None:
-        """Reconnect the twins the user left connected (call once their CSMS can answer)."""
+        """Host again the twins this host held, and (embedded) those nobody holds that the
+        user left connected: their sessions resume (call once their CSMS can answer)."""
         for charge_point_id in await asyncio.to_thread(self._twins_to_restore):
-            try:
-                twin = await self._twin(charge_point_id, fresh=True)
+            await self.host_twin(charge_point_id)
+
+    async def host_twin(self, charge_point_id: uuid.UUID) -> None:
+        """Run a twin placed on this host: restore it, and connect it if the user wants."""
+        try:
+            twin = await self._twin(charge_point_id)
+            if await asyncio.to_thread(self._wants_connection, charge_point_id):
                 await twin.start()
-            except Exception:
-                logger.exception("could not restore charge point %s", charge_point_id)
+            await self._run_pending_commands(charge_point_id)
+        except TwinMoved as moved:
+            logger.info("charge point %s is hosted by %s now", charge_point_id, moved.host)
+        except Exception:
+            logger.exception("could not host charge point %s", charge_point_id)
 
     async def close(self) -> None:
-        if self._heartbeat_task is not None:
-            self._heartbeat_task.cancel()
-        await asyncio.gather(*(twin.close() for twin in self.twins.values()))
+        """Stop: save every twin's state for resume and close every websocket promptly.
+
+        The host keeps its claim on its twins (embedded: the next start resumes them).
+        """
+        await self._stop_twins()
+
+    async def drain(self) -> None:
+        """Stop and hand every twin over to the other hosts (SIGTERM of a worker)."""
+        await asyncio.to_thread(leases.mark_draining, self.engine, self.name)
+        await self._stop_twins()
+        await asyncio.to_thread(leases.release_all, self.engine, self.name)
+        await asyncio.to_thread(leases.end_lease, self.engine, self.name)
+
+    async def _stop_twins(self) -> None:
+        if self._stopped:
+            return
+        self._stopped = True
+        for task in self._tasks:
+            task.cancel()
+        twins = list(self.twins.values())
+        for twin in twins:
+            self.writer.state_changed(twin)
+        await self.writer.flush()
+        if twins:
+            closing = [asyncio.ensure_future(twin.close()) for twin in twins]
+            _, late = await asyncio.wait(closing, timeout=CLOSE_TIMEOUT)
+            for task in late:
+                task.cancel()
+            if late:
+                logger.warning("%d twin(s) did not close within %g s", len(late), CLOSE_TIMEOUT)
         await self.writer.close()
 
-    async def _beat(self) -> None:
-        """Tell the database this host is alive (operators see it in the private API)."""
+    async def _keep_lease(self) -> None:
+        """Renew the lease (the heartbeat operators see) a few times per lease period."""
         while True:
-            await asyncio.sleep(HOST_HEARTBEAT_SECONDS)
+            await asyncio.sleep(self.lease.seconds / 4)
+            was_valid = self.lease.valid()
+            self.lease.renewing()
             try:
-                await asyncio.to_thread(self._register, keep_started=True)
+                renewed = await asyncio.to_thread(
+                    leases.renew, self.engine, self.name, os.getpid(), self.lease.seconds
+                )
             except Exception:
-                logger.exception("could not record the host heartbeat")
+                logger.exception("could not renew the lease of host %s", self.name)
+                continue
+            self.lease.renewed()
+            if not self.exclusive and (renewed.lapsed or not was_valid):
+                await self._lease_lapsed()
 
-    def _register(self, keep_started: bool = False) -> None:
+    async def _lease_lapsed(self) -> None:
+        """The lease ran out (paused, cut off): others may hold our twins now. Drop them all
+        without a word to their CSMSs and let placement give them out afresh."""
+        logger.warning("host %s lost its lease; handing its twins back", self.name)
+        twins, self.twins = list(self.twins.values()), {}
+        for twin in twins:
+            self.writer.forget(twin.config.charge_point_id)
+        await asyncio.gather(*(twin.close() for twin in twins), return_exceptions=True)
+        await asyncio.to_thread(leases.release_all, self.engine, self.name)
+
+    def _lost(self, charge_point_id: str) -> None:
+        """The state store found that another host holds the twin now: stop running it."""
+        twin = self.twins.pop(uuid.UUID(charge_point_id), None)
+        if twin is not None:
+            logger.warning("%s moved to another host; closing it here", twin.config.cid)
+            self.writer.forget(charge_point_id)
+            self.spawn(twin.close())
+
+    def spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
+        """Run in the background, keeping a reference until done (the loop keeps none)."""
+        task = asyncio.ensure_future(coroutine)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    def permit(self, charge_point_id: uuid.UUID) -> bool:
+        """Whether this host may still talk to the twin's CSMS (checked before every frame)."""
+        return self.exclusive or (self.lease.valid() and charge_point_id in self.twins)
+
+    async def _adopt_orphans(self) -> None:
+        """Find twins whose host is gone and place them on the least loaded live host."""
+        while True:
+            await asyncio.sleep(ADOPT_INTERVAL)
+            try:
+                for host, charge_point_id in await asyncio.to_thread(self._place_orphans):
+                    if host == self.name:
+                        self.spawn(self.host_twin(charge_point_id))
+                    elif self.forward is not None:
+                        self.forward(host, "host_twin", {"charge_point_id": str(charge_point_id)})
+                await self._host_what_is_mine()
+            except Exception:
+                logger.exception("looking for twins without a host failed")
+
+    def _place_orphans(self) -> list[tuple[str, uuid.UUID]]:
+        placed = []
         with session_for(self.engine) as session:
-            now = utcnow()
-            row = session.get(TwinHost, self.name)
-            if row is None:
-                session.add(TwinHost(name=self.name, started_at=now, heartbeat_at=now))
-            else:
-                row.heartbeat_at = now
-                if not keep_started:
-                    row.started_at = now
+            dead_hosts = set()
+            for orphan in leases.orphans(session):
+                if orphan.host is not None:
+                    dead_hosts.add(orphan.host)
+                target = leases.assign(session, orphan)
+                if target is not None:
+                    placed.append((target[0], orphan.charge_point_id))
+            for dead in dead_hosts:
+                self._fail_running_commands(session, dead)
             session.commit()
+        return placed
+
+    async def _host_what_is_mine(self) -> None:
+        """Twins placed here whose hosting task went astray are hosted all the same."""
+        mine = await asyncio.to_thread(self._twins_to_restore)
+        for charge_point_id in mine:
+            if charge_point_id not in self.twins:
+                await self.host_twin(charge_point_id)
+
+    def _fail_running_commands(self, session: Session, dead_host: str) -> None:
+        """Commands a dead host had started have an unknown outcome: say so."""
+        session.execute(
+            update(Command)
+            .where(Command.host == dead_host, Command.status == "running")
+            .values(
+                status="failed",
+                error_code="host_died",
+                error_message=f"the twin's host {dead_host} stopped while carrying out the "
+                "command; its outcome is unknown",
+                finished_at=utcnow(),
+            )
+        )
 
     def _reconcile(self) -> None:
         """Make the stored live state match a host that has just started with no twin running.
 
-        What a previous run of this host left behind is stale: its charge points are
-        not connected, nothing is plugged in, sessions that were running when it
-        stopped ended with it (stop reason PowerLoss), and commands it had not
-        finished failed. The CSMS is not told about those sessions: the twin's
-        memory of them went with the process.
+        The twins this host held are restored from their saved state by
+        :meth:`restore`; until then they are not connected. Commands a previous run
+        of this host had not finished failed with it: whoever sent them has stopped
+        waiting.
         """
         with session_for(self.engine) as session:
             hosted = select(ChargePoint.id).where(ChargePoint.host == self.name)
-            connectors = select(Connector.id).where(Connector.charge_point_id.in_(hosted))
             now = utcnow()
-            session.execute(
-                update(Transaction)
-                .where(Transaction.charge_point_id.in_(hosted), Transaction.end_time.is_(None))
-                .values(status="Ended", end_time=now, stop_reason="PowerLoss")
-            )
-            session.execute(
-                update(Vehicle)
-                .where(Vehicle.connector_id.in_(connectors))
-                .values(connector_id=None, transaction_id=None, status="ready-to-charge")
-            )
-            session.execute(
-                update(Connector)
-                .where(Connector.id.in_(connectors))
-                .values(
-                    status="Unavailable",
-                    vehicle_id=None,
-                    transaction_id=None,
-                    transactionid=None,
-                    id_tag=None,
-                    current_ac_power=0.0,
-                    current_ac_current=0.0,
-                    current_dc_power=0.0,
-                    current_dc_current=0.0,
-                    current_energy=0.0,
-                )
-            )
-            session.execute(
-                update(Evse)
-                .where(Evse.charge_point_id.in_(hosted))
-                .values(status="Unavailable", active_connector_id=None)
-            )
             session.execute(
                 update(ChargePoint)
                 .where(ChargePoint.host == self.name)
@@ -187,19 +324,54 @@ class Host:
             session.commit()
 
     def _twins_to_restore(self) -> list[uuid.UUID]:
-        """Charge points the user left connected, hosted here or nowhere yet."""
+        """Twins held here; an exclusive host also takes those nobody holds that the user
+        left connected."""
         with session_for(self.engine) as session:
-            query = select(ChargePoint.id).where(
-                ChargePoint.desired_state == "connected",
-                (ChargePoint.host == self.name) | ChargePoint.host.is_(None),
+            held = ChargePoint.host == self.name
+            if self.exclusive:
+                held = held | (
+                    ChargePoint.host.is_(None) & (ChargePoint.desired_state == "connected")
+                )
+            return list(session.scalars(select(ChargePoint.id).where(held)))
+
+    def _wants_connection(self, charge_point_id: uuid.UUID) -> bool:
+        with session_for(self.engine) as session:
+            return (
+                session.scalar(
+                    select(ChargePoint.desired_state).where(ChargePoint.id == charge_point_id)
+                )
+                == "connected"
             )
-            return list(session.scalars(query))
+
+    async def _run_pending_commands(self, charge_point_id: uuid.UUID) -> None:
+        """Commands that waited for the twin while it moved are carried out here, once."""
+        for command_id in await asyncio.to_thread(self._pending_commands, charge_point_id):
+            await self.execute(command_id)
+
+    def _pending_commands(self, charge_point_id: uuid.UUID) -> list[uuid.UUID]:
+        with session_for(self.engine) as session:
+            return list(
+                session.scalars(
+                    select(Command.id)
+                    .where(Command.charge_point_id == charge_point_id, Command.status == "pending")
+                    .order_by(Command.created_at)
+                )
+            )
 
     # -- commands ----------------------------------------------------------------
 
     async def execute(self, command_id: uuid.UUID) -> None:
-        """Carry out one stored command and store its outcome (never raises for twin errors)."""
-        command = await asyncio.to_thread(self._claim, command_id)
+        """Carry out one stored command and store its outcome (never raises for twin errors).
+
+        A command is claimed (pending → running) at most once, whichever host
+        receives it; one for a twin that another live host holds now is passed on.
+        """
+        try:
+            command = await asyncio.to_thread(self._claim, command_id)
+        except TwinMoved as moved:
+            if self.forward is not None:
+                self.forward(moved.host, "run_command", {"command_id": str(command_id)})
+            return
         if command is None:
             return
         outcome: dict[str, Any] = {}
@@ -231,10 +403,34 @@ class Host:
             command = session.get(Command, command_id)
             if command is None or command.status != "pending":
                 return None
-            command.status = "running"
-            command.host = self.name
+            if not self.exclusive:
+                self._hold(session, command.charge_point_id)
+            claimed = session.execute(
+                update(Command)
+                .where(Command.id == command_id, Command.status == "pending")
+                .values(status="running", host=self.name)
+                .execution_options(synchronize_session=False)
+            )
             session.commit()
+            if claimed.rowcount != 1:  # type: ignore[attr-defined]
+                return None
+            session.refresh(command)
             return command
+
+    def _hold(self, session: Session, charge_point_id: uuid.UUID) -> None:
+        """Make sure this host holds the twin: take it if its host is gone, or raise
+        :class:`TwinMoved` if another live host has it."""
+        row = session.execute(
+            select(ChargePoint.host, ChargePoint.lease_token).where(
+                ChargePoint.id == charge_point_id
+            )
+        ).one_or_none()
+        if row is None or row.host == self.name:
+            return
+        if row.host is not None and leases.host_is_live(session, row.host):
+            raise TwinMoved(row.host)
+        leases.take(session, leases.Orphan(charge_point_id, row.host, row.lease_token), self.name)
+        session.commit()
 
     def _finish(self, command_id: uuid.UUID, outcome: dict[str, Any]) -> None:
         with session_for(self.engine) as session:
@@ -244,9 +440,15 @@ class Host:
                 setattr(command, field, value)
             command.finished_at = utcnow()
             session.commit()
+        if self.on_outcome is not None:
+            try:
+                self.on_outcome(command_id, outcome)
+            except Exception:
+                logger.exception("could not announce the outcome of command %s", command_id)
 
     async def _twin(self, charge_point_id: uuid.UUID, *, fresh: bool = False) -> ChargePointTwin:
-        """The hosted twin, created from the stored charge point when not hosted yet.
+        """The hosted twin, created from the stored charge point (and resumed from its saved
+        state) when not hosted yet.
 
         ``fresh`` rebuilds a twin that is not running, so that changes the user
         made to the charge point (CSMS URL, password, limits) take effect.
@@ -255,10 +457,28 @@ class Host:
         if twin is not None and not (fresh and self._idle(twin)):
             return twin
         if twin is not None:
+            self.twins.pop(charge_point_id, None)
+            self.writer.state_changed(twin)
+            await self.writer.flush()
             await twin.close()
-        config, rows = await asyncio.to_thread(self._load_config, charge_point_id)
+        config, rows, saved = await asyncio.to_thread(self._load_config, charge_point_id)
         self.writer.register(config.charge_point_id, rows)
-        twin = ChargePointTwin(config, self.clock_factory(config.speed), self.writer)
+        twin = ChargePointTwin(
+            config,
+            self.clock_factory(config.speed),
+            self.writer,
+            store=self.writer,
+            permit=lambda: self.permit(charge_point_id),
+        )
+        if saved is not None:
+            resume = utcnow() - saved.last_alive <= self.resume_window
+            twin.restore_state(saved.state, resume=resume, last_alive=saved.last_alive)
+            logger.info(
+                "%s: %s from its state of %s",
+                config.cid,
+                "resumed" if resume else "restarted after a power loss",
+                saved.last_alive.isoformat(timespec="seconds"),
+            )
         self.twins[charge_point_id] = twin
         return twin
 
@@ -269,7 +489,9 @@ class Host:
             for connector in twin.connectors()
         )
 
-    def _load_config(self, charge_point_id: uuid.UUID) -> tuple[ChargePointConfig, TwinRows]:
+    def _load_config(
+        self, charge_point_id: uuid.UUID
+    ) -> tuple[ChargePointConfig, TwinRows, SavedTwin | None]:
         with session_for(self.engine) as session:
             charge_point = session.scalar(
                 select(ChargePoint)
@@ -281,16 +503,45 @@ class Host:
             )
             if charge_point is None:
                 raise UnknownTarget(f"charge point {charge_point_id} no longer exists")
-            charge_point.host = self.name
+            previous_host = charge_point.host
+            if previous_host != self.name:
+                if self.exclusive or previous_host is None:
+                    charge_point.host = self.name
+                    charge_point.lease_token += 1
+                else:
+                    self._hold(session, charge_point_id)
+                    session.refresh(charge_point)
+            saved = self._saved_state(session, charge_point_id, previous_host)
+            self.writer.fence(str(charge_point_id), charge_point.lease_token)
             session.commit()
-            return charge_point_config(charge_point, self.ca_file), TwinRows(
-                user_id=charge_point.user_id,
-                connectors={
-                    connector.connectorid: (connector.id, evse.id)
-                    for evse in charge_point.evses
-                    for connector in evse.connectors
-                },
+            return (
+                charge_point_config(charge_point, self.ca_file),
+                TwinRows(
+                    user_id=charge_point.user_id,
+                    connectors={
+                        connector.connectorid: (connector.id, evse.id)
+                        for evse in charge_point.evses
+                        for connector in evse.connectors
+                    },
+                ),
+                saved,
             )
+
+    def _saved_state(
+        self, session: Session, charge_point_id: uuid.UUID, previous_host: str | None
+    ) -> SavedTwin | None:
+        """The twin's saved state, and the last moment it is known to have been alive:
+        its last save, or the last heartbeat of the host that ran it, if later."""
+        row = session.get(TwinState, charge_point_id)
+        if row is None:
+            return None
+        heartbeat = (
+            self._previous_heartbeat
+            if previous_host == self.name
+            else leases.last_heartbeat(session, previous_host)
+        )
+        last_alive = max(row.saved_at, heartbeat) if heartbeat is not None else row.saved_at
+        return SavedTwin(row.state, last_alive)
 
     async def _vehicle(self, vehicle_id: str) -> VehicleModel:
         row = await asyncio.to_thread(self._load_vehicle, uuid.UUID(vehicle_id))

@@ -5,17 +5,26 @@ list. Every ``interval`` seconds (and whenever a command asks for it, so that an
 API answer reads what the twin just did) the batch is written in one
 transaction on a worker thread. Updates to the same row within a batch are
 coalesced: only the latest state of a connector or transaction is written.
+
+The writer is also the twins' state store: a twin says when its resumable state
+changed, and the state is saved (once per batch, however often it changed) with
+the twin's fencing token, so that a host that lost the twin writes nothing over
+its new host's state. A twin that must not send a transaction message before it
+is saved waits for the next batch, which then comes at once.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, delete, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -28,8 +37,10 @@ from shared.models import (
     MeterSample,
     OcppConfiguration,
     Transaction,
+    TwinState,
     Vehicle,
 )
+from shared.models.base import utcnow
 from worker.twin.events import (
     ChargePointChanged,
     ConfigurationChanged,
@@ -40,6 +51,9 @@ from worker.twin.events import (
     TwinEvent,
     VehicleChanged,
 )
+
+if TYPE_CHECKING:
+    from worker.twin.charge_point import ChargePointTwin
 
 logger = logging.getLogger(__name__)
 
@@ -63,13 +77,19 @@ class EventWriter:
         *,
         message_log_limit: int = 100_000,
         prune_interval: float = 60.0,
+        on_lost: Callable[[str], None] | None = None,
     ) -> None:
         self.engine = engine
         self.interval = interval
         self.message_log_limit = message_log_limit
         self.prune_interval = prune_interval
+        self.on_lost = on_lost
         self._rows: dict[str, TwinRows] = {}
+        self._tokens: dict[str, int] = {}
         self._pending: list[TwinEvent] = []
+        self._changed: dict[str, ChargePointTwin] = {}
+        self._saved_waiters: list[asyncio.Future[None]] = []
+        self._wake = asyncio.Event()
         self._logged_since_prune: set[uuid.UUID] = set()
         self._lock = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
@@ -77,8 +97,25 @@ class EventWriter:
     def register(self, charge_point_id: str, rows: TwinRows) -> None:
         self._rows[charge_point_id] = rows
 
+    def fence(self, charge_point_id: str, lease_token: int) -> None:
+        """The fencing token the twin's state is written with from now on."""
+        self._tokens[charge_point_id] = lease_token
+
     def __call__(self, event: TwinEvent) -> None:
         self._pending.append(event)
+
+    # -- the twins' state store ------------------------------------------------------
+
+    def state_changed(self, twin: ChargePointTwin) -> None:
+        self._changed[twin.config.charge_point_id] = twin
+
+    async def saved(self, twin: ChargePointTwin) -> None:
+        """Return once the twin's state as of now is written (the next batch, sent at once)."""
+        self.state_changed(twin)
+        waiter = asyncio.get_running_loop().create_future()
+        self._saved_waiters.append(waiter)
+        self._wake.set()
+        await waiter
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run())
@@ -92,7 +129,9 @@ class EventWriter:
         loop = asyncio.get_running_loop()
         next_prune = loop.time() + self.prune_interval
         while True:
-            await asyncio.sleep(self.interval)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.interval)
+            self._wake.clear()
             try:
                 await self.flush()
                 if loop.time() >= next_prune:
@@ -129,20 +168,91 @@ class EventWriter:
     async def flush(self) -> None:
         """Write everything reported so far (also what arrives while writing waits its turn)."""
         async with self._lock:
-            if not self._pending:
-                return
-            batch, self._pending = self._pending, []
+            waiters, self._saved_waiters = self._saved_waiters, []
             try:
-                await asyncio.to_thread(self._write, batch)
-            except IntegrityError:
-                await asyncio.to_thread(self._write_one_by_one, batch)
-            except BaseException:
-                self._pending[:0] = batch
+                await self._flush_events()
+                await self._flush_states()
+            except BaseException as error:
+                for waiter in waiters:
+                    if not waiter.done():
+                        waiter.set_exception(error)
                 raise
+            for waiter in waiters:
+                if not waiter.done():
+                    waiter.set_result(None)
+
+    async def _flush_events(self) -> None:
+        if not self._pending:
+            return
+        batch, self._pending = self._pending, []
+        try:
+            await asyncio.to_thread(self._write, batch)
+        except IntegrityError:
+            await asyncio.to_thread(self._write_one_by_one, batch)
+        except BaseException:
+            self._pending[:0] = batch
+            raise
+
+    async def _flush_states(self) -> None:
+        """Save the state of every twin that changed, fenced by its lease token."""
+        if not self._changed:
+            return
+        changed, self._changed = self._changed, {}
+        now = utcnow()
+        rows = [
+            {
+                "charge_point_id": uuid.UUID(charge_point_id),
+                "lease_token": self._tokens.get(charge_point_id, 0),
+                "state": twin.save_state(),
+                "saved_at": now,
+            }
+            for charge_point_id, twin in changed.items()
+            if charge_point_id in self._rows
+        ]
+        if not rows:
+            return
+        try:
+            written = await asyncio.to_thread(self._write_states, rows)
+        except BaseException:
+            for charge_point_id, twin in changed.items():
+                self._changed.setdefault(charge_point_id, twin)
+            raise
+        for row in rows:
+            if row["charge_point_id"] not in written and self.on_lost is not None:
+                self.on_lost(str(row["charge_point_id"]))
+
+    def _write_states(self, rows: list[dict[str, Any]]) -> set[uuid.UUID]:
+        """Upsert the states; answers the ids written (a row with an older token than the
+        stored one is refused: that twin has moved to another host)."""
+        written: set[uuid.UUID] = set()
+        with session_for(self.engine) as session:
+            dialect = session.get_bind().dialect.name
+            upsert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(TwinState)
+            statement = upsert.on_conflict_do_update(
+                index_elements=[TwinState.charge_point_id],
+                set_={
+                    "lease_token": upsert.excluded.lease_token,
+                    "state": upsert.excluded.state,
+                    "saved_at": upsert.excluded.saved_at,
+                },
+                where=TwinState.lease_token <= upsert.excluded.lease_token,
+            ).returning(TwinState.charge_point_id)
+            for row in rows:
+                try:
+                    with session.begin_nested():
+                        if session.scalar(statement, row) is not None:
+                            written.add(row["charge_point_id"])
+                except IntegrityError:  # the charge point was deleted meanwhile
+                    written.add(row["charge_point_id"])
+            session.commit()
+        return written
 
     def forget(self, charge_point_id: str) -> None:
-        """The charge point is about to be deleted: nothing more is written for it."""
+        """The charge point is about to be deleted, or runs elsewhere now: nothing more is
+        written for it."""
         self._rows.pop(charge_point_id, None)
+        self._tokens.pop(charge_point_id, None)
+        self._changed.pop(charge_point_id, None)
 
     def _write_one_by_one(self, batch: list[TwinEvent]) -> None:
         """A batch the database refused (a row deleted meanwhile, say): write what it
