@@ -9,11 +9,13 @@ idle twin pays nothing for them.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from worker.twin.protocol import IdTagInfo
+from worker.twin.state import id_tag_info_from_state, id_tag_info_to_state
 
 UpdateType = Literal["Full", "Differential"]
 UpdateStatus = Literal["Accepted", "Failed", "NotSupported", "VersionMismatch"]
@@ -29,12 +31,34 @@ class LocalListEntry:
 class Authorizer:
     """The cache and the local list of one charge point."""
 
-    __slots__ = ("_cache", "_list", "list_version")
+    __slots__ = ("_cache", "_list", "changed", "list_version")
 
-    def __init__(self) -> None:
+    def __init__(self, changed: Callable[[], None] | None = None) -> None:
         self._cache: dict[str, IdTagInfo] | None = None
         self._list: dict[str, IdTagInfo] | None = None
         self.list_version = 0
+        #: Called after every change (the twin's state store hook).
+        self.changed = changed
+
+    def _changed(self) -> None:
+        if self.changed is not None:
+            self.changed()
+
+    # -- state ---------------------------------------------------------------------
+
+    def save_state(self) -> dict[str, Any]:
+        return {
+            "list_version": self.list_version,
+            "local_list": {tag: id_tag_info_to_state(i) for tag, i in (self._list or {}).items()},
+            "cache": {tag: id_tag_info_to_state(i) for tag, i in (self._cache or {}).items()},
+        }
+
+    def restore_state(self, data: dict[str, Any]) -> None:
+        self.list_version = int(data.get("list_version", 0))
+        listed = {t: id_tag_info_from_state(i) for t, i in data.get("local_list", {}).items()}
+        cached = {t: id_tag_info_from_state(i) for t, i in data.get("cache", {}).items()}
+        self._list = listed or None
+        self._cache = cached or None
 
     # -- cache -------------------------------------------------------------------
 
@@ -42,10 +66,14 @@ class Authorizer:
         """Store a CSMS answer in the cache."""
         if self._cache is None:
             self._cache = {}
-        self._cache[id_tag] = info
+        if self._cache.get(id_tag) != info:
+            self._cache[id_tag] = info
+            self._changed()
 
     def clear_cache(self) -> None:
-        self._cache = None
+        if self._cache is not None:
+            self._cache = None
+            self._changed()
 
     def cached(self, id_tag: str) -> IdTagInfo | None:
         return self._cache.get(id_tag) if self._cache else None
@@ -75,6 +103,7 @@ class Authorizer:
             current = {entry.id_tag: entry.info for entry in entries if entry.info is not None}
         self._list = current or None
         self.list_version = version
+        self._changed()
         return "Accepted"
 
     # -- decision ----------------------------------------------------------------

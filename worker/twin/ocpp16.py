@@ -289,6 +289,16 @@ class Ocpp16Adapter(OcppJAdapter, ChargePoint):
     def heartbeat_interval_from_boot(self, interval: int) -> None:
         self._set("HeartbeatInterval", str(interval))
 
+    # -- saved state ---------------------------------------------------------------------
+
+    def save_state(self) -> dict[str, Any]:
+        return {"stop_aligned": dict(self._stop_aligned or {})}
+
+    def restore_state(self, data: dict[str, Any]) -> None:
+        stop_aligned = data.get("stop_aligned")
+        if stop_aligned:
+            self._stop_aligned = {ref: list(values) for ref, values in stop_aligned.items()}
+
     # -- twin → CSMS --------------------------------------------------------------------
 
     async def send_boot_notification(self, reason: str) -> BootAnswer:

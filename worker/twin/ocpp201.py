@@ -65,6 +65,7 @@ from worker.twin.protocol import (
     SessionSettings,
 )
 from worker.twin.smart_charging import ChargingProfile, format_time
+from worker.twin.state import time_from_state, time_to_state
 from worker.twin.wire import OcppJAdapter, parse_time, plain
 
 logger = logging.getLogger(__name__)
@@ -316,6 +317,48 @@ class Ocpp201Adapter(OcppJAdapter, ChargePoint):
             if self.twin.connector(cid).transaction is not None:
                 return cid
         return ids[0] if ids else None
+
+    # -- saved state ---------------------------------------------------------------------
+
+    def save_state(self) -> dict[str, Any]:
+        return {
+            "offline_since": time_to_state(self._offline_since),
+            "offline_periods": [
+                [time_to_state(start), time_to_state(end)]
+                for start, end in self._offline_periods or ()
+            ],
+            "event_id": self._event_id,
+        }
+
+    def restore_state(self, data: dict[str, Any]) -> None:
+        """Offline from when the saved twin was (or else from now: what it sent
+        online before was not offline) until the next accepted connection."""
+        self._offline_since = time_from_state(data.get("offline_since")) or self.twin.now()
+        periods = [
+            (time_from_state(start), time_from_state(end))
+            for start, end in data.get("offline_periods", ())
+        ]
+        self._offline_periods = [(a, b) for a, b in periods if a and b] or None
+        self._event_id = int(data.get("event_id", 0))
+
+    def transaction_state(self, transaction: Any) -> dict[str, Any] | None:
+        state = self._tx.get(transaction.ref) if self._tx else None
+        if state is None:
+            return None
+        return {
+            "seq_no": state.seq_no,
+            "charging_state": state.charging_state,
+            "id_token_type": state.id_token_type,
+            "remote_start_id": state.remote_start_id,
+        }
+
+    def restore_transaction_state(self, transaction: Any, data: dict[str, Any]) -> None:
+        state = _TxState(data["remote_start_id"], data["id_token_type"])
+        state.seq_no = data["seq_no"]
+        state.charging_state = data["charging_state"]
+        if self._tx is None:
+            self._tx = {}
+        self._tx[transaction.ref] = state
 
     # -- offline periods -----------------------------------------------------------------
 
@@ -611,6 +654,7 @@ class Ocpp201Adapter(OcppJAdapter, ChargePoint):
             result = await self._call("TransactionEvent", payload)
             state.seq_no += 1
             state.charging_state = charging
+            self.twin.mark_changed()
             return result
 
     @staticmethod

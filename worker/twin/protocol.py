@@ -267,6 +267,24 @@ class ProtocolAdapter(ABC):
         """The boot answer set the heartbeat interval: store it (1.6: the
         HeartbeatInterval key) and update :attr:`settings`."""
 
+    def save_state(self) -> dict[str, Any]:
+        """What the version keeps beyond the core's state (plain JSON data), for
+        :meth:`ChargePointTwin.save_state`; per transaction see
+        :meth:`transaction_state`."""
+        return {}
+
+    def restore_state(self, data: dict[str, Any]) -> None:
+        """Take back what :meth:`save_state` returned (on a fresh adapter)."""
+        return None
+
+    def transaction_state(self, transaction: Transaction) -> dict[str, Any] | None:
+        """What the version keeps about one transaction (2.0.1: seqNo...), or None."""
+        return None
+
+    def restore_transaction_state(self, transaction: Transaction, data: dict[str, Any]) -> None:
+        """Take back what :meth:`transaction_state` returned."""
+        return None
+
     #: Actions to run once the answer to the CALL being handled is on the wire;
     #: None when no CALL is being handled. The subclass sets it around each call.
     _deferred: list[Callable[[], None]] | None = None
@@ -297,7 +315,15 @@ class LoggedConnection:
     the adapter, and :meth:`send_frame` takes the frame its sender already has.
     """
 
-    __slots__ = ("_emit", "_now", "_pending", "charge_point_id", "last_frame", "websocket")
+    __slots__ = (
+        "_emit",
+        "_now",
+        "_pending",
+        "_permit",
+        "charge_point_id",
+        "last_frame",
+        "websocket",
+    )
 
     def __init__(
         self,
@@ -305,22 +331,38 @@ class LoggedConnection:
         charge_point_id: str,
         emit: Callable[[Any], None],
         now: Callable[[], datetime],
+        permit: Callable[[], bool] | None = None,
     ) -> None:
         self.websocket = websocket
         self.charge_point_id = charge_point_id
         self._emit = emit
         self._now = now
+        self._permit = permit
         self._pending: dict[tuple[Direction, str], str] = {}
         self.last_frame: Any = None
 
     async def send(self, message: str) -> None:
+        self._check_permit()
         self._log("sent", message, _parse(message))
         await self.websocket.send(message)
 
     async def send_frame(self, message: str, frame: list[Any]) -> None:
         """Send ``message``, the JSON of ``frame``."""
+        self._check_permit()
         self._log("sent", message, frame)
         await self.websocket.send(message)
+
+    def _check_permit(self) -> None:
+        """Every frame goes out only while the host holds the twin's lease: without
+        it, drop the connection (no close handshake: not one more byte to the CSMS)
+        and raise ConnectionLost instead of sending."""
+        if self._permit is None or self._permit():
+            return
+        logger.warning("%s: lease lost, dropping the connection", self.charge_point_id)
+        transport = getattr(self.websocket, "transport", None)
+        if transport is not None:
+            transport.abort()
+        raise ConnectionLost("this process no longer holds the charge point's lease")
 
     async def recv(self) -> str:
         message = await self.websocket.recv()
@@ -414,6 +456,8 @@ class ConnectionLoop:
 
     INITIAL_BACKOFF = 1.0
     MAX_BACKOFF = 60.0
+    #: Real seconds between two looks at the lease while the host does not hold it.
+    PERMIT_RECHECK = 1.0
 
     __slots__ = ("_backoff", "_ssl", "reconnect_now", "twin", "url")
 
@@ -439,6 +483,7 @@ class ConnectionLoop:
         if twin.config.password:
             headers["Authorization"] = basic_auth_header(twin.config.cid, twin.config.password)
         while True:
+            await self._wait_for_permit()
             ping = adapter.settings.websocket_ping_interval
             try:
                 websocket = await connect(
@@ -476,11 +521,24 @@ class ConnectionLoop:
             twin.retrying_in(delay)
             await twin.clock.sleep(delay)
 
+    async def _wait_for_permit(self) -> None:
+        """Open no websocket while the host does not hold the twin's lease."""
+        twin = self.twin
+        if twin.permitted():
+            return
+        twin.connection_failed("this process does not hold the charge point's lease")
+        while True:  # the host's lease is a clock comparison: polling is what it offers
+            await asyncio.sleep(self.PERMIT_RECHECK)
+            if twin.permitted():
+                return
+
     async def _session(self, websocket: ClientConnection) -> bool:
         """Serve one connection until it closes; True if the session got going."""
         twin = self.twin
         adapter = twin.adapter
-        connection = LoggedConnection(websocket, twin.config.charge_point_id, twin.sink, twin.now)
+        connection = LoggedConnection(
+            websocket, twin.config.charge_point_id, twin.sink, twin.now, twin.permitted
+        )
         adapter.attach(connection)
         serve = asyncio.ensure_future(adapter.serve())
         session = asyncio.ensure_future(twin.run_session())
@@ -519,6 +577,8 @@ class QueuedMessage:
     info: str | None = None
     attempts: int = 0
     done: asyncio.Future[Any] | None = None
+    #: In the state the host's store has written (see :class:`OutboundQueue`).
+    persisted: bool = False
 
     @property
     def durable(self) -> bool:
@@ -534,6 +594,12 @@ class OutboundQueue:
     the StartTransaction that brings it. A CALLERROR or a timeout counts as one
     attempt; after ``transaction_message_attempts`` the message is dropped (logged),
     as OCPP 1.6 §4.10 describes. One drain task at a time, only while online.
+
+    Persist before send: with a state store (``twin.store``), the first attempt of a
+    transaction message waits until the store has written the twin's state as of
+    then (which holds the message), so that a restored twin re-sends what the CSMS
+    may have seen and never counts a register below it. Status notifications are
+    volatile and never wait.
     """
 
     #: Periodic MeterValues kept while offline; older ones are dropped first, so a
@@ -566,6 +632,8 @@ class OutboundQueue:
             self._meter_values += 1
             if self._meter_values > self.MAX_METER_VALUES:
                 self._drop_oldest_meter_value()
+        if item.durable:
+            self.twin.mark_changed()
         self.kick()
 
     def _drop_oldest_meter_value(self) -> None:
@@ -581,6 +649,8 @@ class OutboundQueue:
         item = self._items.popleft()
         if item.kind == "meter":
             self._meter_values -= 1
+        if item.durable:
+            self.twin.mark_changed()
         return item
 
     def kick(self) -> None:
@@ -624,6 +694,14 @@ class OutboundQueue:
         adapter = twin.adapter
         while self._items and twin.online and not self._held:
             item = self._items[0]
+            store = twin.store
+            if store is not None and item.durable and not item.persisted:
+                # Everything queued now is in the state written as of now.
+                waiting = [queued for queued in self._items if queued.durable]
+                await store.saved(twin)
+                for queued in waiting:
+                    queued.persisted = True
+                continue
             try:
                 result = await self._send(adapter, item)
             except ConnectionLost:

@@ -362,6 +362,30 @@ class ChargingProfileStore:
         found.sort(key=lambda cp: (cp[0], cp[1].purpose, -cp[1].stack_level, cp[1].id))
         return found
 
+    def save_state(self) -> list[dict[str, Any]]:
+        """Every installed profile as plain data (the 2.0.1 wire form, which holds
+        every field), with its connector and anchor."""
+        return [
+            {
+                "connector_id": e.connector_id,
+                "profile": e.profile.to_ocpp201(),
+                "anchor": format_time(e.anchor) if e.anchor is not None else None,
+            }
+            for entries in self._by_key.values()
+            for e in reversed(entries)
+        ]
+
+    def restore_state(self, data: list[dict[str, Any]]) -> None:
+        self._by_key.clear()
+        self._count = 0
+        for item in data:
+            profile = ChargingProfile.from_ocpp201(item["profile"])
+            anchor = _parse_time(item.get("anchor"))
+            entries = self._by_key.setdefault((item["connector_id"], profile.purpose), [])
+            entries.append(_Installed(item["connector_id"], profile, anchor))
+            entries.sort(key=lambda e: -e.profile.stack_level)
+            self._count += 1
+
     def _remove(self, predicate: Any) -> int:
         removed = 0
         for key in list(self._by_key):
