@@ -30,7 +30,15 @@ from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from shared.db import session_for
-from shared.models import ChargePoint, Command, Evse, TwinState, Vehicle
+from shared.models import (
+    ChargePoint,
+    Command,
+    Connector,
+    Evse,
+    Transaction,
+    TwinState,
+    Vehicle,
+)
 from shared.models.base import utcnow
 from worker import leases
 from worker.leases import LeaseClock
@@ -297,13 +305,51 @@ class Host:
         """Make the stored live state match a host that has just started with no twin running.
 
         The twins this host held are restored from their saved state by
-        :meth:`restore`; until then they are not connected. Commands a previous run
-        of this host had not finished failed with it: whoever sent them has stopped
-        waiting.
+        :meth:`restore`; until then they are not connected. A twin with no saved
+        state has no memory of its sessions: they are ended here (PowerLoss), and
+        its connectors and vehicles are freed. Commands a previous run of this host
+        had not finished failed with it: whoever sent them has stopped waiting.
         """
         with session_for(self.engine) as session:
             hosted = select(ChargePoint.id).where(ChargePoint.host == self.name)
+            forgotten = hosted.where(~ChargePoint.id.in_(select(TwinState.charge_point_id)))
+            connectors = select(Connector.id).where(Connector.charge_point_id.in_(forgotten))
             now = utcnow()
+            session.execute(
+                update(Transaction)
+                .where(Transaction.charge_point_id.in_(forgotten), Transaction.end_time.is_(None))
+                .values(status="Ended", end_time=now, stop_reason="PowerLoss")
+            )
+            session.execute(
+                update(Vehicle)
+                .where(Vehicle.connector_id.in_(connectors))
+                .values(connector_id=None, transaction_id=None, status="ready-to-charge")
+            )
+            session.execute(
+                update(Connector)
+                .where(Connector.id.in_(connectors))
+                .values(
+                    vehicle_id=None,
+                    transaction_id=None,
+                    transactionid=None,
+                    id_tag=None,
+                    current_ac_power=0.0,
+                    current_ac_current=0.0,
+                    current_dc_power=0.0,
+                    current_dc_current=0.0,
+                    current_energy=0.0,
+                )
+            )
+            session.execute(
+                update(Connector)
+                .where(Connector.charge_point_id.in_(hosted))
+                .values(status="Unavailable")
+            )
+            session.execute(
+                update(Evse)
+                .where(Evse.charge_point_id.in_(hosted))
+                .values(status="Unavailable", active_connector_id=None)
+            )
             session.execute(
                 update(ChargePoint)
                 .where(ChargePoint.host == self.name)
