@@ -1,34 +1,38 @@
 from __future__ import annotations
 
-from datetime import timedelta
+from collections import defaultdict
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from shared.models import ChargePoint, TwinHost
 from shared.models.base import utcnow
-from shared.schemas.host import TwinHostPublic
-
-#: A host that has not reported for this long is taken for dead.
-HOST_DEADLINE = timedelta(seconds=60)
+from shared.schemas.host import HostedTwin, TwinHostPublic
 
 
 def list_hosts(session: Session) -> list[TwinHostPublic]:
-    counts = dict(
-        session.execute(
-            select(ChargePoint.host, func.count())
-            .where(ChargePoint.host.is_not(None))
-            .group_by(ChargePoint.host)
-        ).all()
+    hosted: dict[str, list[HostedTwin]] = defaultdict(list)
+    rows = session.execute(
+        select(ChargePoint.host, ChargePoint.id, ChargePoint.cid)
+        .where(ChargePoint.host.is_not(None))
+        .order_by(ChargePoint.cid)
     )
+    for host, charge_point_id, cid in rows:
+        hosted[host].append(HostedTwin(id=charge_point_id, cid=cid))
     now = utcnow()
     return [
         TwinHostPublic(
             name=host.name,
+            pid=host.pid,
+            status=host.status,
             started_at=host.started_at,
             heartbeat_at=host.heartbeat_at,
-            alive=now - host.heartbeat_at < HOST_DEADLINE,
-            charge_points=counts.get(host.name, 0),
+            lease_expires_at=host.lease_expires_at,
+            alive=host.status != "stopped"
+            and host.lease_expires_at is not None
+            and host.lease_expires_at > now,
+            twin_count=len(hosted[host.name]),
+            twins=hosted[host.name],
         )
         for host in session.scalars(select(TwinHost).order_by(TwinHost.name))
     ]

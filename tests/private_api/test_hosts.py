@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import os
+
 from tests.stack import Stack
 
 
@@ -12,7 +14,10 @@ async def test_operators_see_hosts_and_where_each_twin_runs(stack: Stack) -> Non
     hosts = (await stack.private.get("/hosts")).json()
     ours = next(host for host in hosts if host["name"] == stack.host.name)
     assert ours["alive"] is True
-    assert ours["charge_points"] >= 1
+    assert ours["status"] == "running"
+    assert ours["pid"] == os.getpid()
+    assert ours["twin_count"] == len(ours["twins"]) >= 1
+    assert {"id": charge_point["id"], "cid": charge_point["cid"]} in ours["twins"]
 
     hosted = await stack.private.get("/charge-points", params={"host": stack.host.name})
     row = next(row for row in hosted.json()["data"] if row["id"] == charge_point["id"])
