@@ -1,9 +1,13 @@
-"""Fixtures for real databases and the two APIs.
+"""Fixtures for real databases, Redis, Celery workers and the two APIs.
 
 Postgres is the local server (ELU_TEST_POSTGRES_URL, default the local one with
-trust auth); each test run gets a fresh database that is dropped at the end.
-Without a reachable server the Postgres tests skip with what to start, unless
-ELU_REQUIRE_SERVICES=1 (CI), which makes that a failure.
+trust auth); each test run gets fresh databases that are dropped at the end.
+Redis is ELU_TEST_REDIS_URL (default the local one). Without a reachable server
+the tests that need it skip with what to start, unless ELU_REQUIRE_SERVICES=1
+(CI), which makes that a failure.
+
+The ``stack`` fixture runs a test three times: embedded on SQLite, embedded on
+Postgres, and distributed (Celery worker processes, Redis, Postgres).
 """
 
 from __future__ import annotations
@@ -11,9 +15,11 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+import redis
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, create_engine, text
 
@@ -22,12 +28,15 @@ from public_api.app import create_app as create_public_app
 from shared.db import make_engine
 from shared.migrate import upgrade
 from shared.settings import Settings
+from tests.cluster import Cluster, running_cluster
 
 POSTGRES_ADMIN_URL = os.environ.get(
     "ELU_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 )
+REDIS_URL = os.environ.get("ELU_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 REQUIRE_SERVICES = os.environ.get("ELU_REQUIRE_SERVICES") == "1"
 START_POSTGRES = "pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start"
+START_REDIS = "redis-server --daemonize yes"
 
 
 def service_missing(message: str) -> None:
@@ -37,8 +46,9 @@ def service_missing(message: str) -> None:
     pytest.skip(message)
 
 
-@pytest.fixture(scope="session")
-def postgres_url() -> Iterator[str]:
+@contextmanager
+def fresh_postgres_database() -> Iterator[str]:
+    """A new, empty database on the test server, dropped afterwards."""
     admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
     try:
         with admin.connect() as connection:
@@ -58,6 +68,33 @@ def postgres_url() -> Iterator[str]:
         with admin.connect() as connection:
             connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    with fresh_postgres_database() as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    try:
+        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2).ping()
+    except redis.RedisError as error:
+        service_missing(
+            f"Redis is not reachable at {REDIS_URL} ({error}); "
+            f"start it (e.g. `{START_REDIS}`) or set ELU_TEST_REDIS_URL"
+        )
+    return REDIS_URL
+
+
+@pytest.fixture(scope="session")
+def cluster(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    """Two Celery workers hosting twins, on a database of their own, for the whole run."""
+    with fresh_postgres_database() as url:
+        upgrade(url)
+        with running_cluster(url, redis_url, tmp_path_factory.mktemp("cluster")) as running:
+            yield running
 
 
 @pytest.fixture(scope="session")
@@ -109,9 +146,28 @@ def private_client(settings: Settings, engine: Engine) -> Iterator[TestClient]:
         yield client
 
 
-@pytest.fixture
-async def stack(settings: Settings, engine: Engine):  # type: ignore[no-untyped-def]
-    from tests.stack import running_stack
+@pytest.fixture(params=["embedded", "distributed"])
+async def stack(request: pytest.FixtureRequest, settings: Settings, engine: Engine):  # type: ignore[no-untyped-def]
+    from tests.stack import running_distributed_stack, running_stack
 
+    if request.param == "distributed":
+        async with running_distributed_stack(request.getfixturevalue("cluster")) as running:
+            yield running
+        return
     async with running_stack(settings, engine) as running:
         yield running
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Distributed mode runs on Postgres only: drop its SQLite variant of each stack test."""
+    kept, dropped = [], []
+    for item in items:
+        params = getattr(item, "callspec", None)
+        params = params.params if params is not None else {}
+        if params.get("stack") == "distributed" and params.get("database_url") == "sqlite":
+            dropped.append(item)
+        else:
+            kept.append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept

@@ -1,15 +1,18 @@
-"""The whole embedded stack inside the test's event loop.
+"""The whole stack, embedded or distributed, for tests that act as a user would.
 
-The bundled CSMSs run for real on free localhost ports, the twin host runs on
-the test's loop, and the public and private APIs are reached through httpx
-against their ASGI apps, their commands carried by the in-process bus, as in
-`elu-twins up`.
+The bundled CSMSs run for real on free localhost ports, and the public and
+private APIs are reached through httpx against their ASGI apps. Embedded: the
+twin host runs on the test's loop and the in-process bus carries commands, as in
+`elu-twins up`. Distributed: the twins run in real Celery worker processes
+(:class:`tests.cluster.Cluster`) over real Postgres and Redis, and the commands go
+through Redis, as in `elu-twins up --distributed`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -24,6 +27,7 @@ from csms_v201.app import create_app as create_csms_v201
 from private_api.app import create_app as create_private_app
 from public_api.app import create_app as create_public_app
 from shared.settings import Settings
+from tests.cluster import Cluster
 from tests.csms.server import RunningCsms, serve
 from worker.commands import InProcessBus
 from worker.host import Host
@@ -35,7 +39,20 @@ class Stack:
     private: httpx.AsyncClient
     csms_v16: RunningCsms
     csms_v201: RunningCsms
-    host: Host
+    #: name -> pid of the processes that host the twins
+    hosts: dict[str, int]
+    mode: str = "embedded"
+
+    async def hosted_twins(self) -> dict[str, str]:
+        """Charge point id -> name of the host that holds it, as operators see it."""
+        answer = await self.private.get("/hosts")
+        assert answer.status_code == 200, answer.text
+        return {
+            twin["id"]: host["name"]
+            for host in answer.json()
+            if host["name"] in self.hosts
+            for twin in host["twins"]
+        }
 
     async def account(self) -> dict[str, str]:
         """A new user; answers the Authorization header of its token."""
@@ -106,9 +123,36 @@ async def running_stack(
                 headers={"X-Operator-Key": settings.operator_key or ""},
             ) as private,
         ):
-            yield Stack(public, private, csms_v16, csms_v201, host)
+            yield Stack(public, private, csms_v16, csms_v201, {host.name: os.getpid()})
     finally:
         await host.close()
+
+
+@contextlib.asynccontextmanager
+async def running_distributed_stack(cluster: Cluster) -> AsyncIterator[Stack]:
+    """The stack over the cluster's worker processes; the twins the test connected are
+    disconnected at the end, so that the next test's workers are not busy with them."""
+    public_app = create_public_app(cluster.settings, cluster.engine, cluster.bus)
+    private_app = create_private_app(cluster.settings, cluster.engine)
+    async with (
+        serve(create_csms_v16()) as csms_v16,
+        serve(create_csms_v201()) as csms_v201,
+        public_app.router.lifespan_context(public_app),
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=public_app), base_url="http://public"
+        ) as public,
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=private_app),
+            base_url="http://private",
+            headers={"X-Operator-Key": cluster.settings.operator_key or ""},
+        ) as private,
+    ):
+        try:
+            yield Stack(
+                public, private, csms_v16, csms_v201, cluster.host_pids(), mode="distributed"
+            )
+        finally:
+            await asyncio.to_thread(cluster.disconnect_all)
 
 
 async def eventually(

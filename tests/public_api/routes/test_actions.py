@@ -276,7 +276,7 @@ async def test_deleting_a_connected_charge_point_stops_its_twin(stack: Stack) ->
     charge_point = await _connected(stack, headers)
     deleted = await stack.public.delete(f"/twin/charge-point/{charge_point['id']}", headers=headers)
     assert deleted.status_code == 204
-    assert charge_point["id"] not in {str(key) for key in stack.host.twins}
+    assert charge_point["id"] not in await stack.hosted_twins()
     gone = await eventually(
         lambda: stack.csms_v16.api.get(f"/api/charge-points/{charge_point['cid']}"),
         lambda answer: answer.json()["connected"] is False,
