@@ -3,7 +3,7 @@
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from shared.csms.message_log import MessageLog
 from shared.csms.state import (
@@ -28,6 +28,11 @@ class ChargePointPublic(BaseModel):
     connected: bool
     connected_at: datetime | None
     disconnected_at: datetime | None
+    connections: int = Field(description="websocket connections accepted for this identity")
+    replaced_connections: int = Field(
+        description="times a new connection arrived while another was still open (the "
+        "older one is closed): a charge point seen twice at once"
+    )
     last_message_at: datetime | None
     subprotocol: str | None
     basic_auth_user: str | None
@@ -45,6 +50,8 @@ class ChargePointPublic(BaseModel):
             connected=record.connected,
             connected_at=record.connected_at,
             disconnected_at=record.disconnected_at,
+            connections=record.connections,
+            replaced_connections=record.replaced_connections,
             last_message_at=record.messages.last_frame_at,
             subprotocol=record.subprotocol,
             basic_auth_user=record.basic_auth_user,

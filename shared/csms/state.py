@@ -114,6 +114,8 @@ class ChargePointRecord:
     connected: bool = False
     connected_at: datetime | None = None
     disconnected_at: datetime | None = None
+    connections: int = 0
+    replaced_connections: int = 0
     subprotocol: str | None = None
     basic_auth_user: str | None = None
     basic_auth_password: str | None = None
@@ -139,7 +141,10 @@ class ChargePointRecord:
         user: str | None,
         password: str | None,
     ) -> None:
+        if self.session is not None:
+            self.replaced_connections += 1
         self.session = session
+        self.connections += 1
         self.connected = True
         self.connected_at = utc_now()
         self.subprotocol = subprotocol

@@ -397,6 +397,8 @@ async def test_reconnect_replaces_the_old_connection(csms: RunningCsms) -> None:
         assert new.remote_starts == [{"id_tag": "ABC"}]
         assert old.remote_starts == []
         assert csms.state.charge_points["CP1"].connected
+        seen = (await csms.api.get("/api/charge-points/CP1")).json()
+        assert (seen["connections"], seen["replaced_connections"]) == (2, 1)
 
     await eventually(lambda: not csms.state.charge_points["CP1"].connected)
 
