@@ -118,6 +118,7 @@ class Host:
             interval=write_interval,
             message_log_limit=message_log_limit,
             on_lost=self._lost,
+            host_name=self.name,
         )
         self.twins: dict[uuid.UUID, ChargePointTwin] = {}
         self.loop: asyncio.AbstractEventLoop | None = None
@@ -549,15 +550,14 @@ class Host:
             )
             if charge_point is None:
                 raise UnknownTarget(f"charge point {charge_point_id} no longer exists")
-            previous_host = charge_point.host
-            if previous_host != self.name:
-                if self.exclusive or previous_host is None:
+            if charge_point.host != self.name:
+                if self.exclusive or charge_point.host is None:
                     charge_point.host = self.name
                     charge_point.lease_token += 1
                 else:
                     self._hold(session, charge_point_id)
                     session.refresh(charge_point)
-            saved = self._saved_state(session, charge_point_id, previous_host)
+            saved = self._saved_state(session, charge_point_id)
             self.writer.fence(str(charge_point_id), charge_point.lease_token)
             session.commit()
             return (
@@ -573,18 +573,16 @@ class Host:
                 saved,
             )
 
-    def _saved_state(
-        self, session: Session, charge_point_id: uuid.UUID, previous_host: str | None
-    ) -> SavedTwin | None:
+    def _saved_state(self, session: Session, charge_point_id: uuid.UUID) -> SavedTwin | None:
         """The twin's saved state, and the last moment it is known to have been alive:
-        its last save, or the last heartbeat of the host that ran it, if later."""
+        its last save, or the last heartbeat of the host that saved it, if later."""
         row = session.get(TwinState, charge_point_id)
         if row is None:
             return None
         heartbeat = (
             self._previous_heartbeat
-            if previous_host == self.name
-            else leases.last_heartbeat(session, previous_host)
+            if row.saved_by == self.name
+            else leases.last_heartbeat(session, row.saved_by)
         )
         last_alive = max(row.saved_at, heartbeat) if heartbeat is not None else row.saved_at
         return SavedTwin(row.state, last_alive)

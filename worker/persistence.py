@@ -78,8 +78,10 @@ class EventWriter:
         message_log_limit: int = 100_000,
         prune_interval: float = 60.0,
         on_lost: Callable[[str], None] | None = None,
+        host_name: str = "",
     ) -> None:
         self.engine = engine
+        self.host_name = host_name
         self.interval = interval
         self.message_log_limit = message_log_limit
         self.prune_interval = prune_interval
@@ -205,6 +207,7 @@ class EventWriter:
                 "lease_token": self._tokens.get(charge_point_id, 0),
                 "state": twin.save_state(),
                 "saved_at": now,
+                "saved_by": self.host_name,
             }
             for charge_point_id, twin in changed.items()
             if charge_point_id in self._rows
@@ -234,6 +237,7 @@ class EventWriter:
                     "lease_token": upsert.excluded.lease_token,
                     "state": upsert.excluded.state,
                     "saved_at": upsert.excluded.saved_at,
+                    "saved_by": upsert.excluded.saved_by,
                 },
                 where=TwinState.lease_token <= upsert.excluded.lease_token,
             ).returning(TwinState.charge_point_id)

@@ -25,6 +25,7 @@ def upgrade() -> None:
         sa.Column("lease_token", sa.BigInteger(), nullable=False),
         sa.Column("state", sa.JSON(), nullable=False),
         sa.Column("saved_at", shared.models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("saved_by", sa.String(length=255), nullable=False),
         sa.ForeignKeyConstraint(
             ["charge_point_id"],
             ["charge_points.id"],

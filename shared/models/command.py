@@ -59,7 +59,8 @@ class TwinState(Base):
 
     Written only by the host holding the twin's lease with ``lease_token``: a write
     with an older token is refused, so a host that lost the twin cannot overwrite
-    what its new host saves.
+    what its new host saves. The twin was last known alive at ``saved_at`` or at
+    the last heartbeat of the host that saved it (``saved_by``), whichever is later.
     """
 
     __tablename__ = "twin_states"
@@ -70,3 +71,4 @@ class TwinState(Base):
     lease_token: Mapped[int] = mapped_column(BigInteger, default=0)
     state: Mapped[dict[str, Any]]
     saved_at: Mapped[datetime]
+    saved_by: Mapped[str] = mapped_column(String(255))
