@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 import pytest
@@ -88,13 +88,30 @@ def redis_url() -> str:
     return REDIS_URL
 
 
+ClusterFactory = Callable[..., AbstractContextManager[Cluster]]
+
+
 @pytest.fixture(scope="session")
-def cluster(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
-    """Two Celery workers hosting twins, on a database of their own, for the whole run."""
-    with fresh_postgres_database() as url:
-        upgrade(url)
-        with running_cluster(url, redis_url, tmp_path_factory.mktemp("cluster")) as running:
-            yield running
+def new_cluster(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> ClusterFactory:
+    """Starts Celery workers hosting twins, on a Postgres database of their own (so that no
+    other test's twins are theirs to adopt): ``with new_cluster(3, lease_seconds=6) as c``."""
+
+    @contextmanager
+    def start(workers: int = 2, **settings: object) -> Iterator[Cluster]:
+        with fresh_postgres_database() as url:
+            upgrade(url)
+            folder = tmp_path_factory.mktemp("cluster")
+            with running_cluster(url, redis_url, folder, workers, **settings) as running:
+                yield running
+
+    return start
+
+
+@pytest.fixture(scope="session")
+def cluster(new_cluster: ClusterFactory) -> Iterator[Cluster]:
+    """Two workers for the whole run, shared by the distributed variant of the stack tests."""
+    with new_cluster(2) as running:
+        yield running
 
 
 @pytest.fixture(scope="session")

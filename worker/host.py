@@ -126,6 +126,7 @@ class Host:
         self._tasks: list[asyncio.Task[None]] = []
         self._background: set[asyncio.Future[None]] = set()
         self._stopped = False
+        self._building: dict[uuid.UUID, asyncio.Lock] = {}
         self._handlers: dict[str, Callable[[Command], Awaitable[dict[str, Any]]]] = {
             "connect": self._connect,
             "disconnect": self._disconnect,
@@ -503,6 +504,20 @@ class Host:
         twin = self.twins.get(charge_point_id)
         if twin is not None and not (fresh and self._idle(twin)):
             return twin
+        lock = self._building.setdefault(charge_point_id, asyncio.Lock())
+        try:
+            async with lock:
+                return await self._build_twin(charge_point_id, fresh=fresh)
+        finally:
+            if not lock.locked():
+                self._building.pop(charge_point_id, None)
+
+    async def _build_twin(self, charge_point_id: uuid.UUID, *, fresh: bool) -> ChargePointTwin:
+        """Build the twin, one build at a time per charge point (a command and the hosting
+        loop may ask for the same twin at once)."""
+        twin = self.twins.get(charge_point_id)
+        if twin is not None and not (fresh and self._idle(twin)):
+            return twin
         if twin is not None:
             self.twins.pop(charge_point_id, None)
             self.writer.state_changed(twin)
@@ -622,12 +637,23 @@ class Host:
 
     async def _remove(self, command: Command) -> dict[str, Any]:
         """Stop hosting the twin (before its charge point is deleted)."""
+        await asyncio.to_thread(self._let_go, command.charge_point_id)
         twin = self.twins.pop(command.charge_point_id, None)
         if twin is not None:
             await twin.close()
         await self.writer.flush()
         self.writer.forget(str(command.charge_point_id))
         return {"status": "removed"}
+
+    def _let_go(self, charge_point_id: uuid.UUID) -> None:
+        """No host is to run the twin any more, this one included."""
+        with session_for(self.engine) as session:
+            session.execute(
+                update(ChargePoint)
+                .where(ChargePoint.id == charge_point_id)
+                .values(host=None, desired_state="disconnected")
+            )
+            session.commit()
 
     async def _plug_in(self, command: Command) -> dict[str, Any]:
         twin = await self._twin(command.charge_point_id)

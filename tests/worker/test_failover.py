@@ -1,0 +1,257 @@
+"""A worker that dies, drains or pauses costs the user nothing: its twins move and their
+sessions resume, and the CSMS never sees one charge point connected twice at once.
+
+Three real `elu-twins worker` processes over real Postgres and Redis, twins charging
+against the bundled CSMSs (which record every frame and connection per identity).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import time
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from shared.csms.state import ChargePointRecord, MeterValueRecord
+from shared.csms.state import Transaction as CsmsTransaction
+from tests.cluster import Cluster, Worker
+from tests.conftest import ClusterFactory
+from tests.stack import Stack, eventually, running_distributed_stack
+
+WORKERS = 3
+#: Simulated seconds per real second: MeterValues (60 s) every 6 s, quick enough to watch.
+SPEED = 10
+
+
+@pytest.fixture(scope="module")
+def cluster3(new_cluster: ClusterFactory) -> Iterator[Cluster]:
+    with new_cluster(WORKERS, default_max_charge_points=1000, default_max_vehicles=1000) as running:
+        yield running
+
+
+@pytest.fixture
+async def stack(cluster3: Cluster) -> AsyncIterator[Stack]:
+    while len(cluster3.workers) < WORKERS:  # a test before may have stopped one
+        cluster3.start_worker()
+    async with running_distributed_stack(cluster3) as running:
+        yield running
+
+
+@dataclass
+class Session:
+    """One charging twin as the user and the CSMS see it."""
+
+    charge_point: dict[str, Any]
+    transaction: dict[str, Any]
+
+    @property
+    def cid(self) -> str:
+        return str(self.charge_point["cid"])
+
+    @property
+    def protocol(self) -> str:
+        return str(self.charge_point["ocpp_protocol"])
+
+
+async def charging_fleet(stack: Stack, headers: dict[str, str], count: int) -> list[Session]:
+    """``count`` twins, half OCPP 1.6 and half 2.0.1, each charging a vehicle."""
+    bodies = [
+        {
+            "name": f"fleet {number}",
+            "ocpp_protocol": protocol,
+            "csms_url": (stack.csms_v16 if protocol == "ocpp1.6" else stack.csms_v201).ws_url,
+            "speed_factor": SPEED,
+            "maximum_ac_power": 22,
+            "evses": [{"connectors": [{"connector_type": "cType2"}]}],
+        }
+        for number in range(count)
+        for protocol in ["ocpp1.6" if number % 2 == 0 else "ocpp2.0.1"]
+    ]
+    created = await stack.public.post("/twin/charge-point/bulk", headers=headers, json=bodies)
+    assert created.status_code == 200, created.text
+    vehicles = await stack.public.post(
+        "/twin/vehicle/bulk",
+        headers=headers,
+        json=[{"name": f"car {n}", "battery_capacity": 80, "soc": 20} for n in range(count)],
+    )
+    assert vehicles.status_code == 200, vehicles.text
+    limit = asyncio.Semaphore(40)
+
+    async def charge(charge_point: dict[str, Any], vehicle: dict[str, Any]) -> Session:
+        async with limit:
+            connected = await stack.action(
+                "connect-charger", headers, charge_point_id=charge_point["id"]
+            )
+            assert connected.status_code == 200, connected.text
+            connector_id = charge_point["evses"][0]["connectors"][0]["id"]
+            started = await stack.action(
+                "start-transaction", headers, connector_id=connector_id, vehicle_id=vehicle["id"]
+            )
+            assert started.status_code == 200, started.text
+            return Session(connected.json(), started.json())
+
+    return list(
+        await asyncio.gather(
+            *(charge(cp, v) for cp, v in zip(created.json(), vehicles.json(), strict=True))
+        )
+    )
+
+
+def csms_record(stack: Stack, session: Session) -> ChargePointRecord:
+    csms = stack.csms_v16 if session.protocol == "ocpp1.6" else stack.csms_v201
+    return csms.state.charge_points[session.cid]
+
+
+def csms_transactions(stack: Stack, session: Session) -> list[CsmsTransaction]:
+    csms = stack.csms_v16 if session.protocol == "ocpp1.6" else stack.csms_v201
+    return csms.state.find_transactions(charge_point_id=session.cid)
+
+
+def received_calls(record: ChargePointRecord, action: str) -> list[Any]:
+    return [
+        message
+        for message in record.messages.page(0, len(record.messages))
+        if message.direction == "received"
+        and message.action == action
+        and message.message_type == "CALL"
+    ]
+
+
+def register_wh(meter_value: MeterValueRecord) -> float | None:
+    for sampled in meter_value.sampled_value:
+        if sampled.get("measurand", "Energy.Active.Import.Register") == (
+            "Energy.Active.Import.Register"
+        ):
+            unit = sampled.get("unitOfMeasure", {}).get("unit") or sampled.get("unit") or "Wh"
+            value = float(sampled["value"])
+            return value * 1000 if unit == "kWh" else value
+    return None
+
+
+def registers(transaction: CsmsTransaction) -> list[float]:
+    return [
+        value
+        for value in (register_wh(meter_value) for meter_value in transaction.meter_values)
+        if value is not None
+    ]
+
+
+def worker_named(cluster: Cluster, name: str) -> Worker:
+    return next(worker for worker in cluster.workers if worker.name == name)
+
+
+async def twins_by_host(stack: Stack) -> dict[str, list[str]]:
+    by_host: dict[str, list[str]] = {}
+    for charge_point_id, host in (await stack.hosted_twins()).items():
+        by_host.setdefault(host, []).append(charge_point_id)
+    return by_host
+
+
+def assert_resumed(stack: Stack, session: Session, before: dict[str, Any]) -> None:
+    """The session the CSMS knew goes on: one transaction, never a second start, no reboot,
+    the register never goes back, 2.0.1 seqNo continues, one connection at a time."""
+    record = csms_record(stack, session)
+    (transaction,) = csms_transactions(stack, session)
+    assert transaction.id == before["transaction_id"]
+    assert not transaction.ended
+    values = registers(transaction)
+    assert values == sorted(values), f"{session.cid}: the register went back: {values}"
+    assert values[-1] >= before["register"]
+    assert len(values) > before["meter_values"], f"{session.cid}: no meter value since"
+    assert len(received_calls(record, "BootNotification")) == 1, "a reconnect, not a reboot"
+    assert record.replaced_connections == 0
+    if session.protocol == "ocpp1.6":
+        assert len(received_calls(record, "StartTransaction")) == 1
+    else:
+        started = [event for event in transaction.events if event.event_type == "Started"]
+        assert len(started) == 1
+        first_of_each: dict[int, Any] = {}
+        for event in transaction.events:
+            # At-least-once: a message the dead worker sent but had not yet recorded as
+            # answered comes again, with its own seqNo; a new message never takes a used one.
+            seen = first_of_each.setdefault(event.seq_no, event)
+            assert (seen.timestamp, seen.event_type, seen.trigger_reason) == (
+                event.timestamp,
+                event.event_type,
+                event.trigger_reason,
+            ), f"{session.cid}: seqNo {event.seq_no} reused for another event"
+        seq_nos = list(first_of_each)
+        assert seq_nos == list(range(len(seq_nos))), f"{session.cid}: seqNo gap: {seq_nos}"
+    resynchronised = [
+        status for status in record.connectors.values() if status.received_at > before["at"]
+    ]
+    assert resynchronised, f"{session.cid}: no StatusNotification after the reconnect"
+
+
+def before_the_move(stack: Stack, session: Session) -> dict[str, Any]:
+    (transaction,) = csms_transactions(stack, session)
+    values = registers(transaction)
+    return {
+        "transaction_id": transaction.id,
+        "register": values[-1] if values else 0.0,
+        "meter_values": len(transaction.meter_values),
+        "at": csms_record(stack, session).connected_at,
+    }
+
+
+async def all_metering(stack: Stack, sessions: list[Session]) -> None:
+    async def metered() -> bool:
+        return all(
+            transactions and registers(transactions[0])
+            for transactions in (csms_transactions(stack, s) for s in sessions)
+        )
+
+    await eventually(metered, bool, timeout=60)
+
+
+async def test_kill_9_of_a_worker_resumes_its_300_charging_sessions_on_the_others(
+    stack: Stack, cluster3: Cluster
+) -> None:
+    headers = await stack.account()
+    sessions = await charging_fleet(stack, headers, 300)
+    await all_metering(stack, sessions)
+    by_host = await twins_by_host(stack)
+    assert sorted(by_host) == sorted(stack.hosts)
+    counts = [len(twins) for twins in by_host.values()]
+    assert max(counts) - min(counts) <= 30, f"placement is uneven: {counts}"
+
+    victim = max(by_host, key=lambda host: len(by_host[host]))
+    moved = [s for s in sessions if s.charge_point["id"] in set(by_host[victim])]
+    before = {s.cid: before_the_move(stack, s) for s in moved}
+    killed_at = time.monotonic()
+    worker_named(cluster3, victim).process.send_signal(signal.SIGKILL)
+
+    async def where() -> dict[str, str]:
+        return await stack.hosted_twins()
+
+    def all_back(hosted: dict[str, str]) -> bool:
+        return all(
+            hosted.get(s.charge_point["id"]) not in (None, victim)
+            and csms_record(stack, s).connections == 2
+            and csms_record(stack, s).connected
+            for s in moved
+        )
+
+    await eventually(where, all_back, timeout=45)
+    took = time.monotonic() - killed_at
+    assert took < 30, f"the twins of the killed worker took {took:.1f} s to come back"
+
+    async def metered_again() -> bool:
+        return all(
+            len(csms_transactions(stack, s)[0].meter_values) > before[s.cid]["meter_values"]
+            for s in moved
+        )
+
+    await eventually(metered_again, bool, timeout=30)
+    for session in moved:
+        assert_resumed(stack, session, before[session.cid])
+    answer = await stack.public.get(
+        f"/operations/charge_point/transaction/{moved[0].transaction['id']}", headers=headers
+    )
+    assert answer.json()["status"] == "Charging"
+    assert answer.json()["end_time"] is None
+    cluster3.workers.remove(worker_named(cluster3, victim))
