@@ -50,15 +50,15 @@ def distributed_settings(settings: Settings) -> Settings:
 
 
 def child_environment(settings: Settings) -> dict[str, str]:
+    """This environment with every setting spelled out, so that each child process runs
+    with exactly these settings (and the generated secrets) in distributed mode."""
     assert settings.database_url and settings.secret_key and settings.operator_key
-    return os.environ | {
-        "ELU_MODE": "distributed",
-        "ELU_DATABASE_URL": settings.database_url,
-        "ELU_REDIS_URL": settings.redis_url,
-        "ELU_SECRET_KEY": settings.secret_key,
-        "ELU_OPERATOR_KEY": settings.operator_key,
-        "ELU_DATA_DIR": str(settings.data_dir),
+    spelled_out = {
+        f"ELU_{name.upper()}": str(value)
+        for name, value in settings.model_dump(mode="json").items()
+        if value is not None and name != "worker_name"
     }
+    return os.environ | spelled_out | {"ELU_MODE": "distributed"}
 
 
 def check_services(settings: Settings) -> None:

@@ -51,7 +51,7 @@ class Cluster:
         name = name or f"w{len(self.workers) + 1}-{uuid.uuid4().hex[:6]}"
         log = self.folder / f"{name}.log"
         process = subprocess.Popen(
-            [str(ELU_TWINS), "worker", "--name", name, "--loglevel", "WARNING"],
+            [str(ELU_TWINS), "worker", "--name", name, "--loglevel", "INFO"],
             env=child_environment(self.settings),
             stdout=log.open("wb"),
             stderr=subprocess.STDOUT,

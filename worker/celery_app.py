@@ -91,11 +91,15 @@ class HostRunner:
             forward=lambda host, task, arguments: send_to_host(celery, host, task, arguments),
         )
         self.loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self.loop.run_forever, name="twin-host")
+        self._thread = threading.Thread(target=self.loop.run_forever, name="twin-host", daemon=True)
 
     def start(self) -> None:
         self._thread.start()
-        asyncio.run_coroutine_threadsafe(self.host.start(), self.loop).result(60)
+        try:
+            asyncio.run_coroutine_threadsafe(self.host.start(), self.loop).result(60)
+        except BaseException:
+            self._stop_loop()
+            raise
         self.submit(lambda host: host.restore())
         logger.info("twin host %s started", self.host.name)
 
@@ -110,6 +114,9 @@ class HostRunner:
             asyncio.run_coroutine_threadsafe(self.host.drain(), self.loop).result(DRAIN_TIMEOUT)
         except Exception:
             logger.exception("draining twin host %s failed", self.host.name)
+        self._stop_loop()
+
+    def _stop_loop(self) -> None:
         self.loop.call_soon_threadsafe(self.loop.stop)
         self._thread.join(5)
 

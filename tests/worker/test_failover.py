@@ -255,3 +255,131 @@ async def test_kill_9_of_a_worker_resumes_its_300_charging_sessions_on_the_other
     assert answer.json()["status"] == "Charging"
     assert answer.json()["end_time"] is None
     cluster3.workers.remove(worker_named(cluster3, victim))
+
+
+async def test_sigterm_drains_a_worker_its_twins_move_within_10_s(
+    stack: Stack, cluster3: Cluster
+) -> None:
+    headers = await stack.account()
+    sessions = await charging_fleet(stack, headers, 30)
+    await all_metering(stack, sessions)
+    by_host = await twins_by_host(stack)
+    leaving = max(by_host, key=lambda host: len(by_host[host]))
+    moved = [s for s in sessions if s.charge_point["id"] in set(by_host[leaving])]
+    before = {s.cid: before_the_move(stack, s) for s in moved}
+
+    worker = worker_named(cluster3, leaving)
+    asked_at = time.monotonic()
+    worker.process.send_signal(signal.SIGTERM)
+
+    async def where() -> dict[str, str]:
+        return await stack.hosted_twins()
+
+    def moved_and_connected(hosted: dict[str, str]) -> bool:
+        return all(
+            hosted.get(s.charge_point["id"]) not in (None, leaving)
+            and csms_record(stack, s).connections == 2
+            and csms_record(stack, s).connected
+            for s in moved
+        )
+
+    await eventually(where, moved_and_connected, timeout=30)
+    took = time.monotonic() - asked_at
+    assert took < 10, f"draining took {took:.1f} s"
+    assert worker.process.wait(30) == 0
+    cluster3.workers.remove(worker)
+
+    async def metered_again() -> bool:
+        return all(
+            len(csms_transactions(stack, s)[0].meter_values) > before[s.cid]["meter_values"]
+            for s in moved
+        )
+
+    await eventually(metered_again, bool, timeout=30)
+    for session in moved:
+        assert_resumed(stack, session, before[session.cid])
+
+
+async def test_a_paused_worker_goes_quiet_and_never_connects_its_twins_again(
+    stack: Stack, cluster3: Cluster
+) -> None:
+    headers = await stack.account()
+    sessions = await charging_fleet(stack, headers, 12)
+    await all_metering(stack, sessions)
+    by_host = await twins_by_host(stack)
+    paused = max(by_host, key=lambda host: len(by_host[host]))
+    moved = [s for s in sessions if s.charge_point["id"] in set(by_host[paused])]
+    worker = worker_named(cluster3, paused)
+
+    worker.process.send_signal(signal.SIGSTOP)
+    try:
+
+        async def where() -> dict[str, str]:
+            return await stack.hosted_twins()
+
+        def taken_over(hosted: dict[str, str]) -> bool:
+            return all(
+                hosted.get(s.charge_point["id"]) not in (None, paused)
+                and csms_record(stack, s).connections >= 2
+                and csms_record(stack, s).connected
+                for s in moved
+            )
+
+        await eventually(where, taken_over, timeout=45)
+    finally:
+        worker.process.send_signal(signal.SIGCONT)
+    connections = {s.cid: csms_record(stack, s).connections for s in moved}
+    frames = {s.cid: len(csms_record(stack, s).messages) for s in moved}
+
+    await asyncio.sleep(8)  # the woken worker renews its lease, finds its twins gone
+
+    hosts = {host["name"]: host for host in (await stack.private.get("/hosts")).json()}
+    assert hosts[paused]["alive"] is True, "the woken worker takes new twins again"
+    assert hosts[paused]["twin_count"] == 0, worker.log.read_text()[-3000:]
+    for session in moved:
+        record = csms_record(stack, session)
+        assert record.connections == connections[session.cid], "the old worker reconnected"
+        assert record.connected
+        assert len(csms_transactions(stack, session)) == 1
+        assert len(record.messages) >= frames[session.cid]
+    log = worker.log.read_text()
+    assert "lost its lease" in log, log[-2000:]
+
+
+async def test_a_command_sent_while_its_twin_moves_is_carried_out_once(
+    stack: Stack, cluster3: Cluster
+) -> None:
+    headers = await stack.account()
+    sessions = await charging_fleet(stack, headers, 12)
+    by_host = await twins_by_host(stack)
+    leaving = max(by_host, key=lambda host: len(by_host[host]))
+    moving = [s for s in sessions if s.charge_point["id"] in set(by_host[leaving])]
+    worker = worker_named(cluster3, leaving)
+
+    worker.process.send_signal(signal.SIGTERM)
+    answers = await asyncio.gather(
+        *(
+            stack.action(
+                "data-transfer",
+                headers,
+                charge_point_id=session.charge_point["id"],
+                vendor_id="elu.test",
+                message_id="move",
+                data=f"once-{session.cid}",
+                timeout=30,
+            )
+            for session in moving
+        )
+    )
+    assert [answer.status_code for answer in answers] == [200] * len(moving), [
+        answer.text for answer in answers
+    ]
+    assert worker.process.wait(30) == 0
+    cluster3.workers.remove(worker)
+    for session in moving:
+        transfers = [
+            call
+            for call in received_calls(csms_record(stack, session), "DataTransfer")
+            if call.payload.get("data") == f"once-{session.cid}"
+        ]
+        assert len(transfers) == 1, f"{session.cid}: carried out {len(transfers)} times"
