@@ -605,6 +605,8 @@ class OutboundQueue:
     #: Periodic MeterValues kept while offline; older ones are dropped first, so a
     #: long outage costs bounded memory (StartTransaction/StopTransaction never go).
     MAX_METER_VALUES = 500
+    #: Real seconds before asking a failing state store again.
+    STORE_RETRY = 1.0
 
     __slots__ = ("_delivered", "_held", "_items", "_meter_values", "_task", "twin")
 
@@ -698,7 +700,13 @@ class OutboundQueue:
             if store is not None and item.durable and not item.persisted:
                 # Everything queued now is in the state written as of now.
                 waiting = [queued for queued in self._items if queued.durable]
-                await store.saved(twin)
+                try:
+                    await store.saved(twin)
+                except Exception:
+                    # Sending unsaved would break the promise a restore relies on.
+                    logger.exception("%s: state not saved; holding the queue", twin.config.cid)
+                    await asyncio.sleep(self.STORE_RETRY)
+                    continue
                 for queued in waiting:
                     queued.persisted = True
                 continue
