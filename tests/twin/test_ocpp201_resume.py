@@ -24,7 +24,7 @@ from tests.twin.scripted_csms201 import (
 from worker.twin.charge_point import ChargePointTwin
 from worker.twin.clock import VirtualClock
 from worker.twin.events import TransactionChanged
-from worker.twin.smart_charging import format_time
+from worker.twin.smart_charging import ChargingProfile, format_time
 
 CSMS_TYPE = ScriptedCsms201
 START = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
@@ -179,5 +179,82 @@ async def test_restored_after_a_long_outage_the_station_boots_and_ends_with_powe
         [ended_event] = [e for e in events.of(TransactionChanged) if e.status == "Ended"]
         assert (ended_event.end_time, ended_event.stop_reason) == (last_alive, "PowerLoss")
         assert all(r.valid for r in csms.received)
+    finally:
+        await twin.close()
+
+
+class SavingStore:
+    """A store that writes at once and keeps every state it wrote."""
+
+    def __init__(self) -> None:
+        self.states: list[dict[str, Any]] = []
+
+    def state_changed(self, twin: ChargePointTwin) -> None:
+        pass
+
+    async def saved(self, twin: ChargePointTwin) -> None:
+        self.states.append(through_json(twin.save_state()))
+
+
+def saved_seq_no(state: dict[str, Any]) -> int | None:
+    transactions = state["transactions"]
+    if not transactions or transactions[0]["adapter"] is None:
+        return None
+    return transactions[0]["adapter"]["seq_no"]
+
+
+async def test_an_event_sent_outside_the_queue_never_gets_its_seq_no_reused(
+    csms: ScriptedCsms201,
+) -> None:
+    clock = VirtualClock(start=START)
+    store = SavingStore()
+    old = new_twin(csms, clock, store=store)
+    await old.start()
+    await old.connected(timeout=5)
+    await old.plug_in(1, make_vehicle(), "veh-1")
+    started = await old.start_transaction(1, "TAG")
+    paused = ChargingProfile.from_ocpp201(
+        {
+            "id": 1,
+            "stackLevel": 0,
+            "chargingProfilePurpose": "TxDefaultProfile",
+            "chargingProfileKind": "Absolute",
+            "chargingSchedule": [
+                {
+                    "id": 1,
+                    "chargingRateUnit": "W",
+                    "chargingSchedulePeriod": [{"startPeriod": 0, "limit": 0.0}],
+                }
+            ],
+        }
+    )
+    assert old.handle_set_charging_profile(1, paused)
+    change = await csms.wait_for(
+        "TransactionEvent", lambda p: p["triggerReason"] == "ChargingStateChanged"
+    )
+    assert change.payload["transactionInfo"]["chargingState"] == "SuspendedEVSE"
+    number = change.payload["seqNo"]
+    # The process dies right after sending it, before saving again: the last
+    # state written already counts the number it used.
+    state = next(s for s in store.states if saved_seq_no(s) == number + 1)
+    await old.close()
+
+    before = len(csms.received)
+    twin = new_twin(csms, clock)
+    twin.restore_state(state, resume=True, last_alive=clock.now())
+    try:
+        await twin.start()
+        await twin.connected(timeout=5)
+        await clock.advance(60, settle=SETTLE)
+        await csms.wait_for(
+            "TransactionEvent", lambda p: p["triggerReason"] == "MeterValuePeriodic"
+        )
+        after = [p["seqNo"] for p in events_since(csms, before)]
+        assert after[0] == number + 1
+        assert after == sorted(set(after))
+        assert all(
+            p["transactionInfo"]["transactionId"] == started.transaction_ref
+            for p in events_since(csms, before)
+        )
     finally:
         await twin.close()
