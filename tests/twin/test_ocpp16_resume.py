@@ -26,8 +26,8 @@ from tests.twin.scripted_csms import (
 )
 from worker.twin.charge_point import ChargePointTwin
 from worker.twin.clock import VirtualClock
+from worker.twin.connection import ConnectionLoop
 from worker.twin.events import ConnectorChanged, FrameLogged, TransactionChanged, VehicleChanged
-from worker.twin.protocol import ConnectionLoop
 from worker.twin.smart_charging import format_time
 
 START = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)

@@ -55,13 +55,13 @@ from worker.twin.device_model import (
     typed,
     variable,
 )
+from worker.twin.model import QueuedMessage
 from worker.twin.protocol import (
     MEASURAND_UNITS,
     BootAnswer,
     IdTagInfo,
     LoggedConnection,
     MeterSample,
-    QueuedMessage,
     SessionSettings,
 )
 from worker.twin.smart_charging import ChargingProfile, format_time
