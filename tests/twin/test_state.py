@@ -8,12 +8,17 @@ from typing import Any
 
 import pytest
 
-from tests.twin.scripted_csms import EventLog, make_config
+from tests.twin.scripted_csms import EventLog, make_config, make_vehicle
 from worker.twin.authorization import LocalListEntry
 from worker.twin.charge_point import ChargePointTwin
 from worker.twin.clock import VirtualClock
 from worker.twin.config import ChargePointConfig
-from worker.twin.events import ChargePointChanged, ConnectorChanged, VehicleChanged
+from worker.twin.events import (
+    ChargePointChanged,
+    ConnectorChanged,
+    TransactionChanged,
+    VehicleChanged,
+)
 from worker.twin.protocol import IdTagInfo
 from worker.twin.smart_charging import ChargingProfile
 from worker.twin.state import StateError
@@ -112,3 +117,22 @@ async def test_a_state_of_another_version_or_charge_point_is_refused() -> None:
         other.restore_state(
             {**state, "charge_point_id": "elsewhere"}, resume=True, last_alive=clock.now()
         )
+
+
+async def test_a_power_loss_never_ends_a_transaction_before_it_began() -> None:
+    clock = VirtualClock(start=START)
+    twin = ChargePointTwin(config("ocpp1.6"), clock, EventLog())
+    await clock.advance(300)
+    started = await twin.start_transaction(1, "TAG", make_vehicle(), "veh-1")  # offline
+    state = json.loads(json.dumps(twin.save_state()))
+    await twin.close()
+
+    events = EventLog()
+    restored = ChargePointTwin(config("ocpp1.6"), clock, events)
+    naive_and_stale = START.replace(tzinfo=None)
+    restored.restore_state(state, resume=False, last_alive=naive_and_stale)
+    [ended] = [e for e in events.of(TransactionChanged) if e.status == "Ended"]
+    assert ended.transaction_ref == started.transaction_ref
+    assert ended.end_time == started.start_time == START + timedelta(seconds=300)
+    assert [q["kind"] for q in restored.save_state()["queue"]] == ["start", "stop"]
+    await restored.close()

@@ -8,7 +8,7 @@ value converters and the host's hooks.
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from worker.twin.model import ConnectorState, QueuedMessage, Reservation, Transaction
@@ -222,7 +222,9 @@ class SavedStateMixin:
                 tx = connector.transaction
                 if tx is not None:
                     ended_now.add(tx.ref)
-                    self._end_transaction(connector, "PowerLoss", at=last_alive)
+                    # Never before it began (a host's last sign of life may be older).
+                    at = max(_aware(last_alive), tx.start_time)
+                    self._end_transaction(connector, "PowerLoss", at=at)
         if self._any_transaction():
             self._meter_due = now + adapter.settings.meter_value_sample_interval
         for connector in self._connectors.values():
@@ -266,3 +268,8 @@ class SavedStateMixin:
         connector.vehicle_ref = data["vehicle_ref"]
         ref = data["transaction_ref"]
         connector.transaction = transactions.get(ref) if ref is not None else None
+
+
+def _aware(when: datetime) -> datetime:
+    """A naive datetime is taken as UTC, as the twin's clocks give UTC."""
+    return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
