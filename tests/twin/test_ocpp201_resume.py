@@ -12,6 +12,8 @@ import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from ocpp.v201 import call
+
 from tests.twin.scripted_csms201 import (
     NO_ANSWER,
     EventLog,
@@ -256,5 +258,40 @@ async def test_an_event_sent_outside_the_queue_never_gets_its_seq_no_reused(
             p["transactionInfo"]["transactionId"] == started.transaction_ref
             for p in events_since(csms, before)
         )
+    finally:
+        await twin.close()
+
+
+async def test_a_remote_start_not_yet_sent_keeps_its_remote_start_id_across_a_restore(
+    csms: ScriptedCsms201,
+) -> None:
+    clock = VirtualClock(start=START)
+    store = SavingStore()
+    old = new_twin(csms, clock, store=store)
+    await old.start()
+    await old.connected(timeout=5)
+    await old.plug_in(1, make_vehicle(), "veh-1")
+    token = {"idToken": "APP-1", "type": "Central"}
+    accepted = await csms.call(
+        "CS1", call.RequestStartTransaction(id_token=token, remote_start_id=42, evse_id=1)
+    )
+    assert accepted.status == "Accepted"
+    await csms.wait_for("TransactionEvent", lambda p: p["eventType"] == "Started")
+    # The state written before the Started went out: the process dies with it.
+    state = next(s for s in store.states if s["queue"])
+    await old.close()
+    assert state["transactions"][0]["adapter"]["remote_start_id"] == 42
+
+    before = len(csms.received)
+    twin = new_twin(csms, clock)
+    twin.restore_state(state, resume=True, last_alive=clock.now())
+    try:
+        await twin.start()
+        await twin.connected(timeout=5)
+        await csms.wait_for("TransactionEvent", lambda p: p["eventType"] == "Started", count=2)
+        [again] = events_since(csms, before)
+        assert (again["seqNo"], again["triggerReason"]) == (0, "RemoteStart")
+        assert again["transactionInfo"]["remoteStartId"] == 42
+        assert again["idToken"] == token
     finally:
         await twin.close()

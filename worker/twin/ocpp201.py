@@ -342,9 +342,10 @@ class Ocpp201Adapter(OcppJAdapter, ChargePoint):
         self._event_id = int(data.get("event_id", 0))
 
     def transaction_state(self, transaction: Any) -> dict[str, Any] | None:
-        state = self._tx.get(transaction.ref) if self._tx else None
-        if state is None:
-            return None
+        # Made now if no event was sent yet, as the first send would (same match
+        # with a pending RequestStartTransaction), so that its remoteStartId and
+        # idToken type survive a restore.
+        state = self._state(transaction)
         return {
             "seq_no": state.seq_no,
             "charging_state": state.charging_state,
