@@ -136,3 +136,18 @@ async def test_a_power_loss_never_ends_a_transaction_before_it_began() -> None:
     assert ended.end_time == started.start_time == START + timedelta(seconds=300)
     assert [q["kind"] for q in restored.save_state()["queue"]] == ["start", "stop"]
     await restored.close()
+
+
+async def test_a_state_saved_under_another_ocpp_version_restores_without_its_details() -> None:
+    clock = VirtualClock(start=START)
+    twin = ChargePointTwin(config("ocpp2.0.1"), clock, EventLog())
+    started = await twin.start_transaction(1, "TAG", make_vehicle(), "veh-1")  # offline
+    state = json.loads(json.dumps(twin.save_state()))
+    assert state["transactions"][0]["adapter"]["seq_no"] == 0
+    await twin.close()
+
+    restored = ChargePointTwin(config("ocpp1.6"), clock, EventLog())
+    restored.restore_state(state, resume=True, last_alive=clock.now())
+    assert restored.find_transaction(started.transaction_ref) is not None
+    assert restored.save_state()["transactions"][0]["adapter"] is None
+    await restored.close()

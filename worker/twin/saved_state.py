@@ -168,7 +168,18 @@ class SavedStateMixin:
         adapter = self.adapter
         self.authorizer.restore_state(state["authorization"])
         self.profiles.restore_state(state["profiles"])
-        adapter.restore_state(state.get("adapter") or {})
+        # What the OCPP version adds only means something to the same version.
+        same_protocol = state.get("protocol") == self.config.protocol
+        if not same_protocol:
+            logger.warning(
+                "%s: state saved under %s, now %s: restoring without its %s details",
+                self.config.cid,
+                state.get("protocol"),
+                self.config.protocol,
+                state.get("protocol"),
+            )
+        if same_protocol:
+            adapter.restore_state(state.get("adapter") or {})
         charge_point = state["charge_point"]
         self._cp_operative = charge_point["operative"]
         self._cp_scheduled_operative = charge_point["scheduled_operative"]
@@ -183,7 +194,7 @@ class SavedStateMixin:
         for data in state["transactions"]:
             tx = Transaction.from_state(data)
             transactions[tx.ref] = tx
-            if data.get("adapter"):
+            if same_protocol and data.get("adapter"):
                 adapter.restore_transaction_state(tx, data["adapter"])
         now = self.clock.monotonic()
         for data in state["connectors"]:
