@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from worker.twin.protocol import IdTagInfo
 from worker.twin.state import id_tag_info_from_state, id_tag_info_to_state
+from worker.twin.values import IdTagInfo
 
 UpdateType = Literal["Full", "Differential"]
 UpdateStatus = Literal["Accepted", "Failed", "NotSupported", "VersionMismatch"]

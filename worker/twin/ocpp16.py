@@ -50,12 +50,12 @@ from ocpp.v16 import ChargePoint, call_result
 from ocpp.v16.enums import Action
 
 from worker.twin.authorization import LocalListEntry
+from worker.twin.model import QueuedMessage
 from worker.twin.protocol import (
     MEASURAND_UNITS,
     BootAnswer,
     IdTagInfo,
     MeterSample,
-    QueuedMessage,
     SessionSettings,
 )
 from worker.twin.smart_charging import ChargingProfile, format_time

@@ -55,13 +55,13 @@ from worker.twin.device_model import (
     typed,
     variable,
 )
+from worker.twin.model import QueuedMessage
 from worker.twin.protocol import (
     MEASURAND_UNITS,
     BootAnswer,
     IdTagInfo,
     LoggedConnection,
     MeterSample,
-    QueuedMessage,
     SessionSettings,
 )
 from worker.twin.smart_charging import ChargingProfile, format_time
@@ -342,9 +342,10 @@ class Ocpp201Adapter(OcppJAdapter, ChargePoint):
         self._event_id = int(data.get("event_id", 0))
 
     def transaction_state(self, transaction: Any) -> dict[str, Any] | None:
-        state = self._tx.get(transaction.ref) if self._tx else None
-        if state is None:
-            return None
+        # Made now if no event was sent yet, as the first send would (same match
+        # with a pending RequestStartTransaction), so that its remoteStartId and
+        # idToken type survive a restore.
+        state = self._state(transaction)
         return {
             "seq_no": state.seq_no,
             "charging_state": state.charging_state,
@@ -472,7 +473,9 @@ class Ocpp201Adapter(OcppJAdapter, ChargePoint):
         if tx is not None and state is not None and state.seq_no > 0:
             charging = _CHARGING_STATE.get(status)
             if charging is not None and charging != state.charging_state:
-                await self._transaction_event(tx, "Updated", "ChargingStateChanged", twin.now())
+                await self._transaction_event(
+                    tx, "Updated", "ChargingStateChanged", twin.now(), queued=False
+                )
 
     async def _notify_event(
         self,
@@ -612,13 +615,27 @@ class Ocpp201Adapter(OcppJAdapter, ChargePoint):
         at: datetime,
         *,
         meter: dict[str, Any] | None = None,
+        queued: bool = True,
     ) -> Any:
         """Send one TransactionEvent; its seqNo is taken and advanced under a lock so
-        that a triggered event cannot take the number of a queued one."""
+        that a triggered event cannot take the number of a queued one.
+
+        A queued event is in the saved state before it is first sent (the queue sees
+        to it), so a restored twin sends it again with its number. One that is not
+        queued (ChargingStateChanged, Trigger) is sent once: the state saved before it
+        goes out already counts its number, so that a restored twin never reuses it.
+        """
         if self._tx_lock is None:
             self._tx_lock = asyncio.Lock()
         async with self._tx_lock:
             state = self._state(tx)
+            if not queued and self.twin.store is not None:
+                state.seq_no += 1
+                try:
+                    self.twin.mark_changed()
+                    await self.twin.store.saved(self.twin)
+                finally:
+                    state.seq_no -= 1
             info: dict[str, Any] = {"transactionId": tx.ref}
             if event_type == "Ended":
                 charging = "Idle" if tx.stop_reason == "EVDisconnected" else "EVConnected"
@@ -1186,6 +1203,7 @@ class Ocpp201Adapter(OcppJAdapter, ChargePoint):
                 "Trigger",
                 sample.at,
                 meter=self.meter_value(sample, self.settings.measurands),
+                queued=False,
             )
 
     @on(Action.data_transfer)

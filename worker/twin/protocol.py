@@ -1,4 +1,4 @@
-"""The seam between the twin's core and an OCPP version, and the connection loop.
+"""The seam between the twin's core and an OCPP version.
 
 The core (:mod:`worker.twin.charge_point`) owns the state of the charge point and
 never builds a message. An adapter (one per OCPP version: ``ocpp16.py``,
@@ -11,147 +11,168 @@ never builds a message. An adapter (one per OCPP version: ``ocpp16.py``,
   CSMS answers with a CALLERROR or does not answer within the response timeout.
   Only one CALL is outstanding at a time (the adapter serialises them).
 * CSMS → twin: the adapter's handlers decide synchronously with the core's
-  ``handle_*`` methods (listed on :class:`ProtocolAdapter`), answer, and only
-  then let the core act (:meth:`ProtocolAdapter.after_answer`), so that the
-  CALLRESULT goes out before any CALL the action causes.
+  ``handle_*`` methods (listed on :class:`Twin`), answer, and only then let the
+  core act (:meth:`ProtocolAdapter.after_answer`), so that the CALLRESULT goes out
+  before any CALL the action causes.
 * configuration: the adapter owns its version's configuration (1.6 keys or 2.0.1
   variables) and keeps :attr:`ProtocolAdapter.settings` current in neutral
   terms; after a change it calls ``twin.settings_changed()``.
 
-Also here, because they are the same for every version: :class:`LoggedConnection`
-(every frame in and out becomes a :class:`~worker.twin.events.FrameLogged`),
-:class:`ConnectionLoop` (connect with subprotocol, basic auth, TLS, reconnect with
-back-off and jitter) and :class:`OutboundQueue` (the in-order queue of
-StatusNotifications and transaction messages, kept across disconnects).
+:class:`Twin` is what an adapter may use of the core, so this module (and the
+adapters) never import the core: the dependencies run one way, core → adapters →
+this seam → the neutral values (:mod:`worker.twin.values`) and the state model
+(:mod:`worker.twin.model`). Also here, because an adapter is given one:
+:class:`LoggedConnection` (every frame in and out becomes a
+:class:`~worker.twin.events.FrameLogged`, and none goes out without the host's
+lease). The connection loop and the outbound queue are the core's
+(:mod:`worker.twin.connection`).
 """
 
 from __future__ import annotations
 
-import asyncio
-import base64
 import json
 import logging
-import random
-import ssl
 from abc import ABC, abstractmethod
-from collections import deque
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Coroutine
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol
 
-from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
-from websockets.typing import Subprotocol
+from websockets.asyncio.client import ClientConnection
 
 from worker.twin.events import Direction, FrameLogged, MessageType
+from worker.twin.values import (
+    MEASURAND_UNITS,
+    BootAnswer,
+    CallFailed,
+    ConnectionLost,
+    IdTagInfo,
+    InvalidOutgoingCall,
+    MeterSample,
+    SessionSettings,
+)
 
 if TYPE_CHECKING:
-    from worker.twin.charge_point import ChargePointTwin, Transaction
+    from worker.twin.authorization import Authorizer
+    from worker.twin.clock import Clock
+    from worker.twin.config import ChargePointConfig
+    from worker.twin.model import ConnectorState, QueuedMessage, Transaction
+    from worker.twin.smart_charging import ChargingProfile, ChargingProfileStore, CompositeSchedule
+    from worker.twin.state import StateStore
 
 logger = logging.getLogger(__name__)
 
 _MESSAGE_TYPES: dict[int, MessageType] = {2: "CALL", 3: "CALLRESULT", 4: "CALLERROR"}
 
 
-class ConnectionLost(Exception):
-    """No connection to the CSMS, or it closed before the answer arrived."""
+class TwinQueue(Protocol):
+    """The core's outbound queue, as an adapter uses it."""
+
+    def put(self, item: QueuedMessage) -> None: ...
+
+    def durable_items(self) -> list[QueuedMessage]: ...
+
+    def hold(self) -> None: ...
+
+    def release(self) -> None: ...
 
 
-class CallFailed(Exception):
-    """The CSMS answered a CALL with a CALLERROR, or not in time."""
+class Twin(Protocol):
+    """What an adapter may use of the twin's core (the charge point twin).
 
-    def __init__(self, message: str, *, timeout: bool = False) -> None:
-        super().__init__(message)
-        self.timeout = timeout
-
-
-class InvalidOutgoingCall(CallFailed):
-    """A CALL the twin was about to send breaks its request schema; nothing was sent.
-
-    A :class:`CallFailed`, so that the core's usual paths (boot retry, the queue's
-    attempts, a command's error) handle it; the adapter has already logged it as
-    an error, since it is a bug of the twin and not of the CSMS.
+    State to read: ``config``, ``clock``, ``now()``, ``online``, ``connector(id)``,
+    ``connectors()`` (``ConnectorState``: status, transaction, limit_kw...),
+    ``find_transaction(ref)``, ``authorizer`` (cache and local list), ``profiles``
+    (the profile store), ``queue``, ``store``. Decisions on CSMS CALLs: the
+    ``handle_*`` methods, each answering in 1.6 words, which the 2.0.1 adapter maps.
     """
 
+    config: ChargePointConfig
+    clock: Clock
+    online: bool
+    response_timeout: float
+    authorizer: Authorizer
+    profiles: ChargingProfileStore
+    queue: TwinQueue
+    store: StateStore | None
 
-@dataclass(frozen=True, slots=True)
-class BootAnswer:
-    status: Literal["Accepted", "Pending", "Rejected"]
-    interval: int
-    current_time: datetime | None = None
+    def now(self) -> datetime: ...
 
+    def connector(self, connector_id: int) -> ConnectorState | None: ...
 
-@dataclass(frozen=True, slots=True)
-class IdTagInfo:
-    """An authorisation answer. ``status`` uses the 1.6 words (Accepted, Blocked,
-    Expired, Invalid, ConcurrentTx); the 2.0.1 adapter maps its own to them."""
+    def connectors(self) -> list[ConnectorState]: ...
 
-    status: str
-    expiry_date: datetime | None = None
-    parent_id_tag: str | None = None
+    def find_transaction(self, ref: str) -> Transaction | None: ...
 
-    @property
-    def accepted(self) -> bool:
-        return self.status == "Accepted"
+    def spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
+        """Run follow-up work as a task the twin owns."""
+        ...
 
+    def settings_changed(self, *, heartbeat: bool = False, metering: bool = False) -> None:
+        """After a configuration change."""
+        ...
 
-#: Measurands the twin can produce, with their unit (the same words in 1.6 and 2.0.1).
-MEASURAND_UNITS: dict[str, str] = {
-    "Energy.Active.Import.Register": "Wh",
-    "Power.Active.Import": "W",
-    "Power.Offered": "W",
-    "Current.Import": "A",
-    "Current.Offered": "A",
-    "Voltage": "V",
-    "SoC": "Percent",
-}
+    def mark_changed(self) -> None:
+        """Something the saved state covers changed (2.0.1: a seqNo moved)."""
+        ...
 
+    def handle_remote_start(
+        self, id_tag: str, connector_id: int | None, profile: ChargingProfile | None
+    ) -> bool: ...
 
-@dataclass(frozen=True, slots=True)
-class MeterSample:
-    """One set of sampled values of a connector; the adapter keeps the measurands
-    that :attr:`SessionSettings.measurands` asks for."""
+    def handle_remote_stop(self, csms_transaction_id: str) -> bool: ...
 
-    at: datetime
-    connector_id: int
-    energy_wh: float
-    power_w: float
-    current_a: float
-    voltage_v: float
-    soc: float | None
-    phases: int
-    context: str = "Sample.Periodic"
+    def handle_reserve(
+        self,
+        connector_id: int,
+        expiry: datetime,
+        id_tag: str,
+        parent_id_tag: str | None,
+        reservation_id: int,
+    ) -> Literal["Accepted", "Faulted", "Occupied", "Rejected", "Unavailable"]: ...
 
+    def handle_cancel_reservation(self, reservation_id: int) -> bool: ...
 
-@dataclass(slots=True)
-class SessionSettings:
-    """The configuration values the core acts on, in neutral words.
+    def handle_unlock(
+        self, connector_id: int
+    ) -> Literal["Unlocked", "UnlockFailed", "NotSupported"]: ...
 
-    The adapter maps its version's keys to these (1.6 ``HeartbeatInterval`` →
-    ``heartbeat_interval``...). Intervals are in simulated seconds.
-    """
+    def handle_change_availability(
+        self, connector_id: int, operative: bool
+    ) -> Literal["Accepted", "Rejected", "Scheduled"]:
+        """``connector_id`` 0: the whole charge point."""
+        ...
 
-    heartbeat_interval: int = 300
-    meter_value_sample_interval: int = 60
-    measurands: tuple[str, ...] = (
-        "Energy.Active.Import.Register",
-        "Power.Active.Import",
-        "Current.Import",
-        "Voltage",
-        "SoC",
-    )
-    authorize_remote_tx_requests: bool = True
-    local_authorize_offline: bool = True
-    local_pre_authorize: bool = False
-    authorization_cache_enabled: bool = True
-    local_auth_list_enabled: bool = True
-    allow_offline_tx_for_unknown_id: bool = False
-    stop_transaction_on_ev_side_disconnect: bool = True
-    stop_transaction_on_invalid_id: bool = True
-    transaction_message_attempts: int = 3
-    transaction_message_retry_interval: int = 60
-    websocket_ping_interval: int = 0
+    def handle_reset(self, hard: bool) -> None:
+        """The core stops transactions, reconnects and boots."""
+        ...
+
+    def reset_evse(self, evse_id: int, reason: str) -> None: ...
+
+    def handle_set_charging_profile(self, connector_id: int, profile: ChargingProfile) -> bool: ...
+
+    def handle_clear_charging_profile(
+        self,
+        profile_id: int | None,
+        connector_id: int | None,
+        purpose: str | None,
+        stack_level: int | None,
+    ) -> bool:
+        """False: nothing matched."""
+        ...
+
+    def handle_composite_schedule(
+        self, connector_id: int, duration: int, unit: Literal["A", "W"] | None
+    ) -> CompositeSchedule | None:
+        """None: unknown connector."""
+        ...
+
+    async def trigger_boot(self) -> None: ...
+
+    async def send_heartbeat(self) -> None: ...
+
+    def status_of(self, connector_id: int) -> tuple[str, str, str | None]: ...
+
+    def current_sample(self, connector: ConnectorState, context: str) -> MeterSample: ...
 
 
 class ProtocolAdapter(ABC):
@@ -205,7 +226,7 @@ class ProtocolAdapter(ABC):
     #: The websocket subprotocol, e.g. ``"ocpp1.6"``.
     subprotocol: ClassVar[str]
 
-    twin: ChargePointTwin
+    twin: Twin
     settings: SessionSettings
 
     @abstractmethod
@@ -418,346 +439,17 @@ def _parse(raw: str) -> Any:
         return None
 
 
-def basic_auth_header(username: str, password: str) -> str:
-    """The Authorization header of OCPP security profile 1."""
-    token = base64.b64encode(f"{username}:{password}".encode()).decode("ascii")
-    return f"Basic {token}"
-
-
-def describe_connect_error(url: str, error: BaseException) -> str:
-    """What went wrong when connecting, in words a user can act on."""
-    if isinstance(error, InvalidStatus):
-        code = error.response.status_code
-        hint = {
-            401: " (wrong password for this charge point?)",
-            403: " (charge point id not allowed?)",
-            404: " (wrong URL or unknown charge point id?)",
-        }.get(code, "")
-        return f"CSMS at {url} refused the connection: HTTP {code}{hint}"
-    if isinstance(error, InvalidHandshake):
-        return f"CSMS at {url} refused the websocket handshake: {error}"
-    if isinstance(error, ssl.SSLError):
-        return f"TLS with CSMS at {url} failed: {error}"
-    if isinstance(error, TimeoutError | asyncio.TimeoutError):
-        return f"CSMS at {url} did not answer the connection in time"
-    if isinstance(error, OSError):
-        return f"cannot reach CSMS at {url}: {error.strerror or error}"
-    return f"cannot connect to CSMS at {url}: {error}"
-
-
-class ConnectionLoop:
-    """Keeps a twin connected: connect, let the twin run its session, reconnect.
-
-    Back-off after a failed or lost connection: 1 s doubling to 60 s (simulated
-    seconds, so a fast clock retries sooner), times a random factor in
-    [0.5, 1.0] so that a fleet does not reconnect in lockstep. A connection
-    that lasted reset the back-off.
-    """
-
-    INITIAL_BACKOFF = 1.0
-    MAX_BACKOFF = 60.0
-    #: Real seconds between two looks at the lease while the host does not hold it.
-    PERMIT_RECHECK = 1.0
-
-    __slots__ = ("_backoff", "_ssl", "reconnect_now", "twin", "url")
-
-    def __init__(self, twin: ChargePointTwin) -> None:
-        self.twin = twin
-        config = twin.config
-        self.url = f"{config.csms_url.rstrip('/')}/{config.cid}"
-        self._backoff = self.INITIAL_BACKOFF
-        self._ssl: ssl.SSLContext | None = None
-        self.reconnect_now = False
-
-    def _ssl_context(self) -> ssl.SSLContext | None:
-        if not self.url.startswith("wss://"):
-            return None
-        if self._ssl is None:
-            self._ssl = ssl.create_default_context(cafile=self.twin.config.ca_file)
-        return self._ssl
-
-    async def run(self) -> None:
-        twin = self.twin
-        adapter = twin.adapter
-        headers = {}
-        if twin.config.password:
-            headers["Authorization"] = basic_auth_header(twin.config.cid, twin.config.password)
-        while True:
-            await self._wait_for_permit()
-            ping = adapter.settings.websocket_ping_interval
-            try:
-                websocket = await connect(
-                    self.url,
-                    subprotocols=[Subprotocol(adapter.subprotocol)],
-                    additional_headers=headers,
-                    ssl=self._ssl_context(),
-                    # Per-connection deflate state costs ~100 KB; OCPP frames are small.
-                    compression=None,
-                    proxy=None,
-                    open_timeout=twin.connect_timeout,
-                    ping_interval=ping or None,
-                    ping_timeout=ping or None,
-                    close_timeout=2,
-                )
-            except asyncio.CancelledError:
-                raise
-            except Exception as error:
-                twin.connection_failed(describe_connect_error(self.url, error))
-            else:
-                if websocket.subprotocol != adapter.subprotocol:
-                    await websocket.close()
-                    twin.connection_failed(
-                        f"CSMS at {self.url} did not agree to subprotocol {adapter.subprotocol}"
-                    )
-                else:
-                    lasted = await self._session(websocket)
-                    if lasted:
-                        self._backoff = self.INITIAL_BACKOFF
-            if self.reconnect_now:
-                self.reconnect_now = False
-                continue
-            delay = self._backoff * random.uniform(0.5, 1.0)
-            self._backoff = min(self._backoff * 2, self.MAX_BACKOFF)
-            twin.retrying_in(delay)
-            await twin.clock.sleep(delay)
-
-    async def _wait_for_permit(self) -> None:
-        """Open no websocket while the host does not hold the twin's lease."""
-        twin = self.twin
-        if twin.permitted():
-            return
-        twin.connection_failed("this process does not hold the charge point's lease")
-        while True:  # the host's lease is a clock comparison: polling is what it offers
-            await asyncio.sleep(self.PERMIT_RECHECK)
-            if twin.permitted():
-                return
-
-    async def _session(self, websocket: ClientConnection) -> bool:
-        """Serve one connection until it closes; True if the session got going."""
-        twin = self.twin
-        adapter = twin.adapter
-        connection = LoggedConnection(
-            websocket, twin.config.charge_point_id, twin.sink, twin.now, twin.permitted
-        )
-        adapter.attach(connection)
-        serve = asyncio.ensure_future(adapter.serve())
-        session = asyncio.ensure_future(twin.run_session())
-        reason = "connection closed"
-        try:
-            done, _ = await asyncio.wait({serve, session}, return_when=asyncio.FIRST_COMPLETED)
-            for task in done:
-                error = task.exception()
-                if error is not None and not isinstance(error, ConnectionClosed | ConnectionLost):
-                    logger.error("%s: session ended by %r", twin.config.cid, error)
-                    reason = f"session error: {error}"
-        finally:
-            for task in (serve, session):
-                task.cancel()
-            adapter.detach()
-            await asyncio.gather(serve, session, return_exceptions=True)
-            await websocket.close()
-            lasted = twin.session_ended(reason)
-        return lasted
-
-
-QueuedKind = Literal["status", "start", "stop", "meter"]
-
-
-@dataclass(slots=True)
-class QueuedMessage:
-    """One message waiting for its turn. Status notifications are volatile (dropped
-    on disconnect); transaction messages stay until delivered or given up."""
-
-    kind: QueuedKind
-    transaction: Transaction | None = None
-    sample: MeterSample | None = None
-    connector_id: int = 0
-    status: str = ""
-    error_code: str = "NoError"
-    info: str | None = None
-    attempts: int = 0
-    done: asyncio.Future[Any] | None = None
-    #: In the state the host's store has written (see :class:`OutboundQueue`).
-    persisted: bool = False
-
-    @property
-    def durable(self) -> bool:
-        return self.kind != "status"
-
-
-class OutboundQueue:
-    """In-order delivery of StatusNotifications and transaction messages.
-
-    Transaction messages (StartTransaction, StopTransaction, MeterValues of a
-    transaction) survive disconnects and are delivered after reconnecting, in
-    order, once each. A message that needs the CSMS's transaction id waits behind
-    the StartTransaction that brings it. A CALLERROR or a timeout counts as one
-    attempt; after ``transaction_message_attempts`` the message is dropped (logged),
-    as OCPP 1.6 §4.10 describes. One drain task at a time, only while online.
-
-    Persist before send: with a state store (``twin.store``), the first attempt of a
-    transaction message waits until the store has written the twin's state as of
-    then (which holds the message), so that a restored twin re-sends what the CSMS
-    may have seen and never counts a register below it. Status notifications are
-    volatile and never wait.
-    """
-
-    #: Periodic MeterValues kept while offline; older ones are dropped first, so a
-    #: long outage costs bounded memory (StartTransaction/StopTransaction never go).
-    MAX_METER_VALUES = 500
-
-    __slots__ = ("_delivered", "_held", "_items", "_meter_values", "_task", "twin")
-
-    def __init__(
-        self,
-        twin: ChargePointTwin,
-        delivered: Callable[[QueuedMessage, Any], Awaitable[None] | None],
-    ) -> None:
-        self.twin = twin
-        self._items: deque[QueuedMessage] = deque()
-        self._task: asyncio.Task[None] | None = None
-        self._delivered = delivered
-        self._held = 0
-        self._meter_values = 0
-
-    def __len__(self) -> int:
-        return len(self._items)
-
-    def durable_items(self) -> list[QueuedMessage]:
-        return [item for item in self._items if item.durable]
-
-    def put(self, item: QueuedMessage) -> None:
-        self._items.append(item)
-        if item.kind == "meter":
-            self._meter_values += 1
-            if self._meter_values > self.MAX_METER_VALUES:
-                self._drop_oldest_meter_value()
-        if item.durable:
-            self.twin.mark_changed()
-        self.kick()
-
-    def _drop_oldest_meter_value(self) -> None:
-        for index, queued in enumerate(self._items):
-            # The head may be in flight; never pull it from under the drain.
-            if index > 0 and queued.kind == "meter":
-                del self._items[index]
-                self._meter_values -= 1
-                logger.info("%s: offline queue full, dropped a MeterValues", self.twin.config.cid)
-                return
-
-    def _popleft(self) -> QueuedMessage:
-        item = self._items.popleft()
-        if item.kind == "meter":
-            self._meter_values -= 1
-        if item.durable:
-            self.twin.mark_changed()
-        return item
-
-    def kick(self) -> None:
-        """Start draining if online and not already draining."""
-        if (
-            self._items
-            and self.twin.online
-            and not self._held
-            and (self._task is None or self._task.done())
-        ):
-            self._task = asyncio.ensure_future(self._drain())
-
-    def hold(self) -> None:
-        """Send nothing new until :meth:`release` (while a CSMS CALL is answered,
-        so that the messages it causes follow the answer)."""
-        self._held += 1
-
-    def release(self) -> None:
-        self._held = max(0, self._held - 1)
-        self.kick()
-
-    def drop_volatile(self) -> None:
-        kept = [item for item in self._items if item.durable]
-        if len(kept) != len(self._items):
-            self._items = deque(kept)
-
-    def cancel(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            self._task = None
-
-    async def wait_empty(self, timeout: float) -> bool:
-        """Wait (real seconds) until the current drain has delivered everything."""
-        self.kick()
-        if self._task is not None and not self._task.done():
-            await asyncio.wait({self._task}, timeout=timeout)
-        return not self._items
-
-    async def _drain(self) -> None:
-        twin = self.twin
-        adapter = twin.adapter
-        while self._items and twin.online and not self._held:
-            item = self._items[0]
-            store = twin.store
-            if store is not None and item.durable and not item.persisted:
-                # Everything queued now is in the state written as of now.
-                waiting = [queued for queued in self._items if queued.durable]
-                await store.saved(twin)
-                for queued in waiting:
-                    queued.persisted = True
-                continue
-            try:
-                result = await self._send(adapter, item)
-            except ConnectionLost:
-                return
-            except CallFailed as error:
-                item.attempts += 1
-                attempts = max(1, twin.adapter.settings.transaction_message_attempts)
-                if not item.durable or item.attempts >= attempts:
-                    logger.warning(
-                        "%s: giving up %s after %d attempt(s): %s",
-                        twin.config.cid,
-                        item.kind,
-                        item.attempts,
-                        error,
-                    )
-                    self._popleft()
-                    if item.done is not None and not item.done.done():
-                        item.done.set_exception(error)
-                    continue
-                retry = adapter.settings.transaction_message_retry_interval * item.attempts
-                await twin.clock.sleep(retry)
-                continue
-            if self._items and self._items[0] is item:
-                self._popleft()
-            outcome = self._delivered(item, result)
-            if outcome is not None:
-                await outcome
-            if item.done is not None and not item.done.done():
-                item.done.set_result(result)
-
-    @staticmethod
-    async def _send(adapter: ProtocolAdapter, item: QueuedMessage) -> Any:
-        if item.kind == "status":
-            return await adapter.send_status_notification(
-                item.connector_id, item.status, item.error_code, item.info
-            )
-        assert item.transaction is not None
-        if item.kind == "start":
-            return await adapter.send_start_transaction(item.transaction)
-        if item.kind == "stop":
-            return await adapter.send_stop_transaction(item.transaction)
-        assert item.sample is not None
-        return await adapter.send_meter_values(item.sample, item.transaction)
-
-
 __all__ = [
     "MEASURAND_UNITS",
     "BootAnswer",
     "CallFailed",
-    "ConnectionLoop",
     "ConnectionLost",
     "IdTagInfo",
+    "InvalidOutgoingCall",
     "LoggedConnection",
     "MeterSample",
-    "OutboundQueue",
     "ProtocolAdapter",
-    "QueuedMessage",
     "SessionSettings",
+    "Twin",
+    "TwinQueue",
 ]

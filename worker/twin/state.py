@@ -13,13 +13,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
-from worker.twin.protocol import IdTagInfo, MeterSample
+from worker.twin.values import IdTagInfo, MeterSample
 from worker.twin.vehicle import ChargingCurve, Vehicle
-
-if TYPE_CHECKING:
-    from worker.twin.charge_point import ChargePointTwin
 
 #: The layout of :meth:`ChargePointTwin.save_state`; bumped when it changes.
 STATE_VERSION = 1
@@ -27,6 +24,12 @@ STATE_VERSION = 1
 #: Asked by the host before the twin opens a websocket and before every frame:
 #: does this process still hold the twin's lease?
 Permit = Callable[[], bool]
+
+
+class SavesState(Protocol):
+    """A twin, as its store sees it (the charge point twin)."""
+
+    def save_state(self) -> dict[str, Any]: ...
 
 
 class StateStore(Protocol):
@@ -41,9 +44,9 @@ class StateStore(Protocol):
     restore would start from.
     """
 
-    def state_changed(self, twin: ChargePointTwin) -> None: ...
+    def state_changed(self, twin: SavesState) -> None: ...
 
-    async def saved(self, twin: ChargePointTwin) -> None: ...
+    async def saved(self, twin: SavesState) -> None: ...
 
 
 class StateError(ValueError):
@@ -130,6 +133,7 @@ def id_tag_info_from_state(data: dict[str, Any]) -> IdTagInfo:
 __all__ = [
     "STATE_VERSION",
     "Permit",
+    "SavesState",
     "StateError",
     "StateStore",
     "id_tag_info_from_state",

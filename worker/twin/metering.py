@@ -1,0 +1,222 @@
+"""Electrics and metering: the power drawn, the energy integrated, the samples taken.
+
+:class:`MeteringMixin` is the part of :class:`~worker.twin.charge_point.ChargePointTwin`
+that integrates energy with the vehicle's exact ``charge()`` from the last step to
+now (at every meter sample and before every change that moves the limit or the
+state), computes the limit (vehicle curve, connector, charging profiles), and
+queues the periodic MeterValues.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime, timedelta
+
+from worker.twin.config import CurrentType
+from worker.twin.events import MeterSampled
+from worker.twin.model import ConnectorState, QueuedMessage, Transaction
+from worker.twin.values import MeterSample
+
+#: How far ahead (s) the twin looks for the next change of a charging schedule.
+LIMIT_HORIZON = 3600
+
+
+class MeteringMixin:
+    """Electrics and metering of :class:`~worker.twin.charge_point.ChargePointTwin`."""
+
+    __slots__ = ()
+
+    # == electrics and metering ====================================================
+
+    def _electrics(self, current_type: CurrentType) -> tuple[float, int, float]:
+        """(voltage, phases, maximum kW) for connectors of this current type."""
+        config = self.config
+        if current_type == "DC":
+            return config.voltage_dc, 1, config.maximum_dc_power
+        return config.voltage_ac, config.phases_ac, config.maximum_ac_power
+
+    def _at(self, monotonic: float) -> datetime:
+        """The clock time of a monotonic reading, so that a sample's timestamp and
+        the energy integrated up to it are the same instant."""
+        return self._epoch + timedelta(seconds=monotonic)
+
+    def _integrate(self, connector: ConnectorState) -> None:
+        """Add the energy drawn since the last step.
+
+        Without charging profiles the limit is the one computed at the last step.
+        With profiles, the step is cut where the composite schedule changes, so a
+        schedule period that begins between two samples counts from its start.
+        """
+        now = self.clock.monotonic()
+        start = connector.integrated_at
+        elapsed = now - start
+        connector.integrated_at = now
+        tx = connector.transaction
+        vehicle = connector.vehicle
+        if tx is None or vehicle is None or elapsed <= 0:
+            return
+        if connector.error_code is not None or self._cp_fault is not None or tx.suspended_by_csms:
+            return
+        current_type = connector.current_type
+        if len(self.profiles):
+            kwh = 0.0
+            for seconds, limit_kw in self._limit_pieces(connector, tx, start, elapsed):
+                kwh += vehicle.charge(seconds, limit_kw, current_type)
+        elif connector.limit_kw > 0:
+            kwh = vehicle.charge(elapsed, connector.limit_kw, current_type)
+        else:
+            return
+        connector.register_wh += kwh * 1000.0
+        tx.energy_wh += kwh * 1000.0
+
+    def _limit_pieces(
+        self, connector: ConnectorState, tx: Transaction, start: float, elapsed: float
+    ) -> list[tuple[float, float]]:
+        """(seconds, kW) pieces of the limit from ``start`` for ``elapsed`` seconds."""
+        current_type = connector.current_type
+        voltage, phases, max_kw = self._electrics(current_type)
+        periods = self.profiles.composite_schedule(
+            connector.connector_id,
+            self._at(start),
+            math.ceil(elapsed),
+            unit="W",
+            transaction_id=tx.csms_transaction_id,
+            transaction_start=tx.start_time,
+            voltage=voltage,
+            phases=phases,
+            current_type=current_type,
+            connector_max_kw=max_kw,
+        ).periods
+        if not periods:
+            return [(elapsed, connector.limit_kw)]
+        pieces = []
+        for index, period in enumerate(periods):
+            begin = min(float(period.start_period), elapsed)
+            end = elapsed
+            if index + 1 < len(periods):
+                end = min(float(periods[index + 1].start_period), elapsed)
+            if end > begin:
+                pieces.append((end - begin, period.limit / 1000.0))
+        return pieces
+
+    def _integrate_all(self) -> None:
+        for connector in self._connectors.values():
+            self._integrate(connector)
+
+    def _refresh(self, connector: ConnectorState) -> None:
+        """Recompute the limit, power and status after a change, and publish."""
+        tx = connector.transaction
+        vehicle = connector.vehicle
+        if tx is None or vehicle is None:
+            connector.limit_kw = connector.power_kw = connector.current_a = 0.0
+            connector.limit_due = None
+            self._publish(connector)
+            return
+        current_type = connector.current_type
+        voltage, phases, max_kw = self._electrics(current_type)
+        due = self._next_limit_change(connector, tx) if len(self.profiles) else None
+        if due != connector.limit_due:
+            connector.limit_due = due
+            self._reschedule()
+        limit = max_kw
+        smart = self.profiles.limit_kw(
+            connector.connector_id,
+            self.now(),
+            transaction_id=tx.csms_transaction_id,
+            transaction_start=tx.start_time,
+            voltage=voltage,
+            phases=phases,
+            current_type=current_type,
+        )
+        if smart is not None:
+            limit = min(limit, smart)
+        if connector.error_code is not None or self._cp_fault is not None or tx.suspended_by_csms:
+            limit = 0.0
+        connector.limit_kw = max(limit, 0.0)
+        wanted = vehicle.max_power_kw(current_type)
+        power = min(connector.limit_kw, wanted)
+        connector.power_kw = power
+        if power <= 0:
+            connector.current_a = 0.0
+        elif current_type == "DC":
+            connector.current_a = power * 1000.0 / voltage
+        else:
+            connector.current_a = power * 1000.0 / (voltage * phases)
+        if connector.limit_kw <= 0:
+            tx.status = "SuspendedEVSE"
+        elif wanted <= 0:
+            tx.status = "SuspendedEV"
+        else:
+            tx.status = "Charging"
+        self._set_vehicle_status(
+            connector, "full" if vehicle.is_full else "charging" if power > 0 else "plugged-in"
+        )
+        self._publish(connector)
+
+    def _next_limit_change(self, connector: ConnectorState, tx: Transaction) -> float | None:
+        """When (monotonic) the composite schedule next changes within the hour."""
+        current_type = connector.current_type
+        voltage, phases, max_kw = self._electrics(current_type)
+        now = self.clock.monotonic()
+        periods = self.profiles.composite_schedule(
+            connector.connector_id,
+            self._at(now),
+            LIMIT_HORIZON,
+            unit="W",
+            transaction_id=tx.csms_transaction_id,
+            transaction_start=tx.start_time,
+            voltage=voltage,
+            phases=phases,
+            current_type=current_type,
+            connector_max_kw=max_kw,
+        ).periods
+        for period in periods[1:]:
+            if period.start_period > 0:
+                return now + period.start_period
+        return None
+
+    def _refresh_all(self) -> None:
+        for connector in self._connectors.values():
+            self._refresh(connector)
+
+    def _sample(self, connector: ConnectorState, context: str) -> MeterSample:
+        current_type = connector.current_type
+        voltage, phases, _ = self._electrics(current_type)
+        vehicle = connector.vehicle
+        return MeterSample(
+            at=self._at(connector.integrated_at),
+            connector_id=connector.connector_id,
+            energy_wh=connector.register_wh,
+            power_w=connector.power_kw * 1000.0,
+            current_a=connector.current_a,
+            voltage_v=voltage,
+            soc=vehicle.soc if vehicle is not None else None,
+            phases=phases if current_type == "AC" else 1,
+            context=context,
+        )
+
+    def _meter(self) -> None:
+        """A sample interval is due: integrate, sample, queue MeterValues."""
+        for connector in self._connectors.values():
+            tx = connector.transaction
+            if tx is None:
+                continue
+            self._integrate(connector)
+            self._refresh(connector)
+            sample = self._sample(connector, "Sample.Periodic")
+            self.queue.put(QueuedMessage("meter", tx, sample=sample))
+            self.sink(
+                MeterSampled(
+                    self.config.charge_point_id,
+                    sample.at,
+                    connector.evse_id,
+                    connector.connector_id,
+                    tx.ref,
+                    sample.energy_wh,
+                    sample.power_w,
+                    sample.current_a,
+                    sample.voltage_v,
+                    sample.soc,
+                )
+            )
+            self._emit_transaction(tx)
