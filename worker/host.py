@@ -15,6 +15,7 @@ twin boots like a charger after a power loss and ends them towards the CSMS.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import logging
 import os
@@ -62,6 +63,8 @@ Forwarder = Callable[[str, str, dict[str, Any]], None]
 ADOPT_INTERVAL = 2.0
 #: Real seconds a drain or close waits for the twins to close their websockets.
 CLOSE_TIMEOUT = 8.0
+#: Real seconds a command that needs the CSMS waits for a twin that is reconnecting.
+RECONNECT_GRACE = 10.0
 
 
 def default_host_name() -> str:
@@ -602,6 +605,17 @@ class Host:
         last_alive = max(row.saved_at, heartbeat) if heartbeat is not None else row.saved_at
         return SavedTwin(row.state, last_alive)
 
+    async def _reachable_twin(self, command: Command) -> ChargePointTwin:
+        """The twin, once online if it is connecting right now (it has just moved here, say):
+        a command that needs its CSMS waits up to RECONNECT_GRACE for the reconnect."""
+        twin = await self._twin(command.charge_point_id)
+        if not twin.online:
+            with contextlib.suppress(TwinError):
+                await twin.connected(
+                    timeout=max(min(RECONNECT_GRACE, command.timeout_seconds - 1.0), 0.1)
+                )
+        return twin
+
     async def _vehicle(self, vehicle_id: str) -> VehicleModel:
         row = await asyncio.to_thread(self._load_vehicle, uuid.UUID(vehicle_id))
         return vehicle_model(row)
@@ -668,7 +682,7 @@ class Host:
         return {}
 
     async def _start_transaction(self, command: Command) -> dict[str, Any]:
-        twin = await self._twin(command.charge_point_id)
+        twin = await self._reachable_twin(command)
         arguments = command.arguments
         vehicle_id = arguments.get("vehicle_id")
         vehicle = await self._vehicle(vehicle_id) if vehicle_id else None
@@ -698,7 +712,7 @@ class Host:
         return {}
 
     async def _data_transfer(self, command: Command) -> dict[str, Any]:
-        twin = await self._twin(command.charge_point_id)
+        twin = await self._reachable_twin(command)
         arguments = command.arguments
         status, data = await twin.data_transfer(
             arguments["vendor_id"], arguments.get("message_id"), arguments.get("data")

@@ -144,10 +144,13 @@ def worker_named(cluster: Cluster, name: str) -> Worker:
     return next(worker for worker in cluster.workers if worker.name == name)
 
 
-async def twins_by_host(stack: Stack) -> dict[str, list[str]]:
+async def twins_by_host(stack: Stack, sessions: list[Session]) -> dict[str, list[str]]:
+    """Where the sessions' twins run (earlier tests' twins stay where they were)."""
+    ours = {session.charge_point["id"] for session in sessions}
     by_host: dict[str, list[str]] = {}
     for charge_point_id, host in (await stack.hosted_twins()).items():
-        by_host.setdefault(host, []).append(charge_point_id)
+        if charge_point_id in ours:
+            by_host.setdefault(host, []).append(charge_point_id)
     return by_host
 
 
@@ -214,7 +217,7 @@ async def test_kill_9_of_a_worker_resumes_its_300_charging_sessions_on_the_other
     headers = await stack.account()
     sessions = await charging_fleet(stack, headers, 300)
     await all_metering(stack, sessions)
-    by_host = await twins_by_host(stack)
+    by_host = await twins_by_host(stack, sessions)
     assert sorted(by_host) == sorted(stack.hosts)
     counts = [len(twins) for twins in by_host.values()]
     assert max(counts) - min(counts) <= 30, f"placement is uneven: {counts}"
@@ -263,7 +266,7 @@ async def test_sigterm_drains_a_worker_its_twins_move_within_10_s(
     headers = await stack.account()
     sessions = await charging_fleet(stack, headers, 30)
     await all_metering(stack, sessions)
-    by_host = await twins_by_host(stack)
+    by_host = await twins_by_host(stack, sessions)
     leaving = max(by_host, key=lambda host: len(by_host[host]))
     moved = [s for s in sessions if s.charge_point["id"] in set(by_host[leaving])]
     before = {s.cid: before_the_move(stack, s) for s in moved}
@@ -306,9 +309,10 @@ async def test_a_paused_worker_goes_quiet_and_never_connects_its_twins_again(
     headers = await stack.account()
     sessions = await charging_fleet(stack, headers, 12)
     await all_metering(stack, sessions)
-    by_host = await twins_by_host(stack)
+    by_host = await twins_by_host(stack, sessions)
     paused = max(by_host, key=lambda host: len(by_host[host]))
     moved = [s for s in sessions if s.charge_point["id"] in set(by_host[paused])]
+    assert moved
     worker = worker_named(cluster3, paused)
 
     worker.process.send_signal(signal.SIGSTOP)
@@ -335,7 +339,7 @@ async def test_a_paused_worker_goes_quiet_and_never_connects_its_twins_again(
 
     hosts = {host["name"]: host for host in (await stack.private.get("/hosts")).json()}
     assert hosts[paused]["alive"] is True, "the woken worker takes new twins again"
-    assert hosts[paused]["twin_count"] == 0, worker.log.read_text()[-3000:]
+    assert not {s.charge_point["id"] for s in moved} & {t["id"] for t in hosts[paused]["twins"]}
     for session in moved:
         record = csms_record(stack, session)
         assert record.connections == connections[session.cid], "the old worker reconnected"
@@ -351,9 +355,10 @@ async def test_a_command_sent_while_its_twin_moves_is_carried_out_once(
 ) -> None:
     headers = await stack.account()
     sessions = await charging_fleet(stack, headers, 12)
-    by_host = await twins_by_host(stack)
+    by_host = await twins_by_host(stack, sessions)
     leaving = max(by_host, key=lambda host: len(by_host[host]))
     moving = [s for s in sessions if s.charge_point["id"] in set(by_host[leaving])]
+    assert moving
     worker = worker_named(cluster3, leaving)
 
     worker.process.send_signal(signal.SIGTERM)
