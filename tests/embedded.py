@@ -57,13 +57,17 @@ def embedded_env(data_dir: Path, ports: dict[str, int] | None = None) -> dict[st
 
 @contextmanager
 def run_embedded(
-    data_dir: Path, timeout: float = 30.0, ports: dict[str, int] | None = None
+    data_dir: Path,
+    timeout: float = 30.0,
+    ports: dict[str, int] | None = None,
+    settings: dict[str, str] | None = None,
 ) -> Iterator[Embedded]:
-    """Start `python -m elu_twins up` and wait until both APIs answer (on ``ports`` if given)."""
-    env = embedded_env(data_dir, ports)
+    """Start `python -m elu_twins up` and wait until both APIs answer (on ``ports`` if given,
+    with the ``ELU_`` ``settings`` given)."""
+    env = embedded_env(data_dir, ports) | (settings or {})
     ports = {key[4:-5]: int(value) for key, value in env.items() if key.endswith("_PORT")}
     data_dir.mkdir(parents=True, exist_ok=True)
-    log = (data_dir / "up.log").open("w")
+    log = (data_dir / "up.log").open("a")
     process = subprocess.Popen(
         [sys.executable, "-m", "elu_twins", "up"],
         env=os.environ | env,
@@ -100,3 +104,44 @@ def _wait_until_up(embedded: Embedded, timeout: float) -> None:
     raise TimeoutError(
         "elu-twins up did not answer in time:\n" + (embedded.data_dir / "up.log").read_text()
     )
+
+
+def login(embedded: Embedded, username: str = "me") -> dict[str, str]:
+    """Create the user (once) and answer the Authorization header of its token."""
+    httpx.post(
+        f"{embedded.private_url}/user/",
+        headers={"X-Operator-Key": embedded.operator_key},
+        json={"username": username, "password": "change-me-please"},
+    )
+    token = httpx.post(
+        f"{embedded.public_url}/token", data={"username": username, "password": "change-me-please"}
+    ).json()["access_token"]
+    return {"Authorization": f"Bearer {token}"}
+
+
+@contextmanager
+def run_csms(command: str, data_dir: Path) -> Iterator[str]:
+    """Run a bundled test CSMS as its own process (`elu-twins csms-v16` or `csms-v201`);
+    answers its HTTP base URL (the websocket URL is the same with ws://)."""
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "elu_twins", command, "--port", str(port)],
+        env=os.environ | {"ELU_DATA_DIR": str(data_dir)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                httpx.get(f"{url}/api/settings", timeout=1).raise_for_status()
+                break
+            except httpx.HTTPError:
+                if time.monotonic() > deadline or process.poll() is not None:
+                    raise
+                time.sleep(0.1)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(10)

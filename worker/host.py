@@ -48,12 +48,14 @@ from worker.twin.charge_point import ChargePointTwin
 from worker.twin.clock import Clock, SystemClock
 from worker.twin.config import ChargePointConfig, ConnectorConfig, EvseConfig
 from worker.twin.errors import CommandTimeout, InvalidState, TwinError, UnknownTarget
+from worker.twin.state import time_from_state
 from worker.twin.vehicle import ChargingCurve
 from worker.twin.vehicle import Vehicle as VehicleModel
 
 logger = logging.getLogger(__name__)
 
-ClockFactory = Callable[[float], Clock]
+#: Makes a twin's clock from its speed and, for a resumed twin, the simulated time to go on from.
+ClockFactory = Callable[[float, datetime | None], Clock]
 #: Called with a command's id and outcome once it is stored (distributed: Redis).
 OutcomeListener = Callable[[uuid.UUID, dict[str, Any]], None]
 #: Hands a task to another host: (host name, task name, arguments).
@@ -81,10 +83,19 @@ class TwinMoved(Exception):
 
 @dataclass(frozen=True, slots=True)
 class SavedTwin:
-    """What a host needs to resume a twin: its stored state, and when it was last alive."""
+    """What a host needs to resume a twin: its stored state, when it was saved and when the
+    twin was last alive (real time)."""
 
     state: dict[str, Any]
+    saved_at: datetime
     last_alive: datetime
+
+    def simulated(self, when: datetime, speed: float) -> datetime:
+        """The twin's own (simulated) time at the real time ``when``: its clock carries on
+        from the time it saved, at its speed, so that a twin running faster than real
+        time neither jumps back nor dates a power loss in its own past."""
+        simulated_at_save = time_from_state(self.state.get("saved_at")) or self.saved_at
+        return simulated_at_save + (when - self.saved_at) * speed
 
 
 class Host:
@@ -97,7 +108,7 @@ class Host:
         engine: Engine,
         name: str | None = None,
         *,
-        clock_factory: ClockFactory = lambda speed: SystemClock(speed=speed),
+        clock_factory: ClockFactory = lambda speed, start: SystemClock(speed=speed, start=start),
         write_interval: float = 0.5,
         ca_file: Path | None = None,
         message_log_limit: int = 100_000,
@@ -528,16 +539,21 @@ class Host:
             await twin.close()
         config, rows, saved = await asyncio.to_thread(self._load_config, charge_point_id)
         self.writer.register(config.charge_point_id, rows)
+        now = utcnow()
         twin = ChargePointTwin(
             config,
-            self.clock_factory(config.speed),
+            self.clock_factory(config.speed, saved.simulated(now, config.speed) if saved else None),
             self.writer,
             store=self.writer,
             permit=lambda: self.permit(charge_point_id),
         )
         if saved is not None:
-            resume = utcnow() - saved.last_alive <= self.resume_window
-            twin.restore_state(saved.state, resume=resume, last_alive=saved.last_alive)
+            resume = now - saved.last_alive <= self.resume_window
+            twin.restore_state(
+                saved.state,
+                resume=resume,
+                last_alive=saved.simulated(saved.last_alive, config.speed),
+            )
             logger.info(
                 "%s: %s from its state of %s",
                 config.cid,
@@ -603,7 +619,7 @@ class Host:
             else leases.last_heartbeat(session, row.saved_by)
         )
         last_alive = max(row.saved_at, heartbeat) if heartbeat is not None else row.saved_at
-        return SavedTwin(row.state, last_alive)
+        return SavedTwin(row.state, row.saved_at, last_alive)
 
     async def _reachable_twin(self, command: Command) -> ChargePointTwin:
         """The twin, once online if it is connecting right now (it has just moved here, say):

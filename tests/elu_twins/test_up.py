@@ -5,13 +5,12 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.embedded import free_port, run_embedded
+from tests.embedded import run_csms, run_embedded
 
 
 def test_readme_steps_1_to_3_against_a_running_instance(tmp_path: Path) -> None:
@@ -108,115 +107,9 @@ def test_migrate_command(tmp_path: Path) -> None:
     assert (tmp_path / "elu.sqlite3").exists()
 
 
-def _login(embedded) -> dict[str, str]:  # type: ignore[no-untyped-def]
-    httpx.post(
-        f"{embedded.private_url}/user/",
-        headers={"X-Operator-Key": embedded.operator_key},
-        json={"username": "me", "password": "change-me-please"},
-    )
-    token = httpx.post(
-        f"{embedded.public_url}/token", data={"username": "me", "password": "change-me-please"}
-    ).json()["access_token"]
-    return {"Authorization": f"Bearer {token}"}
-
-
-def test_a_restart_reconnects_what_was_connected(tmp_path: Path) -> None:
-    with run_embedded(tmp_path) as embedded:
-        headers = _login(embedded)
-        csms_url = f"ws://127.0.0.1:{embedded.ports['CSMS_V16']}"
-        charge_point = httpx.post(
-            f"{embedded.public_url}/twin/charge-point/",
-            headers=headers,
-            json={"name": "cp", "csms_url": csms_url, "speed_factor": 600},
-        ).json()
-        vehicle = httpx.post(
-            f"{embedded.public_url}/twin/vehicle/",
-            headers=headers,
-            json={"name": "car", "battery_capacity": 50},
-        ).json()
-        connected = httpx.post(
-            f"{embedded.public_url}/twin/charge-point/action/connect-charger",
-            headers=headers,
-            json={"charge_point_id": charge_point["id"]},
-            timeout=40,
-        )
-        assert connected.json()["connected"] is True
-        started = httpx.post(
-            f"{embedded.public_url}/twin/charge-point/action/start-transaction",
-            headers=headers,
-            json={
-                "connector_id": charge_point["evses"][0]["connectors"][0]["id"],
-                "vehicle_id": vehicle["id"],
-            },
-            timeout=40,
-        )
-        assert started.status_code == 200, started.text
-        connector_url = (
-            f"{embedded.public_url}/twin/charge-point/connector/"
-            f"{charge_point['evses'][0]['connectors'][0]['id']}"
-        )
-        for _ in range(100):
-            if httpx.get(connector_url, headers=headers).json()["total_energy"] > 0:
-                break
-            time.sleep(0.1)
-
-    # Same ports, so the stored CSMS URL points at the new process's bundled CSMS.
-    with run_embedded(tmp_path, ports=embedded.ports) as embedded:
-        headers = _login(embedded)
-        url = f"{embedded.public_url}/twin/charge-point/{charge_point['id']}"
-        for _ in range(100):
-            answer = httpx.get(url, headers=headers).json()
-            if answer["connected"]:
-                break
-            time.sleep(0.1)
-        assert answer["connected"] is True
-        assert answer["status"] == "Available"
-        transaction = httpx.get(
-            f"{embedded.public_url}/operations/charge_point/transaction/{started.json()['id']}",
-            headers=headers,
-        ).json()
-        assert transaction["status"] == "Ended"
-        assert transaction["stop_reason"] == "PowerLoss"
-        car = httpx.get(
-            f"{embedded.public_url}/twin/vehicle/{vehicle['id']}", headers=headers
-        ).json()
-        assert car["connector_id"] is None
-
-        # The meter does not go back to zero: the next session starts where it stood.
-        connector_id = charge_point["evses"][0]["connectors"][0]["id"]
-        connector = httpx.get(
-            f"{embedded.public_url}/twin/charge-point/connector/{connector_id}", headers=headers
-        ).json()
-        assert connector["total_energy"] > 0
-        again = httpx.post(
-            f"{embedded.public_url}/twin/charge-point/action/start-transaction",
-            headers=headers,
-            json={"connector_id": connector_id, "vehicle_id": vehicle["id"]},
-            timeout=40,
-        )
-        assert again.status_code == 200, again.text
-        assert again.json()["meter_start"] == round(connector["total_energy"] * 1000)
-
-
 @pytest.mark.parametrize(("command", "subprotocol"), [("csms-v16", "1.6"), ("csms-v201", "2.0.1")])
 def test_each_test_csms_runs_on_its_own(command: str, subprotocol: str, tmp_path: Path) -> None:
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "elu_twins", command, "--port", str(port)],
-        env=os.environ | {"ELU_DATA_DIR": str(tmp_path)},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        for _ in range(100):
-            try:
-                answer = httpx.get(f"http://127.0.0.1:{port}/api/settings", timeout=1)
-                break
-            except httpx.HTTPError:
-                time.sleep(0.1)
-        assert answer.status_code == 200
-        docs = httpx.get(f"http://127.0.0.1:{port}/openapi.json").json()
+    with run_csms(command, tmp_path) as url:
+        assert httpx.get(f"{url}/api/settings").status_code == 200
+        docs = httpx.get(f"{url}/openapi.json").json()
         assert subprotocol in docs["info"]["title"]
-    finally:
-        process.terminate()
-        process.wait(10)

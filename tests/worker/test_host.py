@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Engine
 
@@ -11,7 +12,7 @@ from shared.models import ChargePoint, Command, Transaction
 from shared.models.base import utcnow
 from shared.settings import Settings
 from tests.builders import stored_charge_point
-from worker.host import Host
+from worker.host import Host, SavedTwin
 
 
 async def test_start_clears_what_a_stopped_run_left(engine: Engine, settings: Settings) -> None:
@@ -50,3 +51,13 @@ async def test_start_clears_what_a_stopped_run_left(engine: Engine, settings: Se
         failed = session.get(Command, command.id)
         assert failed is not None
         assert (failed.status, failed.error_code) == ("failed", "host_restarted")
+
+
+def test_a_resumed_twin_keeps_its_own_time_at_its_speed() -> None:
+    saved_at = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
+    simulated_at_save = datetime(2026, 1, 1, 14, 0, tzinfo=UTC)  # it ran at 10x for a while
+    saved = SavedTwin({"saved_at": simulated_at_save.isoformat()}, saved_at, saved_at)
+    assert saved.simulated(saved_at + timedelta(seconds=30), 10) == simulated_at_save + timedelta(
+        seconds=300
+    )
+    assert saved.simulated(saved_at, 1) == simulated_at_save
