@@ -44,6 +44,20 @@ class Settings(BaseSettings):
     api_threads: int = Field(
         default=400, ge=1, description="requests the public API serves at once (threads)"
     )
+    redis_url: str = Field(
+        default="redis://127.0.0.1:6379/0",
+        description="Redis of distributed mode: Celery broker and result backend, twin leases.",
+    )
+    resume_window: float = Field(
+        default=300,
+        gt=0,
+        description="seconds a twin whose worker stopped may be resumed by another worker",
+    )
+    lease_seconds: float = Field(
+        default=15,
+        ge=3,
+        description="seconds a worker's lease on a twin lasts unless renewed",
+    )
     csms_ca_file: Path | None = Field(
         default=None,
         description="PEM file of the CA(s) that sign CSMS certificates for wss:// "
