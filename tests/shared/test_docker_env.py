@@ -25,3 +25,14 @@ def test_docker_env_names_only_real_settings_and_is_valid() -> None:
     assert settings.mode == "distributed"
     assert settings.database_url is not None
     assert settings.database_url.startswith("postgresql+psycopg://")
+
+
+def test_docker_env_lists_every_setting() -> None:
+    """Each setting is set in .docker.env or, when it must stay unset there, named in a comment."""
+    text = DOCKER_ENV.read_text()
+    missing = {
+        f"ELU_{name.upper()}"
+        for name in Settings.model_fields
+        if f"ELU_{name.upper()}=" not in text and f"# ELU_{name.upper()}:" not in text
+    }
+    assert not missing, f"add to .docker.env: {sorted(missing)}"
