@@ -20,7 +20,7 @@ app.add_typer(user_app, name="user")
 def configure_logging() -> None:
     """INFO for ELU Twins; the per-frame logs of the ocpp library and CSMSs only from WARNING."""
     logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
-    for noisy in ("ocpp", "elu_twins.csms", "websockets"):
+    for noisy in ("ocpp", "elu_twins.csms", "websockets", "alembic.runtime.plugins"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 

@@ -220,7 +220,7 @@ async def test_kill_9_of_a_worker_resumes_its_300_charging_sessions_on_the_other
     by_host = await twins_by_host(stack, sessions)
     assert sorted(by_host) == sorted(stack.hosts)
     counts = [len(twins) for twins in by_host.values()]
-    assert max(counts) - min(counts) <= 30, f"placement is uneven: {counts}"
+    assert max(counts) - min(counts) <= 10, f"placement is uneven: {counts}"
 
     victim = max(by_host, key=lambda host: len(by_host[host]))
     moved = [s for s in sessions if s.charge_point["id"] in set(by_host[victim])]
@@ -388,3 +388,15 @@ async def test_a_command_sent_while_its_twin_moves_is_carried_out_once(
             if call.payload.get("data") == f"once-{session.cid}"
         ]
         assert len(transfers) == 1, f"{session.cid}: carried out {len(transfers)} times"
+
+
+async def test_a_worker_that_joins_takes_the_new_twins(stack: Stack, cluster3: Cluster) -> None:
+    headers = await stack.account()
+    joined = cluster3.start_worker()
+    try:
+        stack.hosts = cluster3.host_pids()
+        sessions = await charging_fleet(stack, headers, 4)
+        by_host = await twins_by_host(stack, sessions)
+        assert by_host.get(joined.name), f"the new worker took none of {by_host}"
+    finally:
+        cluster3.stop_worker(joined)
