@@ -1,11 +1,12 @@
-# `make up` runs ELU Twins (embedded mode), `make test` runs every test.
+# `make up` runs ELU Twins (embedded mode), `make up-distributed` runs it as separate
+# processes over Postgres and Redis, `make test` runs every test.
 # Both create the virtualenv in $(VENV) and install the project into it when needed.
 VENV ?= .venv
 PYTHON ?= python3
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.elu-installed
 
-.PHONY: install up test lint format
+.PHONY: install up up-distributed test lint format
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -17,6 +18,11 @@ install: $(STAMP)
 
 up: $(STAMP)
 	$(BIN)/elu-twins up
+
+# Distributed mode without Docker: local Postgres and Redis, WORKERS Celery workers.
+WORKERS ?= 2
+up-distributed: $(STAMP)
+	$(BIN)/elu-twins up --distributed --workers $(WORKERS)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
