@@ -81,6 +81,10 @@ class TwinMoved(Exception):
         self.host = host
 
 
+class TwinMoving(Exception):
+    """The twin's host is handing it over: its next host carries out its commands."""
+
+
 @dataclass(frozen=True, slots=True)
 class SavedTwin:
     """What a host needs to resume a twin: its stored state, when it was saved and when the
@@ -184,8 +188,8 @@ class Host:
             if await asyncio.to_thread(self._wants_connection, charge_point_id):
                 await twin.start()
             await self._run_pending_commands(charge_point_id)
-        except TwinMoved as moved:
-            logger.info("charge point %s is hosted by %s now", charge_point_id, moved.host)
+        except (TwinMoved, TwinMoving):
+            logger.info("charge point %s is hosted elsewhere now", charge_point_id)
         except Exception:
             logger.exception("could not host charge point %s", charge_point_id)
 
@@ -223,26 +227,33 @@ class Host:
         await self.writer.close()
 
     async def _keep_lease(self) -> None:
-        """Renew the lease (the heartbeat operators see) a few times per lease period."""
+        """Renew the lease (the heartbeat operators see) a few times per lease period.
+
+        A host whose lease ran out (it was paused, or could not reach the database)
+        hands its twins back before it takes a new lease, so that no twin placed on
+        it afresh is handed back by mistake.
+        """
         while True:
             await asyncio.sleep(self.lease.seconds / 4)
-            was_valid = self.lease.valid()
-            self.lease.renewing()
             try:
+                if not self.exclusive and not self.lease.valid():
+                    await self._hand_back()
+                self.lease.renewing()
                 renewed = await asyncio.to_thread(
                     leases.renew, self.engine, self.name, os.getpid(), self.lease.seconds
                 )
+                self.lease.renewed()
+                if not self.exclusive and renewed.lapsed:  # the database's clock says so
+                    await self._hand_back()
             except Exception:
                 logger.exception("could not renew the lease of host %s", self.name)
-                continue
-            self.lease.renewed()
-            if not self.exclusive and (renewed.lapsed or not was_valid):
-                await self._lease_lapsed()
 
-    async def _lease_lapsed(self) -> None:
-        """The lease ran out (paused, cut off): others may hold our twins now. Drop them all
-        without a word to their CSMSs and let placement give them out afresh."""
-        logger.warning("host %s lost its lease; handing its twins back", self.name)
+    async def _hand_back(self) -> None:
+        """The lease ran out: others may hold our twins now. Drop them all without a word
+        to their CSMSs (the lease already keeps them quiet) and let placement give them
+        out afresh. Raises while the database cannot be reached (tried again later)."""
+        if self.twins:
+            logger.warning("host %s lost its lease; handing its twins back", self.name)
         twins, self.twins = list(self.twins.values()), {}
         for twin in twins:
             self.writer.forget(twin.config.charge_point_id)
@@ -428,11 +439,15 @@ class Host:
         A command is claimed (pending → running) at most once, whichever host
         receives it; one for a twin that another live host holds now is passed on.
         """
+        if self._stopped:  # draining: whoever takes the twin over finds the command pending
+            return
         try:
             command = await asyncio.to_thread(self._claim, command_id)
         except TwinMoved as moved:
             if self.forward is not None:
                 self.forward(moved.host, "run_command", {"command_id": str(command_id)})
+            return
+        except TwinMoving:
             return
         if command is None:
             return
@@ -481,7 +496,8 @@ class Host:
 
     def _hold(self, session: Session, charge_point_id: uuid.UUID) -> None:
         """Make sure this host holds the twin: take it if its host is gone, or raise
-        :class:`TwinMoved` if another live host has it."""
+        :class:`TwinMoved` if another live host has it (:class:`TwinMoving` if that host
+        is handing it over)."""
         row = session.execute(
             select(ChargePoint.host, ChargePoint.lease_token).where(
                 ChargePoint.id == charge_point_id
@@ -489,7 +505,10 @@ class Host:
         ).one_or_none()
         if row is None or row.host == self.name:
             return
-        if row.host is not None and leases.host_is_live(session, row.host):
+        status = leases.holder_status(session, row.host)
+        if status == "draining":
+            raise TwinMoving
+        if row.host is not None and status is not None:
             raise TwinMoved(row.host)
         leases.take(session, leases.Orphan(charge_point_id, row.host, row.lease_token), self.name)
         session.commit()

@@ -25,7 +25,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Engine, and_, func, or_, select, text, update
+from sqlalchemy import ColumnElement, Engine, and_, func, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from shared.db import session_for
@@ -133,22 +133,27 @@ def end_lease(engine: Engine, name: str) -> None:
         session.commit()
 
 
-def _live(now: datetime):  # type: ignore[no-untyped-def]
+def _live(now: datetime) -> ColumnElement[bool]:
+    """Hosts that take new twins."""
     return and_(TwinHost.status == "running", TwinHost.lease_expires_at > now)
 
 
-def _expired(now: datetime):  # type: ignore[no-untyped-def]
+def _expired(now: datetime) -> ColumnElement[bool]:
     deadline = now - timedelta(seconds=TAKEOVER_GRACE)
     return or_(TwinHost.lease_expires_at.is_(None), TwinHost.lease_expires_at < deadline)
 
 
-def host_is_live(session: Session, name: str) -> bool:
-    row = session.get(TwinHost, name)
-    return (
-        row is not None
-        and row.status == "running"
-        and row.lease_expires_at is not None
-        and (row.lease_expires_at > utcnow())
+def holder_status(session: Session, name: str | None) -> str | None:
+    """``running`` or ``draining`` while the named host still holds its twins (its lease
+    lasts), else None: the host is gone and its twins are for others to take."""
+    if name is None:
+        return None
+    return session.scalar(
+        select(TwinHost.status).where(
+            TwinHost.name == name,
+            TwinHost.status.in_(("running", "draining")),
+            TwinHost.lease_expires_at > utcnow(),
+        )
     )
 
 
@@ -226,19 +231,27 @@ def least_loaded_host(session: Session) -> str:
     return chosen
 
 
-def place(session: Session, charge_point_id: uuid.UUID) -> tuple[str, int]:
-    """The twin's host, placing it on the least loaded live host when it has none.
+@dataclass(frozen=True, slots=True)
+class Placement:
+    """Where a twin runs. ``draining``: its host is handing it over right now; the next
+    host carries out the commands that wait for it."""
 
-    Answers (host, fencing token).
-    """
+    host: str
+    lease_token: int
+    draining: bool = False
+
+
+def place(session: Session, charge_point_id: uuid.UUID) -> Placement:
+    """The twin's host, placing it on the least loaded live host when it has none."""
     row = session.execute(
         select(ChargePoint.host, ChargePoint.lease_token).where(ChargePoint.id == charge_point_id)
     ).one()
-    if row.host is not None and host_is_live(session, row.host):
-        return row.host, row.lease_token
+    status = holder_status(session, row.host)
+    if row.host is not None and status is not None:
+        return Placement(row.host, row.lease_token, draining=status == "draining")
     placed = assign(session, Orphan(charge_point_id, row.host, row.lease_token))
     if placed is not None:
-        return placed
+        return Placement(*placed)
     session.expire_all()  # moved meanwhile: whoever moved it placed it
     return place(session, charge_point_id)
 

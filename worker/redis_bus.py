@@ -4,7 +4,9 @@ twin, Redis pub/sub carries the outcome back to the API that waits for it.
 The API places the twin first (:func:`worker.leases.place`: the live worker with
 the fewest twins, when the twin has no live host), sends the ``elu.run_command``
 task to that worker's own queue (``host.<name>``), and waits on the command's
-channel. The worker stores the outcome on the command row and publishes it; the
+channel. A command for a twin whose worker is draining waits, stored, for the
+worker that takes the twin over: that one carries out the pending commands of
+each twin it takes. The worker stores the outcome on the command row and publishes it; the
 API reads the row once when the message arrives (or when it stops waiting): it
 never polls the database.
 """
@@ -62,8 +64,11 @@ class RedisBus:
             ) from error
         try:
             with session_for(self.engine) as session:
-                host, _ = leases.place(session, command.charge_point_id)
-            send_to_host(self.celery, host, "run_command", {"command_id": str(command.id)})
+                placement = leases.place(session, command.charge_point_id)
+            if not placement.draining:  # else the twin's next host finds the command
+                send_to_host(
+                    self.celery, placement.host, "run_command", {"command_id": str(command.id)}
+                )
             deadline = time.monotonic() + timeout + GRACE
             while (remaining := deadline - time.monotonic()) > 0:
                 if subscription.get_message(timeout=remaining) is not None:

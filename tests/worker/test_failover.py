@@ -388,6 +388,7 @@ async def test_a_command_sent_while_its_twin_moves_is_carried_out_once(
             if call.payload.get("data") == f"once-{session.cid}"
         ]
         assert len(transfers) == 1, f"{session.cid}: carried out {len(transfers)} times"
+        assert csms_record(stack, session).replaced_connections == 0
 
 
 async def test_a_worker_that_joins_takes_the_new_twins(stack: Stack, cluster3: Cluster) -> None:
