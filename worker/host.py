@@ -184,9 +184,7 @@ class Host:
     async def host_twin(self, charge_point_id: uuid.UUID) -> None:
         """Run a twin placed on this host: restore it, and connect it if the user wants."""
         try:
-            twin = await self._twin(charge_point_id)
-            if await asyncio.to_thread(self._wants_connection, charge_point_id):
-                await twin.start()
+            await self._twin(charge_point_id)
             await self._run_pending_commands(charge_point_id)
         except (TwinMoved, TwinMoving):
             logger.info("charge point %s is hosted elsewhere now", charge_point_id)
@@ -407,15 +405,6 @@ class Host:
                 )
             return list(session.scalars(select(ChargePoint.id).where(held)))
 
-    def _wants_connection(self, charge_point_id: uuid.UUID) -> bool:
-        with session_for(self.engine) as session:
-            return (
-                session.scalar(
-                    select(ChargePoint.desired_state).where(ChargePoint.id == charge_point_id)
-                )
-                == "connected"
-            )
-
     async def _run_pending_commands(self, charge_point_id: uuid.UUID) -> None:
         """Commands that waited for the twin while it moved are carried out here, once."""
         for command_id in await asyncio.to_thread(self._pending_commands, charge_point_id):
@@ -556,7 +545,7 @@ class Host:
             self.writer.state_changed(twin)
             await self.writer.flush()
             await twin.close()
-        config, rows, saved = await asyncio.to_thread(self._load_config, charge_point_id)
+        config, rows, saved, wanted = await asyncio.to_thread(self._load_config, charge_point_id)
         self.writer.register(config.charge_point_id, rows)
         now = utcnow()
         twin = ChargePointTwin(
@@ -580,6 +569,8 @@ class Host:
                 saved.last_alive.isoformat(timespec="seconds"),
             )
         self.twins[charge_point_id] = twin
+        if wanted:  # the user left it connected: it connects wherever it is built
+            await twin.start()
         return twin
 
     @staticmethod
@@ -591,7 +582,7 @@ class Host:
 
     def _load_config(
         self, charge_point_id: uuid.UUID
-    ) -> tuple[ChargePointConfig, TwinRows, SavedTwin | None]:
+    ) -> tuple[ChargePointConfig, TwinRows, SavedTwin | None, bool]:
         with session_for(self.engine) as session:
             charge_point = session.scalar(
                 select(ChargePoint)
@@ -624,6 +615,7 @@ class Host:
                     },
                 ),
                 saved,
+                charge_point.desired_state == "connected",
             )
 
     def _saved_state(self, session: Session, charge_point_id: uuid.UUID) -> SavedTwin | None:

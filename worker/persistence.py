@@ -17,16 +17,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Engine, delete, insert, select, update
+from sqlalchemy import Connection, Engine, Update, bindparam, delete, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.sql.dml import ReturningInsert
 
 from shared.db import session_for
 from shared.models import (
@@ -56,6 +57,10 @@ if TYPE_CHECKING:
     from worker.twin.charge_point import ChargePointTwin
 
 logger = logging.getLogger(__name__)
+
+
+#: Seconds a save that a twin waits for gathers others into its batch.
+SAVE_GATHER = 0.02
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +98,8 @@ class EventWriter:
         self._saved_waiters: list[asyncio.Future[None]] = []
         self._wake = asyncio.Event()
         self._logged_since_prune: set[uuid.UUID] = set()
+        self._links: dict[tuple[str, int], tuple[str | None, str | None]] = {}
+        self._stored_transactions: set[uuid.UUID] = set()
         self._lock = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
 
@@ -133,6 +140,9 @@ class EventWriter:
         while True:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self.interval)
+                # Someone waits for a save: gather what else comes in the next moment
+                # into the same batch (one write for many twins, not one each).
+                await asyncio.sleep(min(SAVE_GATHER, self.interval))
             self._wake.clear()
             try:
                 await self.flush()
@@ -227,29 +237,34 @@ class EventWriter:
     def _write_states(self, rows: list[dict[str, Any]]) -> set[uuid.UUID]:
         """Upsert the states; answers the ids written (a row with an older token than the
         stored one is refused: that twin has moved to another host)."""
-        written: set[uuid.UUID] = set()
-        with session_for(self.engine) as session:
-            dialect = session.get_bind().dialect.name
-            upsert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(TwinState)
-            statement = upsert.on_conflict_do_update(
-                index_elements=[TwinState.charge_point_id],
-                set_={
-                    "lease_token": upsert.excluded.lease_token,
-                    "state": upsert.excluded.state,
-                    "saved_at": upsert.excluded.saved_at,
-                    "saved_by": upsert.excluded.saved_by,
-                },
-                where=TwinState.lease_token <= upsert.excluded.lease_token,
-            ).returning(TwinState.charge_point_id)
+        try:
+            with self.engine.begin() as connection:
+                return set(connection.scalars(self._state_upsert, rows))
+        except IntegrityError:  # a charge point was deleted meanwhile: row by row
+            written: set[uuid.UUID] = set()
             for row in rows:
                 try:
-                    with session.begin_nested():
-                        if session.scalar(statement, row) is not None:
-                            written.add(row["charge_point_id"])
-                except IntegrityError:  # the charge point was deleted meanwhile
-                    written.add(row["charge_point_id"])
-            session.commit()
-        return written
+                    with self.engine.begin() as connection:
+                        written.update(connection.scalars(self._state_upsert, row))
+                except IntegrityError:
+                    written.add(row["charge_point_id"])  # gone: nothing to fence
+            return written
+
+    @functools.cached_property
+    def _state_upsert(self) -> ReturningInsert[tuple[uuid.UUID]]:
+        """INSERT ... ON CONFLICT DO UPDATE unless the stored token is newer, RETURNING."""
+        dialect = self.engine.dialect.name
+        upsert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(TwinState)
+        return upsert.on_conflict_do_update(
+            index_elements=[TwinState.charge_point_id],
+            set_={
+                "lease_token": upsert.excluded.lease_token,
+                "state": upsert.excluded.state,
+                "saved_at": upsert.excluded.saved_at,
+                "saved_by": upsert.excluded.saved_by,
+            },
+            where=TwinState.lease_token <= upsert.excluded.lease_token,
+        ).returning(TwinState.charge_point_id)
 
     def forget(self, charge_point_id: str) -> None:
         """The charge point is about to be deleted, or runs elsewhere now: nothing more is
@@ -266,59 +281,6 @@ class EventWriter:
                 self._write([event])
             except IntegrityError as error:
                 logger.warning("dropped %s: %s", type(event).__name__, error.orig)
-
-    def _write(self, batch: list[TwinEvent]) -> None:
-        frames: list[dict[str, Any]] = []
-        samples: list[dict[str, Any]] = []
-        charge_points: dict[str, ChargePointChanged] = {}
-        connectors: dict[tuple[str, int], ConnectorChanged] = {}
-        transactions: dict[str, TransactionChanged] = {}
-        vehicles: dict[str, VehicleChanged] = {}
-        configurations: dict[str, ConfigurationChanged] = {}
-        for event in batch:
-            match event:
-                case FrameLogged():
-                    frames.append(self._frame_row(event))
-                case MeterSampled():
-                    row = self._sample_row(event)
-                    if row is not None:
-                        samples.append(row)
-                case ChargePointChanged():
-                    charge_points[event.charge_point_id] = event
-                case ConnectorChanged():
-                    connectors[(event.charge_point_id, event.connector_id)] = event
-                case TransactionChanged():
-                    transactions[event.transaction_ref] = event
-                case VehicleChanged():
-                    vehicles[event.vehicle_ref] = event
-                case ConfigurationChanged():
-                    configurations[event.charge_point_id] = event
-        with session_for(self.engine) as session:
-            for tx in transactions.values():
-                self._write_transaction(session, tx)
-            session.flush()
-            if frames:
-                session.execute(insert(MessageLogEntry), frames)
-                self._logged_since_prune.update(frame["charge_point_id"] for frame in frames)
-            if samples:
-                session.execute(insert(MeterSample), samples)
-            for cp in charge_points.values():
-                self._write_charge_point(session, cp)
-            for connector in connectors.values():
-                self._write_connector(session, connector)
-            for vehicle in vehicles.values():
-                session.execute(
-                    update(Vehicle)
-                    .where(Vehicle.id == uuid.UUID(vehicle.vehicle_ref))
-                    .values(soc=vehicle.soc, status=vehicle.status)
-                )
-            for config in configurations.values():
-                session.execute(
-                    update(OcppConfiguration)
-                    .where(OcppConfiguration.charge_point_id == uuid.UUID(config.charge_point_id))
-                    .values(values=config.values)
-                )
-            session.commit()
 
     def _frame_row(self, event: FrameLogged) -> dict[str, Any]:
         return {
@@ -348,99 +310,237 @@ class EventWriter:
             "soc": event.soc,
         }
 
-    def _write_charge_point(self, session: Session, event: ChargePointChanged) -> None:
-        values: dict[str, Any] = {"status": event.status, "connected": event.connected}
-        if event.boot_reason is not None:
-            values["boot_reason"] = event.boot_reason
-        if event.last_heartbeat is not None:
-            values["last_heartbeat"] = event.last_heartbeat
-        session.execute(
-            update(ChargePoint)
-            .where(ChargePoint.id == uuid.UUID(event.charge_point_id))
-            .values(**values)
-        )
+    def _write(self, batch: list[TwinEvent]) -> None:
+        """Write one batch in one transaction: a few executemany statements, one per kind
+        of row, with repeated updates of a row coalesced to its latest state."""
+        frames: list[dict[str, Any]] = []
+        samples: list[dict[str, Any]] = []
+        charge_points: dict[str, ChargePointChanged] = {}
+        connectors: dict[tuple[str, int], ConnectorChanged] = {}
+        transactions: dict[str, TransactionChanged] = {}
+        vehicles: dict[str, VehicleChanged] = {}
+        configurations: dict[str, ConfigurationChanged] = {}
+        for event in batch:
+            match event:
+                case FrameLogged():
+                    frames.append(self._frame_row(event))
+                case MeterSampled():
+                    row = self._sample_row(event)
+                    if row is not None:
+                        samples.append(row)
+                case ChargePointChanged():
+                    charge_points[event.charge_point_id] = event
+                case ConnectorChanged():
+                    connectors[(event.charge_point_id, event.connector_id)] = event
+                case TransactionChanged():
+                    transactions[event.transaction_ref] = event
+                case VehicleChanged():
+                    vehicles[event.vehicle_ref] = event
+                case ConfigurationChanged():
+                    configurations[event.charge_point_id] = event
+        links: dict[tuple[str, int], tuple[str | None, str | None]] = {}
+        with self.engine.begin() as connection:
+            self._write_transactions(connection, transactions.values())
+            if frames:
+                connection.execute(insert(MessageLogEntry), frames)
+                self._logged_since_prune.update(frame["charge_point_id"] for frame in frames)
+            if samples:
+                connection.execute(insert(MeterSample), samples)
+            for rows in _grouped_by_keys(
+                self._charge_point_row(event) for event in charge_points.values()
+            ):
+                connection.execute(_by_id(ChargePoint), rows)
+            links = self._write_connectors(connection, connectors.values())
+            if vehicles:
+                connection.execute(
+                    _by_id(Vehicle),
+                    [
+                        {"b_id": uuid.UUID(event.vehicle_ref), "soc": event.soc,
+                         "status": event.status}
+                        for event in vehicles.values()
+                    ],
+                )  # fmt: skip
+            if configurations:
+                connection.execute(
+                    update(OcppConfiguration).where(
+                        OcppConfiguration.charge_point_id == bindparam("b_charge_point_id")
+                    ),
+                    [
+                        {"b_charge_point_id": uuid.UUID(event.charge_point_id),
+                         "values": event.values}
+                        for event in configurations.values()
+                    ],
+                )  # fmt: skip
+        self._links.update(links)  # only once the transaction that wrote them committed
 
-    def _write_connector(self, session: Session, event: ConnectorChanged) -> None:
-        rows = self._rows.get(event.charge_point_id)
-        if rows is None or event.connector_id not in rows.connectors:
-            return
-        connector_id, evse_id = rows.connectors[event.connector_id]
-        ac = event.current_type == "AC"
-        vehicle_id = _uuid(event.vehicle_ref)
-        transaction_id = _uuid(event.transaction_ref)
-        session.execute(
-            update(Connector)
-            .where(Connector.id == connector_id)
-            .values(
-                status=event.status,
-                error_code=event.error_code,
-                current_ac_power=event.power_kw if ac else 0.0,
-                current_ac_current=event.current_a if ac else 0.0,
-                current_ac_voltage=event.voltage_v if ac else 0.0,
-                current_dc_power=0.0 if ac else event.power_kw,
-                current_dc_current=0.0 if ac else event.current_a,
-                current_dc_voltage=0.0 if ac else event.voltage_v,
-                current_energy=event.energy_kwh,
-                total_energy=event.total_energy_kwh,
-                soc=event.soc,
-                id_tag=event.id_tag,
-                transactionid=event.csms_transaction_id,
-                transaction_id=transaction_id,
-                vehicle_id=vehicle_id,
-            )
-        )
-        unplugged = update(Vehicle).where(Vehicle.connector_id == connector_id)
-        if vehicle_id is not None:
-            unplugged = unplugged.where(Vehicle.id != vehicle_id)
-        session.execute(unplugged.values(connector_id=None, transaction_id=None))
-        if vehicle_id is not None:
-            session.execute(
-                update(Vehicle)
-                .where(Vehicle.id == vehicle_id)
-                .values(connector_id=connector_id, transaction_id=transaction_id)
-            )
-        active = connector_id if event.vehicle_ref or event.transaction_ref else None
-        session.execute(
-            update(Evse)
-            .where(Evse.id == evse_id)
-            .values(status=event.status, active_connector_id=active)
-        )
-
-    def _write_transaction(self, session: Session, event: TransactionChanged) -> None:
-        rows = self._rows.get(event.charge_point_id)
-        if rows is None:
-            return
-        connector_id, evse_id = rows.connectors.get(event.connector_id, (None, None))
-        end_time = event.end_time
-        if end_time is None and event.status == "Rejected":
-            end_time = event.at  # a start that never happened is not a running session
-        values: dict[str, Any] = {
+    def _charge_point_row(self, event: ChargePointChanged) -> dict[str, Any]:
+        row: dict[str, Any] = {
+            "b_id": uuid.UUID(event.charge_point_id),
             "status": event.status,
-            "id_tag": event.id_tag,
-            "transactionid": event.csms_transaction_id,
-            "start_time": event.start_time,
-            "end_time": end_time,
-            "energy": event.energy_kwh,
-            "meter_start": event.meter_start_wh,
-            "meter_stop": event.meter_stop_wh,
-            "stop_reason": event.stop_reason,
+            "connected": event.connected,
         }
-        tx = session.get(Transaction, uuid.UUID(event.transaction_ref))
-        if tx is None:
-            session.add(
-                Transaction(
-                    id=uuid.UUID(event.transaction_ref),
-                    user_id=rows.user_id,
-                    charge_point_id=uuid.UUID(event.charge_point_id),
-                    evse_id=evse_id,
-                    connector_id=connector_id,
-                    vehicle_id=_uuid(event.vehicle_ref),
-                    **values,
-                )
+        if event.boot_reason is not None:
+            row["boot_reason"] = event.boot_reason
+        if event.last_heartbeat is not None:
+            row["last_heartbeat"] = event.last_heartbeat
+        return row
+
+    def _write_connectors(
+        self, connection: Connection, events: Iterable[ConnectorChanged]
+    ) -> dict[tuple[str, int], tuple[str | None, str | None]]:
+        """Connectors and their EVSEs; a vehicle's link to its connector and transaction
+        only when it changed (not with every meter sample). Answers the links written."""
+        connector_rows: list[dict[str, Any]] = []
+        evse_rows: list[dict[str, Any]] = []
+        unplugged: list[dict[str, Any]] = []
+        plugged: list[dict[str, Any]] = []
+        links: dict[tuple[str, int], tuple[str | None, str | None]] = {}
+        for event in events:
+            rows = self._rows.get(event.charge_point_id)
+            if rows is None or event.connector_id not in rows.connectors:
+                continue
+            connector_id, evse_id = rows.connectors[event.connector_id]
+            ac = event.current_type == "AC"
+            vehicle_id = _uuid(event.vehicle_ref)
+            transaction_id = _uuid(event.transaction_ref)
+            connector_rows.append(
+                {
+                    "b_id": connector_id,
+                    "status": event.status,
+                    "error_code": event.error_code,
+                    "current_ac_power": event.power_kw if ac else 0.0,
+                    "current_ac_current": event.current_a if ac else 0.0,
+                    "current_ac_voltage": event.voltage_v if ac else 0.0,
+                    "current_dc_power": 0.0 if ac else event.power_kw,
+                    "current_dc_current": 0.0 if ac else event.current_a,
+                    "current_dc_voltage": 0.0 if ac else event.voltage_v,
+                    "current_energy": event.energy_kwh,
+                    "total_energy": event.total_energy_kwh,
+                    "soc": event.soc,
+                    "id_tag": event.id_tag,
+                    "transactionid": event.csms_transaction_id,
+                    "transaction_id": transaction_id,
+                    "vehicle_id": vehicle_id,
+                }
             )
-        else:
-            for field, value in values.items():
-                setattr(tx, field, value)
+            active = connector_id if event.vehicle_ref or event.transaction_ref else None
+            evse_rows.append(
+                {"b_id": evse_id, "status": event.status, "active_connector_id": active}
+            )
+            key = (event.charge_point_id, event.connector_id)
+            link = (event.vehicle_ref, event.transaction_ref)
+            if self._links.get(key, _UNKNOWN) == link:
+                continue
+            links[key] = link
+            unplugged.append({"b_connector_id": connector_id, "b_keep": vehicle_id or _NO_ID})
+            if vehicle_id is not None:
+                plugged.append(
+                    {
+                        "b_id": vehicle_id,
+                        "connector_id": connector_id,
+                        "transaction_id": transaction_id,
+                    }
+                )
+        if connector_rows:
+            connection.execute(_by_id(Connector), connector_rows)
+            connection.execute(_by_id(Evse), evse_rows)
+        if unplugged:
+            connection.execute(
+                update(Vehicle)
+                .where(
+                    Vehicle.connector_id == bindparam("b_connector_id"),
+                    Vehicle.id != bindparam("b_keep"),
+                )
+                .values(connector_id=None, transaction_id=None),
+                unplugged,
+            )
+        if plugged:
+            connection.execute(_by_id(Vehicle), plugged)
+        return links
+
+    def _write_transactions(
+        self, connection: Connection, events: Iterable[TransactionChanged]
+    ) -> None:
+        """Insert the transactions not stored yet, update the others."""
+        rows: dict[uuid.UUID, dict[str, Any]] = {}
+        for event in events:
+            twin_rows = self._rows.get(event.charge_point_id)
+            if twin_rows is None:
+                continue
+            connector_id, evse_id = twin_rows.connectors.get(event.connector_id, (None, None))
+            end_time = event.end_time
+            if end_time is None and event.status == "Rejected":
+                end_time = event.at  # a start that never happened is not a running session
+            rows[uuid.UUID(event.transaction_ref)] = {
+                "status": event.status,
+                "id_tag": event.id_tag,
+                "transactionid": event.csms_transaction_id,
+                "start_time": event.start_time,
+                "end_time": end_time,
+                "energy": event.energy_kwh,
+                "meter_start": event.meter_start_wh,
+                "meter_stop": event.meter_stop_wh,
+                "stop_reason": event.stop_reason,
+                "user_id": twin_rows.user_id,
+                "charge_point_id": uuid.UUID(event.charge_point_id),
+                "evse_id": evse_id,
+                "connector_id": connector_id,
+                "vehicle_id": _uuid(event.vehicle_ref),
+            }
+        if not rows:
+            return
+        unknown = [ref for ref in rows if ref not in self._stored_transactions]
+        missing = set(unknown) - set(
+            connection.scalars(select(Transaction.id).where(Transaction.id.in_(unknown)))
+            if unknown
+            else ()
+        )
+        new = [{"id": ref} | row for ref, row in rows.items() if ref in missing]
+        changed = [
+            {"b_id": ref} | {key: row[key] for key in _TRANSACTION_CHANGES}
+            for ref, row in rows.items()
+            if ref not in missing
+        ]
+        if new:
+            connection.execute(insert(Transaction), new)
+        if changed:
+            connection.execute(_by_id(Transaction), changed)
+        for ref, row in rows.items():
+            if row["end_time"] is None:
+                self._stored_transactions.add(ref)
+            else:  # ended: no more changes expected; a late one looks it up again
+                self._stored_transactions.discard(ref)
+
+
+#: The columns of a transaction that change after it was stored.
+_TRANSACTION_CHANGES = (
+    "status",
+    "id_tag",
+    "transactionid",
+    "start_time",
+    "end_time",
+    "energy",
+    "meter_start",
+    "meter_stop",
+    "stop_reason",
+)
+#: A connector's vehicle and transaction not yet written by this writer.
+_UNKNOWN: tuple[str | None, str | None] = ("?", "?")
+#: Stands for "no vehicle" where SQL needs a value to compare with.
+_NO_ID = uuid.UUID(int=0)
+
+
+def _by_id(model: type[Any]) -> Update:
+    """``UPDATE <table> SET <the columns given> WHERE id = :b_id``, for executemany."""
+    return update(model).where(model.id == bindparam("b_id"))
+
+
+def _grouped_by_keys(rows: Iterable[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    """Rows grouped by the columns they set (one executemany per group)."""
+    groups: dict[frozenset[str], list[dict[str, Any]]] = {}
+    for row in rows:
+        groups.setdefault(frozenset(row), []).append(row)
+    return list(groups.values())
 
 
 def _uuid(value: str | None) -> uuid.UUID | None:

@@ -70,8 +70,8 @@ def vehicle_to_state(vehicle: Vehicle) -> dict[str, Any]:
         "soc": vehicle.soc,
         "max_ac_kw": vehicle.max_ac_kw,
         "max_dc_kw": vehicle.max_dc_kw,
-        "ac_curve": [list(point) for point in vehicle.ac_curve.points],
-        "dc_curve": [list(point) for point in vehicle.dc_curve.points],
+        "ac_curve": vehicle.ac_curve.as_lists,
+        "dc_curve": vehicle.dc_curve.as_lists,
     }
 
 

@@ -30,10 +30,14 @@ class ChargingCurve:
 
     points: tuple[tuple[float, float], ...]
     _socs: tuple[float, ...] = field(init=False, repr=False, compare=False)
+    #: ``points`` as JSON-ready lists, made once: a twin's state carries its vehicle's
+    #: curves at every save. Shared, so never to be changed in place.
+    as_lists: list[list[float]] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         _check_points(self.points)
         object.__setattr__(self, "_socs", tuple(s for s, _ in self.points))
+        object.__setattr__(self, "as_lists", [list(point) for point in self.points])
 
     def power_at(self, soc: float) -> float:
         """Power (kW) accepted at ``soc`` percent, clamped to 0..100."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import httpx
 import pytest
 
 from tests.stack import Stack, eventually
@@ -86,12 +87,19 @@ async def test_steps_4_to_6_connect_start_watch_stop(stack: Stack) -> None:
     assert csms_tx.json()["meter_stop"] == ended["meter_stop"]
     assert csms_tx.json()["id_tag"] == vehicle["id_tag"]
 
-    log = await stack.public.get(
-        f"/twin/charge-point/{charge_point['id']}/message-log",
-        headers=headers,
-        params={"limit": 1000},
+    def actions_of(log: httpx.Response) -> list[tuple[str, str, str]]:
+        return [(m["direction"], m["message_type"], m["action"]) for m in log.json()["data"]]
+
+    # The log is written in batches: the StopTransaction the CSMS has is there a moment later.
+    log = await eventually(
+        lambda: stack.public.get(
+            f"/twin/charge-point/{charge_point['id']}/message-log",
+            headers=headers,
+            params={"limit": 1000},
+        ),
+        lambda answer: ("sent", "CALL", "StopTransaction") in actions_of(answer),
     )
-    actions = [(m["direction"], m["message_type"], m["action"]) for m in log.json()["data"]]
+    actions = actions_of(log)
     assert actions[0] == ("sent", "CALL", "BootNotification")
     assert ("received", "CALLRESULT", "BootNotification") in actions
     for action in ("Authorize", "StartTransaction", "MeterValues", "StopTransaction"):
