@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from tests.stack import Stack
+from tests.stack import Stack, eventually
 
 #: Two EVSEs, the second with two connectors.
 EVSES = [
@@ -62,3 +62,53 @@ async def test_connected_evses_and_connectors_are_available(stack: Stack, protoc
     assert again.status_code == 200, again.text
     assert _statuses(again.json()) == ["Available"] * 5
     assert _statuses(await _read(stack, headers, charge_point["id"])) == ["Available"] * 5
+
+
+@pytest.mark.parametrize("protocol", ["ocpp1.6", "ocpp2.0.1"])
+async def test_a_stopped_session_leaves_the_vehicle_plugged_in(stack: Stack, protocol: str) -> None:
+    headers = await stack.account()
+    vehicle = await stack.vehicle(headers, soc=20)
+    charge_point = await stack.charge_point(headers, protocol=protocol)
+    connected = await stack.action("connect-charger", headers, charge_point_id=charge_point["id"])
+    assert connected.status_code == 200, connected.text
+    connector_id = charge_point["evses"][0]["connectors"][0]["id"]
+    started = await stack.action(
+        "start-transaction", headers, connector_id=connector_id, vehicle_id=vehicle["id"]
+    )
+    assert started.status_code == 200, started.text
+
+    async def read_vehicle() -> dict[str, Any]:
+        answer = await stack.public.get(f"/twin/vehicle/{vehicle['id']}", headers=headers)
+        return answer.json()
+
+    await eventually(read_vehicle, lambda car: car["status"] == "charging")
+    stopped = await stack.action("stop-transaction", headers, transaction_id=started.json()["id"])
+    assert stopped.status_code == 200, stopped.text
+
+    car = await read_vehicle()
+    assert car["status"] == "plugged-in"
+    assert car["transaction_id"] is None
+    assert car["connector_id"] == connector_id
+    connector = (
+        await stack.public.get(f"/twin/charge-point/connector/{connector_id}", headers=headers)
+    ).json()
+    assert connector["status"] == "Finishing"
+    assert connector["vehicle_id"] == vehicle["id"]
+    assert connector["transaction_id"] is None
+    # 2.0.1 has no Finishing: the connector stays Occupied while the cable is in.
+    finishing = "Finishing" if protocol == "ocpp1.6" else "Occupied"
+    await eventually(
+        lambda: _csms_statuses(stack, protocol, charge_point["cid"]),
+        lambda seen: list(seen.values()) == [finishing],
+    )
+
+    unplugged = await stack.action("unplug", headers, connector_id=connector_id)
+    assert unplugged.status_code == 200, unplugged.text
+    car = await read_vehicle()
+    assert car["status"] == "ready-to-charge"
+    assert car["connector_id"] is None
+    connector = (
+        await stack.public.get(f"/twin/charge-point/connector/{connector_id}", headers=headers)
+    ).json()
+    assert connector["status"] == "Available"
+    assert connector["vehicle_id"] is None
