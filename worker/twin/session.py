@@ -196,6 +196,10 @@ class SessionMixin:
             self._session_end.cancel()
         self._session_end = None
         logger.info("%s: disconnected (%s)", self.config.cid, reason)
+        for connector in self._connectors.values():
+            tx = connector.transaction
+            if tx is not None and tx.start_pending:
+                self._publish(connector)  # Preparing only while the CSMS is to answer
         self._emit_charge_point()
         self._reschedule()
         return lasted

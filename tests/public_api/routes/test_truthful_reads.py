@@ -112,3 +112,59 @@ async def test_a_stopped_session_leaves_the_vehicle_plugged_in(stack: Stack, pro
     ).json()
     assert connector["status"] == "Available"
     assert connector["vehicle_id"] is None
+
+
+async def _csms_calls(stack: Stack, protocol: str, cid: str) -> list[tuple[str, Any]]:
+    """(action, status or event type) of each StatusNotification of connector 1 and each
+    start message the CSMS received, in order."""
+    csms = stack.csms_v16 if protocol == "ocpp1.6" else stack.csms_v201
+    log = await csms.api.get(f"/api/charge-points/{cid}/messages", params={"limit": 1000})
+    calls = []
+    for m in log.json()["data"]:
+        if m["direction"] != "received" or m["message_type"] != "CALL":
+            continue
+        payload = m["payload"]
+        if m["action"] == "StatusNotification" and payload.get("connectorId") == 1:
+            calls.append((m["action"], payload.get("status") or payload.get("connectorStatus")))
+        elif m["action"] == "StartTransaction":
+            calls.append((m["action"], None))
+        elif m["action"] == "TransactionEvent" and payload["eventType"] == "Started":
+            calls.append((m["action"], payload["transactionInfo"].get("chargingState")))
+    return calls
+
+
+@pytest.mark.parametrize("protocol", ["ocpp1.6", "ocpp2.0.1"])
+async def test_the_csms_hears_the_start_before_charging(stack: Stack, protocol: str) -> None:
+    headers = await stack.account()
+    vehicle = await stack.vehicle(headers)
+    charge_point = await stack.charge_point(headers, protocol=protocol)
+    connected = await stack.action("connect-charger", headers, charge_point_id=charge_point["id"])
+    assert connected.status_code == 200, connected.text
+    connector_id = charge_point["evses"][0]["connectors"][0]["id"]
+    started = await stack.action(
+        "start-transaction", headers, connector_id=connector_id, vehicle_id=vehicle["id"]
+    )
+    assert started.status_code == 200, started.text
+    connector = (
+        await stack.public.get(f"/twin/charge-point/connector/{connector_id}", headers=headers)
+    ).json()
+    assert connector["status"] == "Charging"  # the CSMS accepted the start
+
+    if protocol == "ocpp1.6":
+        expected = [
+            ("StatusNotification", "Available"),
+            ("StatusNotification", "Preparing"),
+            ("StartTransaction", None),
+            ("StatusNotification", "Charging"),
+        ]
+    else:  # Occupied, then Started carrying the charging state; no status comes between
+        expected = [
+            ("StatusNotification", "Available"),
+            ("StatusNotification", "Occupied"),
+            ("TransactionEvent", "Charging"),
+        ]
+    calls = await eventually(
+        lambda: _csms_calls(stack, protocol, charge_point["cid"]),
+        lambda calls: len(calls) >= len(expected),
+    )
+    assert calls == expected
