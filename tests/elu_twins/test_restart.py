@@ -181,3 +181,63 @@ def test_a_restart_after_the_window_ends_the_session_with_power_loss(tmp_path: P
             assert again.status_code == 200, again.text
             assert again.json()["meter_start"] == round(connector["total_energy"] * 1000)
             assert again.json()["meter_start"] >= ended["meter_stop"]
+
+
+def test_after_a_restart_the_connectors_read_as_the_csms_heard_them(tmp_path: Path) -> None:
+    """Stopped while connected and idle: after the restart the twin reconnects and every EVSE
+    and connector reads Available again (the restart marked them Unavailable meanwhile)."""
+    with run_csms("csms-v16", tmp_path / "csms") as csms_url:
+        with run_embedded(tmp_path) as embedded:
+            headers = login(embedded)
+            charge_point = httpx.post(
+                f"{embedded.public_url}/twin/charge-point/",
+                headers=headers,
+                json={
+                    "name": "cp",
+                    "csms_url": csms_url.replace("http", "ws"),
+                    "evses": [{"connectors": [{}, {"connector_type": "cCCS2"}]}, {}],
+                },
+            ).json()
+            connected = httpx.post(
+                f"{embedded.public_url}/twin/charge-point/action/connect-charger",
+                headers=headers,
+                json={"charge_point_id": charge_point["id"]},
+                timeout=40,
+            )
+            assert connected.status_code == 200, connected.text
+            embedded.process.terminate()
+            embedded.process.wait(10)
+        boots = len(_calls(csms_url, charge_point["cid"], "BootNotification"))
+
+        with run_embedded(tmp_path, ports=embedded.ports) as embedded:
+            headers = login(embedded)
+
+            def read() -> dict[str, Any]:
+                return httpx.get(
+                    f"{embedded.public_url}/twin/charge-point/{charge_point['id']}",
+                    headers=headers,
+                ).json()
+
+            # Connected again: the StatusNotifications after the reconnect have gone out.
+            _wait(
+                lambda: len(_calls(csms_url, charge_point["cid"], "StatusNotification")),
+                lambda sent: sent >= 8,  # 4 (connector 0 and 3 connectors) per connection
+            )
+            seen = _wait(
+                read,
+                lambda seen: (
+                    seen["connected"]
+                    and all(
+                        c["status"] == "Available" for e in seen["evses"] for c in e["connectors"]
+                    )
+                ),
+                timeout=10,
+            )
+            assert seen["connected"] is True
+            statuses = [
+                status
+                for evse in seen["evses"]
+                for status in [evse["status"], *(c["status"] for c in evse["connectors"])]
+            ]
+            assert statuses == ["Available"] * 5
+            assert len(_calls(csms_url, charge_point["cid"], "BootNotification")) >= boots

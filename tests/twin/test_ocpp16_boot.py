@@ -16,7 +16,12 @@ from tests.twin.scripted_csms import EventLog, ScriptedCsms, make_config, now_is
 from worker.twin.charge_point import ChargePointTwin
 from worker.twin.clock import SystemClock, VirtualClock
 from worker.twin.errors import CommandTimeout, NotConnected, Rejected
-from worker.twin.events import ChargePointChanged, ConfigurationChanged, FrameLogged
+from worker.twin.events import (
+    ChargePointChanged,
+    ConfigurationChanged,
+    ConnectorChanged,
+    FrameLogged,
+)
 
 
 async def test_boot_accepted_sends_status_of_every_connector(
@@ -41,6 +46,27 @@ async def test_boot_accepted_sends_status_of_every_connector(
     assert all(r.valid for r in csms.received)
     assert events.of(ChargePointChanged)[-1].status == "Available"
     assert twin.snapshot()["booted"] is True
+    await twin.close()
+
+
+async def test_every_connector_status_sent_at_boot_is_reported(
+    csms: ScriptedCsms, events: EventLog
+) -> None:
+    """A host that stored the connectors as Unavailable (never connected, or restarted)
+    hears that they are Available, although the twin's own status did not change."""
+    config = make_config(csms.url, connector_types=("cType2", "cCCS2"))
+    twin = ChargePointTwin(config, SystemClock(speed=60), events)
+    await twin.start()
+    await twin.connected(timeout=5)
+    reported = {e.connector_id: e.status for e in events.of(ConnectorChanged)}
+    assert reported == {1: "Available", 2: "Available"}
+
+    await twin.stop()
+    events.clear()
+    await twin.start()
+    await twin.connected(timeout=5)
+    reported = {e.connector_id: e.status for e in events.of(ConnectorChanged)}
+    assert reported == {1: "Available", 2: "Available"}
     await twin.close()
 
 

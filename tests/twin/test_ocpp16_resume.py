@@ -265,9 +265,10 @@ async def test_a_transaction_message_waits_until_the_state_holding_it_is_saved(
         await twin.plug_in(1, make_vehicle(), "veh-1")
         starting = asyncio.ensure_future(twin.start_transaction(1, "TAG"))
         await eventually(lambda: store.waiting == 1)
-        await csms.wait_for("StatusNotification", lambda p: p["status"] == "Charging")
+        await csms.wait_for("Authorize")
         await asyncio.sleep(0.1)
         assert csms.of("StartTransaction") == []  # not before the state is written
+        assert csms.of("StatusNotification")[-1].payload["status"] == "Preparing"
         assert store.changes > 0
 
         store.release.set()

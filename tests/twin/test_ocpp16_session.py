@@ -99,6 +99,8 @@ async def test_plug_in_authorize_charge_and_stop(csms: ScriptedCsms, events: Eve
     assert tx_statuses[0] == "Authorizing" and tx_statuses[-1] == "Ended"
     vehicle_statuses = [e.status for e in events.of(VehicleChanged)]
     assert vehicle_statuses[0] == "plugged-in" and "charging" in vehicle_statuses
+    # Stopped, the vehicle is still plugged in (Finishing) until it is unplugged.
+    assert vehicle_statuses[-2:] == ["plugged-in", "ready-to-charge"]
     assert events.of(ConnectorChanged)[-1].status == "Available"
     await twin.close()
 

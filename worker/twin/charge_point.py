@@ -445,6 +445,10 @@ class ChargePointTwin(
             return "Faulted"
         tx = connector.transaction
         if tx is not None:
+            if tx.start_pending and self.online:
+                # As a real charger tells its CSMS: Preparing, StartTransaction, and
+                # Charging once accepted (also after a reconnect). Offline it charges.
+                return "Preparing"
             if tx.status in ("SuspendedEV", "SuspendedEVSE"):
                 return tx.status
             return "Charging"

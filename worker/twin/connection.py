@@ -238,6 +238,8 @@ class OutboundQueue:
 
     def put(self, item: QueuedMessage) -> None:
         self._items.append(item)
+        if item.kind == "start" and item.transaction is not None:
+            item.transaction.start_pending = True
         if item.kind == "meter":
             self._meter_values += 1
             if self._meter_values > self.MAX_METER_VALUES:
@@ -334,6 +336,9 @@ class OutboundQueue:
                         error,
                     )
                     self._popleft()
+                    if item.kind == "start" and item.transaction is not None:
+                        item.transaction.start_pending = False
+                        self._delivered(item, None)  # never answered: the session runs on
                     if item.done is not None and not item.done.done():
                         item.done.set_exception(error)
                     continue
@@ -342,6 +347,8 @@ class OutboundQueue:
                 continue
             if self._items and self._items[0] is item:
                 self._popleft()
+            if item.kind == "start" and item.transaction is not None:
+                item.transaction.start_pending = False
             outcome = self._delivered(item, result)
             if outcome is not None:
                 await outcome

@@ -40,7 +40,9 @@ class Reservation:
 
 class Transaction:
     """One charging session. ``ref`` is the twin's id; ``csms_transaction_id`` the
-    CSMS's, known once it has answered StartTransaction."""
+    CSMS's, known once it has answered StartTransaction. ``start_pending``: its
+    StartTransaction is queued or on the wire, not answered yet (the queue keeps it;
+    not saved: a restored queue sets it again)."""
 
     __slots__ = (
         "connector_id",
@@ -54,6 +56,7 @@ class Transaction:
         "meter_stop_wh",
         "ref",
         "reservation_id",
+        "start_pending",
         "start_time",
         "status",
         "stop_id_tag",
@@ -86,6 +89,7 @@ class Transaction:
         self.stop_id_tag: str | None = None
         self.reservation_id: int | None = None
         self.suspended_by_csms = False
+        self.start_pending = False
 
     @property
     def ended(self) -> bool:
@@ -135,6 +139,7 @@ class Transaction:
         tx.meter_stop_wh = data["meter_stop_wh"]
         tx.stop_reason = data["stop_reason"]
         tx.stop_id_tag = data["stop_id_tag"]
+        tx.start_pending = False
         return tx
 
 

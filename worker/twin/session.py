@@ -129,7 +129,11 @@ class SessionMixin:
         self._emit_charge_point()
         await self._send_status(0, self._charge_point_status(), self._cp_error(), None)
         for connector in self._connectors.values():
+            # Reported as the CSMS hears it, even when unchanged: whoever stored the
+            # status meanwhile (a host that marked it Unavailable, say) learns it again.
             connector.status = self._derive_status(connector)
+            self.sink(self._connector_event(connector))
+            self.mark_changed()
             await self._send_status(
                 connector.connector_id,
                 connector.status,
@@ -192,6 +196,10 @@ class SessionMixin:
             self._session_end.cancel()
         self._session_end = None
         logger.info("%s: disconnected (%s)", self.config.cid, reason)
+        for connector in self._connectors.values():
+            tx = connector.transaction
+            if tx is not None and tx.start_pending:
+                self._publish(connector)  # Preparing only while the CSMS is to answer
         self._emit_charge_point()
         self._reschedule()
         return lasted

@@ -243,8 +243,9 @@ class TransactionsMixin:
         done: asyncio.Future[Any] | None = None
         if self.online:
             done = asyncio.get_running_loop().create_future()
-        self._refresh(connector)
+        # Queued first: the connector stays Preparing until the CSMS has answered it.
         self.queue.put(QueuedMessage("start", tx, done=done))
+        self._refresh(connector)
         self._emit_transaction(tx)
         return done
 
@@ -308,6 +309,11 @@ class TransactionsMixin:
     def _delivered(self, item: QueuedMessage, result: Any) -> None:
         tx = item.transaction
         if item.kind != "start" or tx is None:
+            return
+        if result is None:  # given up unanswered: the session runs on without the CSMS
+            connector = self._connectors[tx.connector_id]
+            if connector.transaction is tx:
+                self._publish(connector)
             return
         csms_id, info = result
         tx.csms_transaction_id = csms_id
