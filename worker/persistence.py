@@ -22,6 +22,7 @@ import logging
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Engine, Update, bindparam, delete, insert, select, update
@@ -99,6 +100,8 @@ class EventWriter:
         self._wake = asyncio.Event()
         self._logged_since_prune: set[uuid.UUID] = set()
         self._links: dict[tuple[str, int], tuple[str | None, str | None]] = {}
+        #: When (real time) each connector's latest values were reported.
+        self._measured: dict[tuple[str, int], datetime] = {}
         self._stored_transactions: set[uuid.UUID] = set()
         self._lock = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
@@ -112,6 +115,8 @@ class EventWriter:
 
     def __call__(self, event: TwinEvent) -> None:
         self._pending.append(event)
+        if type(event) is ConnectorChanged:
+            self._measured[(event.charge_point_id, event.connector_id)] = utcnow()
 
     # -- the twins' state store ------------------------------------------------------
 
@@ -421,6 +426,9 @@ class EventWriter:
                     "transactionid": event.csms_transaction_id,
                     "transaction_id": transaction_id,
                     "vehicle_id": vehicle_id,
+                    "measured_at": self._measured.get(
+                        (event.charge_point_id, event.connector_id), event.at
+                    ),
                 }
             )
             active = connector_id if event.vehicle_ref or event.transaction_ref else None

@@ -19,7 +19,7 @@ from shared.schemas.charge_point import (
 )
 from shared.schemas.common import Limit, Offset, Page
 from shared.schemas.transaction import MessageLogEntryPublic
-from worker import actions
+from worker import actions, readings
 
 router = APIRouter(prefix="/twin/charge-point", tags=["charge points"])
 
@@ -50,24 +50,24 @@ def read_all(
     limit: Limit = 100,
 ) -> Page[ChargePointPublic]:
     rows, count = crud.list_charge_points(session, current_user, offset, limit)
-    return Page(data=[ChargePointPublic.model_validate(row) for row in rows], count=count)
+    return Page(data=[readings.live_charge_point(session, row) for row in rows], count=count)
 
 
 @router.get("/evse/{id}", summary="One EVSE with its connectors")
 def read_evse(session: SessionDep, current_user: CurrentUser, id: uuid.UUID) -> EvsePublic:
-    return EvsePublic.model_validate(owned_evse(session, id, current_user))
+    return readings.live_evse(session, owned_evse(session, id, current_user))
 
 
 @router.get("/connector/{id}", summary="One connector with its live values")
 def read_connector(
     session: SessionDep, current_user: CurrentUser, id: uuid.UUID
 ) -> ConnectorPublic:
-    return ConnectorPublic.model_validate(owned_connector(session, id, current_user))
+    return readings.live_connector(session, owned_connector(session, id, current_user))
 
 
 @router.get("/{id}")
 def read(session: SessionDep, current_user: CurrentUser, id: uuid.UUID) -> ChargePointPublic:
-    return ChargePointPublic.model_validate(get_owned(session, ChargePoint, id, current_user))
+    return readings.live_charge_point(session, get_owned(session, ChargePoint, id, current_user))
 
 
 @router.patch("/{id}", summary="Change a charge point (takes effect at the next connect)")

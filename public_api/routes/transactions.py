@@ -11,6 +11,7 @@ from shared.crud.ownership import get_owned
 from shared.models import Transaction
 from shared.schemas.common import Limit, Offset, Page
 from shared.schemas.transaction import MeterSamplePublic, TransactionPublic
+from worker import readings
 
 router = APIRouter(prefix="/operations/charge_point/transaction", tags=["transactions"])
 
@@ -34,12 +35,12 @@ def read_all(
         vehicle_id=vehicle_id,
         active=active,
     )
-    return Page(data=[TransactionPublic.model_validate(row) for row in rows], count=count)
+    return Page(data=[readings.live_transaction(session, row) for row in rows], count=count)
 
 
 @router.get("/{id}")
 def read(session: SessionDep, current_user: CurrentUser, id: uuid.UUID) -> TransactionPublic:
-    return TransactionPublic.model_validate(get_owned(session, Transaction, id, current_user))
+    return readings.live_transaction(session, get_owned(session, Transaction, id, current_user))
 
 
 @router.get("/{id}/meter-values", summary="The meter values sent during a transaction")

@@ -11,6 +11,7 @@ from shared.crud.ownership import get_owned
 from shared.models import Vehicle
 from shared.schemas.common import Limit, Offset, Page
 from shared.schemas.vehicle import VehicleCreate, VehiclePublic, VehicleUpdate
+from worker import readings
 
 router = APIRouter(prefix="/twin/vehicle", tags=["vehicles"])
 
@@ -39,12 +40,12 @@ def read_all(
     limit: Limit = 100,
 ) -> Page[VehiclePublic]:
     rows, count = crud.list_vehicles(session, current_user, offset, limit)
-    return Page(data=[VehiclePublic.model_validate(row) for row in rows], count=count)
+    return Page(data=[readings.live_vehicle(session, row) for row in rows], count=count)
 
 
 @router.get("/{id}")
 def read(session: SessionDep, current_user: CurrentUser, id: uuid.UUID) -> VehiclePublic:
-    return VehiclePublic.model_validate(get_owned(session, Vehicle, id, current_user))
+    return readings.live_vehicle(session, get_owned(session, Vehicle, id, current_user))
 
 
 @router.patch("/{id}", summary="Change a vehicle that is not plugged in")

@@ -147,6 +147,9 @@ class Connector(UuidPrimaryKey, Timestamps, Base):
     queued_action: Mapped[list[Any]] = mapped_column(default=list)
     transaction_id: Mapped[uuid.UUID | None]
     vehicle_id: Mapped[uuid.UUID | None]
+    measured_at: Mapped[datetime | None]
+    """When (real time) the twin measured the live values above; reads of a charging
+    connector carry them on from there (see worker.readings)."""
 
     evse: Mapped[Evse] = relationship(back_populates="connectors")
     charge_point: Mapped[ChargePoint] = relationship(viewonly=False)

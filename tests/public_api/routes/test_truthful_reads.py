@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from typing import Any
 
 import pytest
@@ -168,3 +170,52 @@ async def test_the_csms_hears_the_start_before_charging(stack: Stack, protocol: 
         lambda calls: len(calls) >= len(expected),
     )
     assert calls == expected
+
+
+@pytest.mark.parametrize(
+    ("protocol", "interval"),
+    [("ocpp1.6", "MeterValueSampleInterval"), ("ocpp2.0.1", "SampledDataCtrlr/TxUpdatedInterval")],
+)
+async def test_reads_of_a_charging_session_are_live_between_meter_samples(
+    stack: Stack, protocol: str, interval: str
+) -> None:
+    """Meter samples every 10 simulated minutes (a minute of real time at speed 10): reads
+    in between show the energy and SoC of the moment, not of the last sample."""
+    headers = await stack.account()
+    vehicle = await stack.vehicle(headers, battery_capacity=60, soc=20)
+    charge_point = await stack.charge_point(
+        headers,
+        protocol=protocol,
+        speed_factor=10,
+        maximum_ac_power=22,
+        ocpp_configuration={interval: "600"},
+    )
+    connected = await stack.action("connect-charger", headers, charge_point_id=charge_point["id"])
+    assert connected.status_code == 200, connected.text
+    connector_id = charge_point["evses"][0]["connectors"][0]["id"]
+    asked = time.monotonic()
+    started = await stack.action(
+        "start-transaction", headers, connector_id=connector_id, vehicle_id=vehicle["id"]
+    )
+    assert started.status_code == 200, started.text
+    answered = time.monotonic()
+    await asyncio.sleep(2)
+
+    before_reads = time.monotonic()
+    connector = (
+        await stack.public.get(f"/twin/charge-point/connector/{connector_id}", headers=headers)
+    ).json()
+    transaction = (
+        await stack.public.get(
+            f"/operations/charge_point/transaction/{started.json()['id']}", headers=headers
+        )
+    ).json()
+    car = (await stack.public.get(f"/twin/vehicle/{vehicle['id']}", headers=headers)).json()
+    after_reads = time.monotonic()
+
+    least = 22 * (before_reads - answered) * 10 / 3600  # kWh at 22 kW, 10 simulated s a second
+    most = 22 * (after_reads - asked) * 10 / 3600
+    for energy in (connector["current_energy"], transaction["energy"]):
+        assert least * 0.99 <= energy <= most * 1.01, (least, energy, most)
+    assert car["soc"] == pytest.approx(20 + connector["current_energy"] / 60 * 100, abs=0.05)
+    assert connector["soc"] == pytest.approx(car["soc"], abs=0.05)
