@@ -201,6 +201,39 @@ def before_the_move(stack: Stack, session: Session) -> dict[str, Any]:
     }
 
 
+async def moved_and_connected(
+    stack: Stack, moved: list[Session], away_from: str, timeout: float
+) -> None:
+    """Wait until every moved twin runs on another host and is connected a second time."""
+
+    async def where() -> dict[str, str]:
+        return await stack.hosted_twins()
+
+    def arrived(hosted: dict[str, str]) -> bool:
+        return all(
+            hosted.get(s.charge_point["id"]) not in (None, away_from)
+            and csms_record(stack, s).connections == 2
+            and csms_record(stack, s).connected
+            for s in moved
+        )
+
+    await eventually(where, arrived, timeout=timeout)
+
+
+async def metered_again(
+    stack: Stack, moved: list[Session], before: dict[str, dict[str, Any]]
+) -> None:
+    """Wait until every moved session has sent a meter value since it moved."""
+
+    async def metered() -> bool:
+        return all(
+            len(csms_transactions(stack, s)[0].meter_values) > before[s.cid]["meter_values"]
+            for s in moved
+        )
+
+    await eventually(metered, bool, timeout=30)
+
+
 async def all_metering(stack: Stack, sessions: list[Session]) -> None:
     async def metered() -> bool:
         return all(
@@ -228,28 +261,11 @@ async def test_kill_9_of_a_worker_resumes_its_300_charging_sessions_on_the_other
     killed_at = time.monotonic()
     worker_named(cluster3, victim).process.send_signal(signal.SIGKILL)
 
-    async def where() -> dict[str, str]:
-        return await stack.hosted_twins()
-
-    def all_back(hosted: dict[str, str]) -> bool:
-        return all(
-            hosted.get(s.charge_point["id"]) not in (None, victim)
-            and csms_record(stack, s).connections == 2
-            and csms_record(stack, s).connected
-            for s in moved
-        )
-
-    await eventually(where, all_back, timeout=45)
+    await moved_and_connected(stack, moved, away_from=victim, timeout=45)
     took = time.monotonic() - killed_at
     assert took < 30, f"the twins of the killed worker took {took:.1f} s to come back"
 
-    async def metered_again() -> bool:
-        return all(
-            len(csms_transactions(stack, s)[0].meter_values) > before[s.cid]["meter_values"]
-            for s in moved
-        )
-
-    await eventually(metered_again, bool, timeout=30)
+    await metered_again(stack, moved, before)
     for session in moved:
         assert_resumed(stack, session, before[session.cid])
     answer = await stack.public.get(
@@ -275,30 +291,13 @@ async def test_sigterm_drains_a_worker_its_twins_move_within_10_s(
     asked_at = time.monotonic()
     worker.process.send_signal(signal.SIGTERM)
 
-    async def where() -> dict[str, str]:
-        return await stack.hosted_twins()
-
-    def moved_and_connected(hosted: dict[str, str]) -> bool:
-        return all(
-            hosted.get(s.charge_point["id"]) not in (None, leaving)
-            and csms_record(stack, s).connections == 2
-            and csms_record(stack, s).connected
-            for s in moved
-        )
-
-    await eventually(where, moved_and_connected, timeout=30)
+    await moved_and_connected(stack, moved, away_from=leaving, timeout=30)
     took = time.monotonic() - asked_at
     assert took < 10, f"draining took {took:.1f} s"
     assert worker.process.wait(30) == 0
     cluster3.workers.remove(worker)
 
-    async def metered_again() -> bool:
-        return all(
-            len(csms_transactions(stack, s)[0].meter_values) > before[s.cid]["meter_values"]
-            for s in moved
-        )
-
-    await eventually(metered_again, bool, timeout=30)
+    await metered_again(stack, moved, before)
     for session in moved:
         assert_resumed(stack, session, before[session.cid])
 
