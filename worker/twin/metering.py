@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from worker.twin.config import CurrentType
 from worker.twin.events import MeterSampled
 from worker.twin.model import ConnectorState, QueuedMessage, Transaction
+from worker.twin.smart_charging import ChargingSchedulePeriod
 from worker.twin.values import MeterSample
 
 #: How far ahead (s) the twin looks for the next change of a charging schedule.
@@ -69,24 +70,30 @@ class MeteringMixin:
         connector.register_wh += kwh * 1000.0
         tx.energy_wh += kwh * 1000.0
 
-    def _limit_pieces(
-        self, connector: ConnectorState, tx: Transaction, start: float, elapsed: float
-    ) -> list[tuple[float, float]]:
-        """(seconds, kW) pieces of the limit from ``start`` for ``elapsed`` seconds."""
-        current_type = connector.current_type
-        voltage, phases, max_kw = self._electrics(current_type)
-        periods = self.profiles.composite_schedule(
+    def _schedule(
+        self, connector: ConnectorState, tx: Transaction, start: float, duration: int
+    ) -> tuple[ChargingSchedulePeriod, ...]:
+        """The composite schedule's periods (W) for the transaction from ``start``
+        (monotonic) for ``duration`` seconds."""
+        voltage, phases, max_kw = self._electrics(connector.current_type)
+        return self.profiles.composite_schedule(
             connector.connector_id,
             self._at(start),
-            math.ceil(elapsed),
+            duration,
             unit="W",
             transaction_id=tx.csms_transaction_id,
             transaction_start=tx.start_time,
             voltage=voltage,
             phases=phases,
-            current_type=current_type,
+            current_type=connector.current_type,
             connector_max_kw=max_kw,
         ).periods
+
+    def _limit_pieces(
+        self, connector: ConnectorState, tx: Transaction, start: float, elapsed: float
+    ) -> list[tuple[float, float]]:
+        """(seconds, kW) pieces of the limit from ``start`` for ``elapsed`` seconds."""
+        periods = self._schedule(connector, tx, start, math.ceil(elapsed))
         if not periods:
             return [(elapsed, connector.limit_kw)]
         pieces = []
@@ -157,21 +164,8 @@ class MeteringMixin:
 
     def _next_limit_change(self, connector: ConnectorState, tx: Transaction) -> float | None:
         """When (monotonic) the composite schedule next changes within the hour."""
-        current_type = connector.current_type
-        voltage, phases, max_kw = self._electrics(current_type)
         now = self.clock.monotonic()
-        periods = self.profiles.composite_schedule(
-            connector.connector_id,
-            self._at(now),
-            LIMIT_HORIZON,
-            unit="W",
-            transaction_id=tx.csms_transaction_id,
-            transaction_start=tx.start_time,
-            voltage=voltage,
-            phases=phases,
-            current_type=current_type,
-            connector_max_kw=max_kw,
-        ).periods
+        periods = self._schedule(connector, tx, now, LIMIT_HORIZON)
         for period in periods[1:]:
             if period.start_period > 0:
                 return now + period.start_period
