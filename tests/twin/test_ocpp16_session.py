@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from tests.twin.scripted_csms import (
@@ -225,4 +227,30 @@ async def test_stop_transaction_carries_stop_txn_sampled_data(
     assert value["context"] == "Transaction.End"
     # meterStop is the register rounded to Wh, the sampled value to 0.1 Wh.
     assert abs(float(value["value"]) - stopped.meter_stop_wh) <= 0.5
+    await twin.close()
+
+
+async def test_a_fast_twin_samples_at_most_ten_times_a_real_second(
+    csms: ScriptedCsms, events: EventLog
+) -> None:
+    """speed 3,600 with MeterValueSampleInterval 1 would be 3,600 MeterValues a real
+    second; the twin takes ten, and delivers every one while it is connected."""
+    twin = ChargePointTwin(
+        make_config(csms.url, speed=3600, ocpp_configuration={"MeterValueSampleInterval": "1"}),
+        SystemClock(speed=3600),
+        events,
+    )
+    await twin.start()
+    await twin.connected(timeout=5)
+    await twin.plug_in(1, make_vehicle(soc=20.0, capacity_kwh=200.0), "veh-1")
+    started = await twin.start_transaction(1, "TAG-1")
+    await csms.wait_for("MeterValues", count=5)
+    first = len(csms.of("MeterValues"))
+    await asyncio.sleep(2)
+    sent = len(csms.of("MeterValues")) - first
+    assert 10 <= sent <= 25, f"{sent} MeterValues in 2 real seconds"
+    sampled_events = [e for e in events.of(MeterSampled) if e.context == "Sample.Periodic"]
+    await twin.stop_transaction(started.transaction_ref)
+    await csms.wait_for("StopTransaction")
+    assert len(csms.of("MeterValues")) == len(sampled_events), "a sample was dropped"
     await twin.close()

@@ -73,6 +73,9 @@ from worker.twin.values import CallFailed, ConnectionLost, InvalidOutgoingCall
 
 logger = logging.getLogger(__name__)
 
+#: Periodic meter samples a twin takes at most per real second, whatever its speed.
+MAX_SAMPLES_PER_SECOND = 10
+
 
 class ChargePointTwin(
     SessionMixin, TransactionsMixin, OperationsMixin, MeteringMixin, SavedStateMixin
@@ -235,6 +238,15 @@ class ChargePointTwin(
             else:
                 logger.error("%s: task failed", self.config.cid, exc_info=error)
 
+    def sample_interval(self) -> float:
+        """Simulated seconds between periodic meter samples: the configured interval, but
+        never more than MAX_SAMPLES_PER_SECOND samples a real second (a twin at speed
+        3,600 sampling every second would flood its CSMS and the database)."""
+        return max(
+            self.adapter.settings.meter_value_sample_interval,
+            self.config.speed / MAX_SAMPLES_PER_SECOND,
+        )
+
     def settings_changed(self, *, heartbeat: bool = False, metering: bool = False) -> None:
         """The adapter changed configuration: re-plan what moved, report the values.
 
@@ -246,7 +258,7 @@ class ChargePointTwin(
         if heartbeat and self._heartbeat_due is not None:
             self._heartbeat_due = now + settings.heartbeat_interval
         if metering and self._meter_due is not None:
-            self._meter_due = now + settings.meter_value_sample_interval
+            self._meter_due = now + self.sample_interval()
         if heartbeat or metering:
             self._reschedule()
         self.sink(
@@ -420,8 +432,7 @@ class ChargePointTwin(
                 if not self._heartbeating:  # a CSMS that answers slowly gets no pile-up
                     self.spawn(self._periodic_heartbeat())
             if self._meter_due is not None and self._meter_due <= now:
-                interval = settings.meter_value_sample_interval
-                self._meter_due = _next_after(self._meter_due, interval, now)
+                self._meter_due = _next_after(self._meter_due, self.sample_interval(), now)
                 self._meter()
             for connector in self._connectors.values():
                 if connector.limit_due is not None and connector.limit_due <= now:

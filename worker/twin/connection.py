@@ -242,7 +242,8 @@ class OutboundQueue:
             item.transaction.start_pending = True
         if item.kind == "meter":
             self._meter_values += 1
-            if self._meter_values > self.MAX_METER_VALUES:
+            # Only offline: a connected twin delivers every transaction message.
+            if self._meter_values > self.MAX_METER_VALUES and not self.twin.online:
                 self._drop_oldest_meter_value()
         if item.durable:
             self.twin.mark_changed()

@@ -237,7 +237,7 @@ class SavedStateMixin:
                     at = max(_aware(last_alive), tx.start_time)
                     self._end_transaction(connector, "PowerLoss", at=at)
         if self._any_transaction():
-            self._meter_due = now + adapter.settings.meter_value_sample_interval
+            self._meter_due = now + self.sample_interval()
         for connector in self._connectors.values():
             connector.vehicle_status = None  # so that the restored status is reported
             self._refresh(connector)

@@ -236,9 +236,7 @@ class TransactionsMixin:
         tx.start_time = self._at(connector.integrated_at)
         tx.status = "Started"
         if self._meter_due is None:
-            self._meter_due = (
-                self.clock.monotonic() + self.adapter.settings.meter_value_sample_interval
-            )
+            self._meter_due = self.clock.monotonic() + self.sample_interval()
             self._reschedule()
         done: asyncio.Future[Any] | None = None
         if self.online:
