@@ -237,25 +237,16 @@ def timed_reads(client: httpx.Client, path: str, count: int) -> dict[str, Any]:
 
 
 def profile(pid: int, seconds: int, prefix: Path) -> dict[str, str]:
-    """py-spy the host: an SVG flame graph, then collapsed stacks (raw) for shares."""
-    spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+    """py-spy the host: an SVG flame graph, then collapsed stacks per thread (raw) for
+    benchmarks/profile_shares.py."""
+    spy = Path(sys.executable).parent / "py-spy"
+    command = [str(spy) if spy.exists() else "py-spy", "record", "--pid", str(pid)]
+    command += ["--duration", str(seconds), "--idle=false"]
     files = {}
-    for kind, suffix in (("flamegraph", "svg"), ("raw", "txt")):
-        target = prefix.with_suffix(f".{suffix}")
+    for kind, suffix, extra in (("flamegraph", "svg", []), ("raw", "txt", ["--threads"])):
+        target = prefix.parent / f"{prefix.name}.{suffix}"
         subprocess.run(
-            [
-                spy,
-                "record",
-                "--pid",
-                str(pid),
-                "--duration",
-                str(seconds),
-                "--idle=false",
-                "--format",
-                kind,
-                "-o",
-                str(target),
-            ],
+            [*command, *extra, "--format", kind, "-o", str(target)],
             check=True,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
