@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gzip
 import json
 import os
 import platform
@@ -237,21 +238,29 @@ def timed_reads(client: httpx.Client, path: str, count: int) -> dict[str, Any]:
 
 
 def profile(pid: int, seconds: int, prefix: Path) -> dict[str, str]:
-    """py-spy the host: an SVG flame graph, then collapsed stacks per thread (raw) for
-    benchmarks/profile_shares.py."""
+    """py-spy the host: an SVG flame graph, then collapsed stacks per thread (raw,
+    gzipped) for benchmarks/profile_shares.py."""
     spy = Path(sys.executable).parent / "py-spy"
     command = [str(spy) if spy.exists() else "py-spy", "record", "--pid", str(pid)]
-    command += ["--duration", str(seconds), "--idle=false"]
+    command += ["--duration", str(seconds)]  # idle stacks are left out by default
     files = {}
     for kind, suffix, extra in (("flamegraph", "svg", []), ("raw", "txt", ["--threads"])):
         target = prefix.parent / f"{prefix.name}.{suffix}"
-        subprocess.run(
+        run = subprocess.run(
             [*command, *extra, "--format", kind, "-o", str(target)],
-            check=True,
             stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
         )
-        files[kind] = str(target)
+        if run.returncode != 0:
+            files[kind] = f"py-spy failed: {run.stderr}"
+        elif kind == "raw":  # collapsed stacks compress ~20 times
+            packed = target.parent / f"{target.name}.gz"
+            packed.write_bytes(gzip.compress(target.read_bytes()))
+            target.unlink()
+            files[kind] = packed.name
+        else:
+            files[kind] = target.name
     return files
 
 
@@ -376,7 +385,8 @@ def main() -> None:
             }
         profiles = {}
         if arguments.profile:
-            name = f"profile-{arguments.protocol}-{twins}{arguments.label}"
+            kind = "" if arguments.protocol == "ocpp1.6" else f"-{arguments.protocol}"
+            name = f"profile-{twins}{kind}{arguments.label}"
             profiles = profile(host.pid, arguments.profile, arguments.results / name)
     finally:
         asked = time.monotonic()
@@ -404,6 +414,8 @@ def main() -> None:
             "cpu_seconds": round(cpu, 2),
             "cpu_share_of_a_core": round(cpu / elapsed, 3),
             "cpu_seconds_per_1000_messages": round(cpu / messages * 1000, 3) if messages else None,
+            # every CALL the CSMS counted is answered: two frames on the wire
+            "cpu_seconds_per_1000_frames": round(cpu / messages * 500, 3) if messages else None,
             "rss_mb_start": round(start.rss / 2**20, 1),
             "rss_mb_end": round(end.rss / 2**20, 1),
         }
