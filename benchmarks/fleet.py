@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import gzip
 import json
 import os
@@ -107,6 +108,21 @@ class Usage:
             self.rss = process.memory_info().rss
             self.threads = {t.id: t.user_time + t.system_time for t in process.threads()}
         self.pid = process.pid
+
+
+def database_cpu(database_url: str | None) -> dict[int, float]:
+    """CPU seconds of each local Postgres backend serving the benchmark's database."""
+    if not database_url or not database_url.startswith("postgresql"):
+        return {}
+    name = database_url.rsplit("/", 1)[-1].split("?")[0]
+    answer = {}
+    for process in psutil.process_iter(["cmdline"]):
+        command = " ".join(process.info["cmdline"] or [])
+        if command.startswith("postgres:") and f" {name} " in command:
+            with contextlib.suppress(psutil.Error):
+                times = process.cpu_times()
+                answer[process.pid] = times.user + times.system
+    return answer
 
 
 def thread_split(start: Usage, end: Usage) -> dict[str, float]:
@@ -305,9 +321,10 @@ def main() -> None:
     parser.add_argument("--reads", type=int, default=200, help="timed GETs of each kind")
     parser.add_argument("--profile", type=int, default=0, help="py-spy the host for N s")
     parser.add_argument("--results", type=Path, default=RESULTS, help="folder for the output")
-    parser.add_argument("--label", default="", help="appended to the file name")
+    parser.add_argument("--label", default="", help="appended to the file names: -LABEL")
     arguments = parser.parse_args()
     twins = arguments.twins
+    suffix = f"-{arguments.label}" if arguments.label else ""
     if arguments.protocol == "mix":
         protocols = ["ocpp1.6" if n % 2 == 0 else "ocpp2.0.1" for n in range(twins)]
     else:
@@ -368,9 +385,11 @@ def main() -> None:
 
         before = httpx.get(stats_url).json()
         host_start, csms_start = Usage(host), Usage(csms)
+        database_start = database_cpu(arguments.database_url)
         began = time.monotonic()
         time.sleep(arguments.duration)
         host_end, csms_end = Usage(host), Usage(csms)
+        database_end = database_cpu(arguments.database_url)
         elapsed = time.monotonic() - began
         after = httpx.get(stats_url).json()
 
@@ -386,7 +405,7 @@ def main() -> None:
         profiles = {}
         if arguments.profile:
             kind = "" if arguments.protocol == "ocpp1.6" else f"-{arguments.protocol}"
-            name = f"profile-{twins}{kind}{arguments.label}"
+            name = f"profile-{twins}{kind}{suffix}"
             profiles = profile(host.pid, arguments.profile, arguments.results / name)
     finally:
         asked = time.monotonic()
@@ -448,6 +467,12 @@ def main() -> None:
         "csms_errors_received": after["errors_received"] - before["errors_received"],
         "host": host_cost,
         "csms": cost(csms_start, csms_end),
+        # Postgres backends on this machine serving the database (not in the host's CPU)
+        "database_server_cpu_seconds": round(
+            sum(cpu - database_start.get(pid, 0.0) for pid, cpu in database_end.items()), 2
+        )
+        if database_end
+        else None,
         "lateness": {
             "meter": histogram_percentiles(
                 histogram_delta(after["meter_lateness_ms"], before["meter_lateness_ms"])
@@ -469,10 +494,11 @@ def main() -> None:
         | reads,
         "stop_seconds": round(stop_seconds, 2),
         "host_exit_code": host_process.returncode,
+        "data_dir": str(data_dir),
         "profile": profiles,
     }
     arguments.results.mkdir(parents=True, exist_ok=True)
-    name = f"fleet-{arguments.protocol}-{twins}{arguments.label}"
+    name = f"fleet-{arguments.protocol}-{twins}{suffix}"
     (arguments.results / f"{name}.json").write_text(json.dumps(result, indent=2) + "\n")
     row = markdown_row(result)
     table = arguments.results / "fleet.md"
@@ -482,7 +508,10 @@ def main() -> None:
         out.write(row + "\n")
     print(json.dumps(result, indent=2))
     print(MARKDOWN_HEADER + row)
-    shutil.rmtree(data_dir, ignore_errors=True)
+    if result["api"]["failures"] or result["csms_errors_received"] or host_process.returncode:
+        print(f"kept {data_dir} (up.log, database) to look into the failures", file=sys.stderr)
+    else:
+        shutil.rmtree(data_dir, ignore_errors=True)
 
 
 if __name__ == "__main__":
