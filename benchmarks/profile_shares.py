@@ -132,9 +132,9 @@ def shares(path: Path, top: int = 25, rate: int = 100) -> str:
         driver = function in DRIVER
         leaf["database driver (C), leaf in execute / commit" if driver else category(file)] += count
         self_time[f"{function} ({_short(file)})"] += count
-        for name in {
-            f"{function} ({_short(file)})" for function, file in code if file.startswith(PROJECT)
-        }:
+        for name in sorted(
+            {f"{function} ({_short(file)})" for function, file in code if file.startswith(PROJECT)}
+        ):
             function_inclusive[name] += count
     out = [
         f"{path.name}: {recorded} samples, {total} busy ({recorded - total} idle waits dropped);"
