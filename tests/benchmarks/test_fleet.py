@@ -1,0 +1,63 @@
+"""The fleet benchmark's harness (benchmarks/fleet.py) in its short mode: 5 twins of the mix.
+
+It checks that the harness starts the host and the counting CSMS, creates and charges
+the fleet through the API, measures, writes every field and stops everything; not
+its timings.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).parents[2]
+
+
+def test_fleet_benchmark_short_mode(tmp_path: Path) -> None:
+    command = [sys.executable, str(ROOT / "benchmarks" / "fleet.py"), "--twins", "5"]
+    command += ["--protocol", "mix", "--duration", "14", "--settle", "1", "--reads", "20"]
+    run = subprocess.run(
+        [*command, "--results", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+    )
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-4000:]
+    result = json.loads((tmp_path / "fleet-mix-5.json").read_text())
+
+    assert result["twins"] == 5
+    assert result["twins_connected"] == 5
+    assert result["twins_charging"] == 5
+    assert result["api"]["failures"] == {}
+    assert result["csms_errors_received"] == 0
+    # 1.6 twins send MeterValues, 2.0.1 twins TransactionEvent Updated, every 10 s
+    assert result["messages_by_action"]["MeterValues"] >= 2
+    assert result["messages_by_action"]["TransactionEvent"] >= 2
+    assert result["messages"] == sum(result["messages_by_action"].values())
+    assert result["messages_per_second"] > 0
+    for process in ("host", "csms"):
+        cost = result[process]
+        assert cost["cpu_seconds"] >= 0
+        assert cost["cpu_seconds_per_1000_messages"] is not None
+        assert cost["rss_mb_end"] > 0
+    assert result["host"]["cpu_seconds"] > 0
+    assert result["host"]["rss_mb_no_twins"] > 0
+    assert {"main_thread", "other_threads"} <= set(result["host"]["cpu_by_thread"])
+    meter = result["lateness"]["meter"]
+    assert meter["count"] >= 4
+    assert 0 <= meter["p50_ms"] <= meter["p99_ms"] <= meter["max_ms"] < 10_000
+    assert {"meter_interval", "heartbeat"} <= set(result["lateness"])
+    assert result["connect_and_start_seconds"] > 0
+    for latency in ("connect_charger_latency", "start_transaction_latency"):
+        assert result["api"][latency]["count"] == 5
+        assert 0 < result["api"][latency]["p50_ms"] <= result["api"][latency]["p99_ms"]
+    for read in ("get_charge_point", "get_vehicle"):
+        assert result["api"][read]["count"] == 20
+        assert result["api"][read]["requests_per_second"] > 0
+    assert result["host_exit_code"] == 0
+    table = (tmp_path / "fleet.md").read_text().splitlines()
+    assert table[0].startswith("| protocol | twins |")
+    assert table[-1].startswith("| mix | 5 | sqlite | 5 |")
