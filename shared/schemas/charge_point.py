@@ -5,9 +5,9 @@ from datetime import datetime
 from typing import Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import Field, field_validator
 
-from shared.schemas.common import ORMModel, PartialUpdate
+from shared.schemas.common import ORMModel, PartialUpdate, RequestBody
 
 OcppProtocol = Literal["ocpp1.6", "ocpp2.0.1"]
 
@@ -49,11 +49,11 @@ def check_csms_url(url: str) -> str:
     return url.rstrip("/")
 
 
-class ConnectorCreate(BaseModel):
+class ConnectorCreate(RequestBody):
     connector_type: ConnectorType = "cType2"
 
 
-class EvseCreate(BaseModel):
+class EvseCreate(RequestBody):
     connectors: list[ConnectorCreate] = Field(default_factory=lambda: [ConnectorCreate()])
 
     @field_validator("connectors")
@@ -64,7 +64,7 @@ class EvseCreate(BaseModel):
         return connectors
 
 
-class ChargePointCreate(BaseModel):
+class ChargePointCreate(RequestBody):
     """A charge point twin. ``cid`` is the identity the CSMS sees; generated when not given."""
 
     name: str = Field(min_length=1, max_length=100)
