@@ -45,6 +45,17 @@ class Settings(BaseSettings):
     api_threads: int = Field(
         default=400, ge=1, description="requests the public API serves at once (threads)"
     )
+    max_request_bytes: int = Field(
+        default=1024 * 1024,
+        ge=1024,
+        description="Largest request body the APIs read (bytes); a larger one is a 413 "
+        "before it is read.",
+    )
+    max_bulk_request_bytes: int = Field(
+        default=16 * 1024 * 1024,
+        ge=1024,
+        description="Largest body of a bulk create (POST .../bulk, up to 1,000 items), bytes.",
+    )
     redis_url: str = Field(
         default="redis://127.0.0.1:6379/0",
         description="Redis of distributed mode: Celery's broker, command answers, live events.",

@@ -30,6 +30,12 @@ class Message(BaseModel):
     message: str
 
 
+#: Most items one bulk create takes (``POST .../bulk``); more is a 422 saying so.
+BULK_MAX_ITEMS = 1000
+BULK_DESCRIPTION = (
+    f"1 to {BULK_MAX_ITEMS} items, created all or none; send more in several requests."
+)
+
 #: Paging parameters: how many rows to skip and how many to answer.
 Offset = Annotated[int, Query(ge=0, le=2**31 - 1, description="rows to skip")]
 Limit = Annotated[int, Query(ge=1, le=1000, description="rows to answer")]

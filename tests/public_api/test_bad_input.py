@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
 
+import anyio
 import pytest
 from fastapi.testclient import TestClient
 from pydantic import ValidationError
+from sqlalchemy import Engine
 
+from public_api.app import create_app as create_public_app
 from shared.schemas.action import ChargePointAction
+from shared.schemas.common import BULK_MAX_ITEMS
+from shared.settings import Settings
 from tests.builders import (
     charge_point_body,
     create_account,
@@ -74,3 +80,99 @@ def test_action_bodies_refuse_unknown_fields() -> None:
 def test_operator_bodies_refuse_unknown_fields(private_client: TestClient) -> None:
     body = {"username": "someone-new", "password": "a-long-password", "admin": True}
     _unknown_field_named(private_client.post("/user/", json=body), "admin")
+
+
+@pytest.fixture
+def small_limit_client(settings: Settings, engine: Engine) -> Iterator[TestClient]:
+    """The public API with a 4 KiB body limit (1 MiB for bulk creates)."""
+    small = settings.model_copy(
+        update={"max_request_bytes": 4096, "max_bulk_request_bytes": 1024 * 1024}
+    )
+    with TestClient(create_public_app(small, engine)) as client:
+        yield client
+
+
+def test_a_body_over_the_limit_is_a_413_before_it_is_read(
+    small_limit_client: TestClient, private_client: TestClient
+) -> None:
+    account = create_account(private_client, small_limit_client)
+    big = vehicle_body(name="x" * 5000)
+    answer = small_limit_client.post("/twin/vehicle/", headers=account.headers, json=big)
+    assert answer.status_code == 413
+    assert answer.json()["detail"] == (
+        "request body too large: at most 4096 bytes (ELU_MAX_REQUEST_BYTES)"
+    )
+
+    # Without a Content-Length the body is read only until it passes the limit.
+    chunks_read = 0
+
+    async def receive() -> dict[str, object]:
+        nonlocal chunks_read
+        chunks_read += 1
+        return {"type": "http.request", "body": b" " * 1024, "more_body": chunks_read < 100}
+
+    answers: list[dict[str, object]] = []
+
+    async def send(message: dict[str, object]) -> None:
+        answers.append(message)
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/twin/vehicle/",
+        "raw_path": b"/twin/vehicle/",
+        "query_string": b"",
+        "root_path": "",
+        "headers": [
+            (b"host", b"testserver"),
+            (b"content-type", b"application/json"),
+            (b"authorization", account.headers["Authorization"].encode()),
+        ],
+        "client": ("127.0.0.1", 1234),
+        "server": ("testserver", 80),
+    }
+    anyio.run(small_limit_client.app, scope, receive, send)
+    assert answers[0]["status"] == 413
+    assert b"at most 4096 bytes" in answers[1]["body"]  # type: ignore[operator]
+    assert chunks_read == 5
+
+    # A bulk create may be larger, up to its own limit.
+    bulk = [vehicle_body(name=f"vehicle {index}") for index in range(100)]
+    answer = small_limit_client.post("/twin/vehicle/bulk", headers=account.headers, json=bulk)
+    assert answer.status_code == 200, answer.text
+    assert len(answer.json()) == 100
+
+
+def test_a_422_does_not_echo_a_large_input_back(
+    public_client: TestClient, private_client: TestClient
+) -> None:
+    account = create_account(private_client, public_client)
+    long_name = "x" * 100_000
+    answer = public_client.post(
+        "/twin/vehicle/", headers=account.headers, json=vehicle_body(name=long_name)
+    )
+    assert answer.status_code == 422
+    assert len(answer.content) < 1000
+    (error,) = answer.json()["detail"]
+    assert error["loc"] == ["body", "name"]
+    assert error["input"] == "x" * 100 + "… (100000 characters)"
+
+
+def test_a_bulk_over_the_item_limit_is_a_422_saying_the_limit(
+    public_client: TestClient, private_client: TestClient
+) -> None:
+    account = create_account(private_client, public_client)
+    bulk = [vehicle_body()] * (BULK_MAX_ITEMS + 1)
+    answer = public_client.post("/twin/vehicle/bulk", headers=account.headers, json=bulk)
+    assert answer.status_code == 422
+    assert len(answer.content) < 1000
+    (error,) = answer.json()["detail"]
+    assert error["msg"] == "List should have at most 1000 items after validation, not 1001"
+    assert error["input"].endswith("… (1001 items)")
+    assert public_client.get("/twin/vehicle/", headers=account.headers).json()["count"] == 0
+    schema = public_client.get("/openapi.json").json()
+    bulk_body = schema["paths"]["/twin/vehicle/bulk"]["post"]["requestBody"]
+    assert "1 to 1000 items" in bulk_body["content"]["application/json"]["schema"]["description"]
