@@ -176,3 +176,50 @@ def test_a_bulk_over_the_item_limit_is_a_422_saying_the_limit(
     schema = public_client.get("/openapi.json").json()
     bulk_body = schema["paths"]["/twin/vehicle/bulk"]["post"]["requestBody"]
     assert "1 to 1000 items" in bulk_body["content"]["application/json"]["schema"]["description"]
+
+
+@pytest.mark.parametrize(
+    ("csms_url", "says"),
+    [
+        ("ws://localhost:99999", "port must be a number from 1 to 65535"),
+        ("ws://localhost:abc", "port must be a number from 1 to 65535"),
+        ("ws://localhost:0", "port must be a number from 1 to 65535"),
+        ("http://localhost:9000", "must be a websocket URL"),
+        ("ws://:9000", "must be a websocket URL"),
+        ("ws://localhost:9000/ocpp?token=1", "no ?query or #fragment"),
+        ("ws://local host:9000", "without spaces"),
+        ("ws://localhost/" + "a" * 600, "at most 512 characters"),
+    ],
+)
+def test_a_bad_csms_url_is_a_422_naming_it_at_create_and_patch(
+    public_client: TestClient, private_client: TestClient, csms_url: str, says: str
+) -> None:
+    account = create_account(private_client, public_client)
+    created = public_client.post(
+        "/twin/charge-point/", headers=account.headers, json=charge_point_body(csms_url=csms_url)
+    )
+    charge_point = create_charge_point(public_client, account)
+    patched = public_client.patch(
+        f"/twin/charge-point/{charge_point['id']}",
+        headers=account.headers,
+        json={"csms_url": csms_url},
+    )
+    for answer in (created, patched):
+        assert answer.status_code == 422, answer.text
+        (error,) = answer.json()["detail"]
+        assert error["loc"] == ["body", "csms_url"]
+        assert says in error["msg"]
+    read = public_client.get(f"/twin/charge-point/{charge_point['id']}", headers=account.headers)
+    assert read.json()["csms_url"] == "ws://localhost:9000"
+
+
+@pytest.mark.parametrize("cid", [".", "..", "a/b", "a%2Fb", "a b", "ä"])
+def test_a_cid_a_url_path_would_rewrite_is_a_422(
+    public_client: TestClient, private_client: TestClient, cid: str
+) -> None:
+    account = create_account(private_client, public_client)
+    answer = public_client.post(
+        "/twin/charge-point/", headers=account.headers, json=charge_point_body(cid=cid)
+    )
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["detail"][0]["loc"] == ["body", "cid"]
