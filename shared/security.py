@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import jwt
 from pwdlib import PasswordHash
 
 ALGORITHM = "HS256"
 TokenKind = Literal["access", "app"]
+TOKEN_KINDS: frozenset[str] = frozenset(get_args(TokenKind))
 
 password_hash = PasswordHash.recommended()
 

@@ -28,7 +28,9 @@ class Settings(BaseSettings):
     secret_key: str | None = Field(default=None, description="Signs access and app tokens.")
     operator_key: str | None = Field(default=None, description="X-Operator-Key of the private API.")
     access_token_expire_minutes: int = 60 * 24
-    app_token_max_days: int = 365
+    app_token_max_days: int = Field(
+        default=365, ge=1, le=3650, description="Longest expiry_in_days of an app token."
+    )
 
     host: str = "127.0.0.1"
     public_api_port: int = 8000

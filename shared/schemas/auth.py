@@ -15,7 +15,7 @@ class Token(BaseModel):
 
 class AppTokenCreate(RequestBody):
     name: str = Field(min_length=1, max_length=100)
-    expiry_in_days: int = Field(default=30, ge=1, le=3650)
+    expiry_in_days: int = Field(default=30, ge=1, description="at most ELU_APP_TOKEN_MAX_DAYS")
 
 
 class AppTokenPublic(ORMModel):
