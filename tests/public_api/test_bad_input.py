@@ -223,3 +223,38 @@ def test_a_cid_a_url_path_would_rewrite_is_a_422(
     )
     assert answer.status_code == 422, answer.text
     assert answer.json()["detail"][0]["loc"] == ["body", "cid"]
+
+
+def test_number_of_connectors_is_read_only_and_says_what_the_charge_point_reports(
+    public_client: TestClient, private_client: TestClient
+) -> None:
+    account = create_account(private_client, public_client)
+    said = (
+        "ocpp_configuration: NumberOfConnectors: NumberOfConnectors is read-only and follows "
+        "from the charge point's connectors: it reports 2"
+    )
+    created = public_client.post(
+        "/twin/charge-point/",
+        headers=account.headers,
+        json=charge_point_body(ocpp_configuration={"NumberOfConnectors": "4"}),
+    )
+    assert created.status_code == 422
+    assert created.json()["detail"] == said
+
+    charge_point = create_charge_point(public_client, account)
+    patched = public_client.patch(
+        f"/twin/charge-point/{charge_point['id']}",
+        headers=account.headers,
+        json={"ocpp_configuration": {"numberofconnectors": "4"}},
+    )
+    assert patched.status_code == 422
+    assert patched.json()["detail"].endswith("it reports 2")
+
+    # Other read-only keys model a charger's fixed settings, and are taken.
+    fixed = public_client.patch(
+        f"/twin/charge-point/{charge_point['id']}",
+        headers=account.headers,
+        json={"ocpp_configuration": {"ChargeProfileMaxStackLevel": "3"}},
+    )
+    assert fixed.status_code == 200, fixed.text
+    assert fixed.json()["ocpp_configuration"] == {"ChargeProfileMaxStackLevel": "3"}
