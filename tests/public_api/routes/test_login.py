@@ -52,16 +52,18 @@ def test_an_unknown_user_costs_as_much_as_a_wrong_password(
     public_client: TestClient, private_client: TestClient
 ) -> None:
     account = create_account(private_client, public_client)
-    wrong_password = sorted(
-        _login_seconds(public_client, account.username, "not-the-password") for _ in range(3)
-    )[1]
-    unknown_user = sorted(
+    # The fastest of a few tries of each (4: the login throttle allows 5 failures).
+    wrong_password = min(
+        _login_seconds(public_client, account.username, "not-the-password") for _ in range(4)
+    )
+    unknown_user = min(
         _login_seconds(public_client, f"nobody-{uuid.uuid4().hex}", "not-the-password")
-        for _ in range(3)
-    )[1]
+        for _ in range(4)
+    )
     # Without a hash to verify, an unknown user answers in a few milliseconds (a lookup),
-    # a wrong password in tens (Argon2): the difference would tell who has an account.
-    assert unknown_user > wrong_password / 2, (unknown_user, wrong_password)
+    # a wrong password in tens (Argon2): about 50 times longer, which would tell who has
+    # an account. The bound is loose so that a busy machine does not fail it.
+    assert unknown_user > wrong_password / 5, (unknown_user, wrong_password)
 
 
 def test_repeated_failures_for_one_username_are_slowed_down(
