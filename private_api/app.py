@@ -8,6 +8,7 @@ from sqlalchemy import Engine
 from private_api.routes import hosts, users
 from shared.db import make_engine
 from shared.errors import install_error_handlers
+from shared.request_limits import install_request_limits
 from shared.settings import Settings, get_settings
 
 DESCRIPTION = "Operator endpoints. Every call needs the `X-Operator-Key` header."
@@ -20,6 +21,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.state.settings = settings
     app.state.engine = engine or make_engine(settings.database_url)
     install_error_handlers(app)
+    install_request_limits(app, settings.max_request_bytes, settings.max_bulk_request_bytes)
     app.include_router(users.router)
     app.include_router(hosts.router)
     return app

@@ -20,6 +20,8 @@ from public_api.routes import (
 )
 from shared.db import make_engine
 from shared.errors import install_error_handlers
+from shared.login_throttle import LoginThrottle
+from shared.request_limits import install_request_limits
 from shared.settings import Settings, get_settings
 from worker.commands import CommandBus
 
@@ -61,7 +63,9 @@ def create_app(
     app.state.settings = settings
     app.state.engine = engine or make_engine(settings.database_url)
     app.state.command_bus = command_bus
+    app.state.login_throttle = LoginThrottle()
     install_error_handlers(app)
+    install_request_limits(app, settings.max_request_bytes, settings.max_bulk_request_bytes)
     for module in (login, users, app_tokens, vehicles, charge_points, actions, transactions):
         app.include_router(module.router)
     return app

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from typing import Annotated
 
 import jwt
@@ -12,7 +13,7 @@ from fastapi.security import OAuth2PasswordBearer
 from shared.deps import SessionDep, SettingsDep
 from shared.models import AppToken, User
 from shared.models.base import utcnow
-from shared.security import decode_token
+from shared.security import TOKEN_KINDS, TokenKind, decode_token
 from worker.commands import CommandBus
 
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/token")
@@ -29,23 +30,42 @@ def _unauthorized(reason: str) -> HTTPException:
     )
 
 
-def get_current_user(session: SessionDep, settings: SettingsDep, token: TokenDep) -> User:
+@dataclass(frozen=True)
+class TokenClaims:
+    """Who a valid bearer token speaks for, and which kind of token it is."""
+
+    user_id: uuid.UUID
+    kind: TokenKind
+    app_token_id: uuid.UUID | None
+
+
+def get_token_claims(settings: SettingsDep, token: TokenDep) -> TokenClaims:
     assert settings.secret_key is not None
     try:
         claims = decode_token(settings.secret_key, token)
         user_id = uuid.UUID(claims["sub"])
-        app_token_id = uuid.UUID(claims["jti"]) if claims.get("typ") == "app" else None
+        kind = claims["typ"]
+        if kind not in TOKEN_KINDS:
+            raise ValueError(f"unknown token kind {kind!r}")
+        app_token_id = uuid.UUID(claims["jti"]) if kind == "app" else None
     except jwt.ExpiredSignatureError as error:
         raise _unauthorized("token expired") from error
-    except (jwt.InvalidTokenError, KeyError, ValueError) as error:
+    except (jwt.InvalidTokenError, KeyError, TypeError, ValueError) as error:
         raise _unauthorized("invalid token") from error
-    if app_token_id is not None:
-        app_token = session.get(AppToken, app_token_id)
-        if app_token is None or app_token.user_id != user_id:
+    return TokenClaims(user_id, kind, app_token_id)
+
+
+TokenClaimsDep = Annotated[TokenClaims, Depends(get_token_claims)]
+
+
+def get_current_user(session: SessionDep, claims: TokenClaimsDep) -> User:
+    if claims.app_token_id is not None:
+        app_token = session.get(AppToken, claims.app_token_id)
+        if app_token is None or app_token.user_id != claims.user_id:
             raise _unauthorized("app token revoked")
         if app_token.expires_at <= utcnow():
             raise _unauthorized("app token expired")
-    user = session.get(User, user_id)
+    user = session.get(User, claims.user_id)
     if user is None or not user.is_active:
         raise _unauthorized("user not found or deactivated")
     return user
@@ -77,4 +97,5 @@ __all__ = [
     "OptionalCommandBusDep",
     "SessionDep",
     "SettingsDep",
+    "TokenClaimsDep",
 ]

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import secrets
 import uuid
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from functools import cache
+from typing import Any, Literal, get_args
 
 import jwt
 from pwdlib import PasswordHash
 
 ALGORITHM = "HS256"
 TokenKind = Literal["access", "app"]
+TOKEN_KINDS: frozenset[str] = frozenset(get_args(TokenKind))
 
 password_hash = PasswordHash.recommended()
 
@@ -21,6 +24,18 @@ def hash_password(password: str) -> str:
 
 def verify_password(password: str, hashed: str) -> bool:
     return password_hash.verify(password, hashed)
+
+
+@cache
+def _dummy_hash() -> str:
+    return hash_password(secrets.token_urlsafe(16))
+
+
+def verify_dummy_password(password: str) -> bool:
+    """Costs what ``verify_password`` costs, for a username that does not exist: the answer
+    must not come sooner than for a wrong password (which would tell who has an account)."""
+    password_hash.verify(password, _dummy_hash())
+    return False
 
 
 def create_token(

@@ -28,7 +28,9 @@ class Settings(BaseSettings):
     secret_key: str | None = Field(default=None, description="Signs access and app tokens.")
     operator_key: str | None = Field(default=None, description="X-Operator-Key of the private API.")
     access_token_expire_minutes: int = 60 * 24
-    app_token_max_days: int = 365
+    app_token_max_days: int = Field(
+        default=365, ge=1, le=3650, description="Longest expiry_in_days of an app token."
+    )
 
     host: str = "127.0.0.1"
     public_api_port: int = 8000
@@ -44,6 +46,17 @@ class Settings(BaseSettings):
     )
     api_threads: int = Field(
         default=400, ge=1, description="requests the public API serves at once (threads)"
+    )
+    max_request_bytes: int = Field(
+        default=1024 * 1024,
+        ge=1024,
+        description="Largest request body the APIs read (bytes); a larger one is a 413 "
+        "before it is read.",
+    )
+    max_bulk_request_bytes: int = Field(
+        default=16 * 1024 * 1024,
+        ge=1024,
+        description="Largest body of a bulk create (POST .../bulk, up to 1,000 items), bytes.",
     )
     redis_url: str = Field(
         default="redis://127.0.0.1:6379/0",

@@ -17,7 +17,7 @@ from shared.schemas.charge_point import (
     ConnectorPublic,
     EvsePublic,
 )
-from shared.schemas.common import Limit, Offset, Page
+from shared.schemas.common import BULK_DESCRIPTION, BULK_MAX_ITEMS, Limit, Offset, Page
 from shared.schemas.transaction import MessageLogEntryPublic
 from worker import actions, readings
 
@@ -36,7 +36,10 @@ def create(
 def create_many(
     session: SessionDep,
     current_user: CurrentUser,
-    bodies: Annotated[list[ChargePointCreate], Body(min_length=1, max_length=1000)],
+    bodies: Annotated[
+        list[ChargePointCreate],
+        Body(min_length=1, max_length=BULK_MAX_ITEMS, description=BULK_DESCRIPTION),
+    ],
 ) -> list[ChargePointPublic]:
     charge_points = crud.create_charge_points(session, current_user, bodies)
     return [ChargePointPublic.model_validate(row) for row in charge_points]

@@ -9,7 +9,7 @@ from public_api.deps import CurrentUser, SessionDep
 from shared.crud import vehicles as crud
 from shared.crud.ownership import get_owned
 from shared.models import Vehicle
-from shared.schemas.common import Limit, Offset, Page
+from shared.schemas.common import BULK_DESCRIPTION, BULK_MAX_ITEMS, Limit, Offset, Page
 from shared.schemas.vehicle import VehicleCreate, VehiclePublic, VehicleUpdate
 from worker import readings
 
@@ -26,7 +26,10 @@ def create(session: SessionDep, current_user: CurrentUser, body: VehicleCreate) 
 def create_many(
     session: SessionDep,
     current_user: CurrentUser,
-    bodies: Annotated[list[VehicleCreate], Body(min_length=1, max_length=1000)],
+    bodies: Annotated[
+        list[VehicleCreate],
+        Body(min_length=1, max_length=BULK_MAX_ITEMS, description=BULK_DESCRIPTION),
+    ],
 ) -> list[VehiclePublic]:
     vehicles = crud.create_vehicles(session, current_user, bodies)
     return [VehiclePublic.model_validate(vehicle) for vehicle in vehicles]

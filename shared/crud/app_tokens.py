@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from shared.models import AppToken, User
@@ -28,6 +28,10 @@ def create_app_token(
     return AppTokenCreated(**AppTokenPublic.model_validate(row).model_dump(), access_token=token)
 
 
-def list_app_tokens(session: Session, user: User) -> list[AppToken]:
-    query = select(AppToken).where(AppToken.user_id == user.id).order_by(AppToken.created_at)
-    return list(session.scalars(query))
+def list_app_tokens(
+    session: Session, user: User, offset: int, limit: int
+) -> tuple[list[AppToken], int]:
+    mine = AppToken.user_id == user.id
+    query = select(AppToken).where(mine).order_by(AppToken.created_at, AppToken.id)
+    rows = list(session.scalars(query.offset(offset).limit(limit)))
+    return rows, session.scalar(select(func.count()).select_from(AppToken).where(mine)) or 0

@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 from shared.errors import Conflict, NotFound
 from shared.models import Quota, User
 from shared.schemas.user import QuotaUpdate, UserCreate, UserUpdate
-from shared.security import hash_password, verify_password
+from shared.security import hash_password, verify_dummy_password, verify_password
 from shared.settings import Settings
 
 
@@ -31,7 +31,10 @@ def create_user(session: Session, body: UserCreate, settings: Settings) -> User:
 
 def authenticate(session: Session, username: str, password: str) -> User | None:
     user = session.scalar(select(User).where(User.username == username))
-    if user is None or not verify_password(password, user.hashed_password):
+    if user is None:
+        verify_dummy_password(password)
+        return None
+    if not verify_password(password, user.hashed_password):
         return None
     return user
 

@@ -7,6 +7,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from shared.schemas.common import RequestBody
+
 Timeout = Field(default=30.0, gt=0, le=300, description="seconds to wait for the twin and CSMS")
 
 ChargePointErrorCode = Literal[
@@ -42,12 +44,12 @@ StopReason = Literal[
 ]
 
 
-class ChargePointAction(BaseModel):
+class ChargePointAction(RequestBody):
     charge_point_id: uuid.UUID
     timeout: float = Timeout
 
 
-class StartTransaction(BaseModel):
+class StartTransaction(RequestBody):
     connector_id: uuid.UUID
     vehicle_id: uuid.UUID
     id_tag: str | None = Field(
@@ -56,24 +58,24 @@ class StartTransaction(BaseModel):
     timeout: float = Timeout
 
 
-class StopTransaction(BaseModel):
+class StopTransaction(RequestBody):
     transaction_id: uuid.UUID
     reason: StopReason = "Local"
     timeout: float = Timeout
 
 
-class PlugIn(BaseModel):
+class PlugIn(RequestBody):
     connector_id: uuid.UUID
     vehicle_id: uuid.UUID
     timeout: float = Timeout
 
 
-class ConnectorAction(BaseModel):
+class ConnectorAction(RequestBody):
     connector_id: uuid.UUID
     timeout: float = Timeout
 
 
-class DataTransfer(BaseModel):
+class DataTransfer(RequestBody):
     charge_point_id: uuid.UUID
     vendor_id: str = Field(min_length=1, max_length=255)
     message_id: str | None = Field(default=None, max_length=50)
@@ -88,7 +90,7 @@ class DataTransferResult(BaseModel):
     data: Any = None
 
 
-class SetFaulted(BaseModel):
+class SetFaulted(RequestBody):
     connector_id: uuid.UUID
     error_code: ChargePointErrorCode = "OtherError"
     info: str | None = Field(default=None, max_length=50)

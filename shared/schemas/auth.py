@@ -5,7 +5,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field
 
-from shared.schemas.common import ORMModel
+from shared.schemas.common import ORMModel, RequestBody
 
 
 class Token(BaseModel):
@@ -13,9 +13,9 @@ class Token(BaseModel):
     token_type: str = "bearer"
 
 
-class AppTokenCreate(BaseModel):
+class AppTokenCreate(RequestBody):
     name: str = Field(min_length=1, max_length=100)
-    expiry_in_days: int = Field(default=30, ge=1, le=3650)
+    expiry_in_days: int = Field(default=30, ge=1, description="at most ELU_APP_TOKEN_MAX_DAYS")
 
 
 class AppTokenPublic(ORMModel):

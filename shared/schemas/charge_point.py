@@ -5,9 +5,9 @@ from datetime import datetime
 from typing import Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import Field, field_validator
 
-from shared.schemas.common import ORMModel, PartialUpdate
+from shared.schemas.common import ORMModel, PartialUpdate, RequestBody
 
 OcppProtocol = Literal["ocpp1.6", "ocpp2.0.1"]
 
@@ -37,23 +37,44 @@ ConnectorType = Literal[
     "Unknown",
 ]
 
+#: The identity is the last segment of the websocket path: unreserved URL characters only,
+#: so nothing is escaped or rewritten on the way to the CSMS (``.`` and ``..`` would be).
 CID_PATTERN = r"^[A-Za-z0-9._~-]{1,48}$"
+CSMS_URL_MAX_LENGTH = 512
+
+
+def check_cid(cid: str | None) -> str | None:
+    if cid in (".", ".."):
+        raise ValueError("must not be . or .. (a URL path would rewrite it)")
+    return cid
 
 
 def check_csms_url(url: str) -> str:
+    """A websocket URL the twin appends ``/<cid>`` to, refused here rather than at connect."""
+    usage = "must be a websocket URL: ws://host[:port][/path] or wss://..."
+    if any(character.isspace() or not character.isprintable() for character in url):
+        raise ValueError(f"{usage} (without spaces or control characters)")
     parts = urlsplit(url)
     if parts.scheme not in ("ws", "wss") or not parts.hostname:
-        raise ValueError("must be a websocket URL: ws://host[:port][/path] or wss://...")
+        raise ValueError(usage)
     if parts.username or parts.password:
         raise ValueError("must not hold credentials: set the charge point's password instead")
+    try:
+        port = parts.port
+    except ValueError:
+        port = 0
+    if port == 0 or parts.netloc.endswith(":"):
+        raise ValueError(f"{usage}; the port must be a number from 1 to 65535")
+    if parts.query or parts.fragment or url.endswith(("?", "#")):
+        raise ValueError(f"{usage}; no ?query or #fragment (the charge point id ends the path)")
     return url.rstrip("/")
 
 
-class ConnectorCreate(BaseModel):
+class ConnectorCreate(RequestBody):
     connector_type: ConnectorType = "cType2"
 
 
-class EvseCreate(BaseModel):
+class EvseCreate(RequestBody):
     connectors: list[ConnectorCreate] = Field(default_factory=lambda: [ConnectorCreate()])
 
     @field_validator("connectors")
@@ -64,7 +85,7 @@ class EvseCreate(BaseModel):
         return connectors
 
 
-class ChargePointCreate(BaseModel):
+class ChargePointCreate(RequestBody):
     """A charge point twin. ``cid`` is the identity the CSMS sees; generated when not given."""
 
     name: str = Field(min_length=1, max_length=100)
@@ -76,7 +97,7 @@ class ChargePointCreate(BaseModel):
     password: str | None = Field(
         default=None, min_length=1, max_length=64, description="HTTP basic auth (profile 1)"
     )
-    csms_url: str = Field(examples=["ws://localhost:9000"])
+    csms_url: str = Field(max_length=CSMS_URL_MAX_LENGTH, examples=["ws://localhost:9000"])
     ocpp_protocol: OcppProtocol = "ocpp1.6"
     voltage_ac: float = Field(default=230, gt=0, le=1000)
     voltage_dc: float = Field(default=400, gt=0, le=1500)
@@ -93,6 +114,7 @@ class ChargePointCreate(BaseModel):
     )
 
     _url = field_validator("csms_url")(classmethod(lambda cls, v: check_csms_url(v)))
+    _cid = field_validator("cid")(classmethod(lambda cls, v: check_cid(v)))
 
     @field_validator("evses")
     @classmethod
@@ -113,7 +135,7 @@ class ChargePointUpdate(PartialUpdate):
 
     name: str | None = Field(default=None, min_length=1, max_length=100)
     password: str | None = Field(default=None, min_length=1, max_length=64)
-    csms_url: str | None = None
+    csms_url: str | None = Field(default=None, max_length=CSMS_URL_MAX_LENGTH)
     voltage_ac: float | None = Field(default=None, gt=0, le=1000)
     voltage_dc: float | None = Field(default=None, gt=0, le=1500)
     phases: int | None = Field(default=None, ge=1, le=3)

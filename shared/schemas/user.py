@@ -3,12 +3,12 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
-from shared.schemas.common import ORMModel, PartialUpdate
+from shared.schemas.common import ORMModel, PartialUpdate, RequestBody
 
 
-class UserCreate(BaseModel):
+class UserCreate(RequestBody):
     username: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.@+-]+$")
     password: str = Field(min_length=8, max_length=128)
     max_charge_points: int | None = Field(default=None, ge=0)

@@ -3,9 +3,9 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
-from shared.schemas.common import ORMModel, PartialUpdate
+from shared.schemas.common import ORMModel, PartialUpdate, RequestBody
 
 CurvePoints = list[tuple[float, float]]
 
@@ -22,7 +22,7 @@ def _check_curve(points: CurvePoints | None) -> CurvePoints | None:
     return points
 
 
-class VehicleCreate(BaseModel):
+class VehicleCreate(RequestBody):
     """A vehicle. ``maximum_charging_rate`` (kW) sets both the AC and DC maximum at once."""
 
     name: str = Field(min_length=1, max_length=100)

@@ -24,9 +24,10 @@ def configuration_problems(
 ) -> dict[str, str]:
     """Each key of ``values`` the twin would not take, with the reason."""
     problems = {}
+    connector_count = sum(len(evse.connectors) for evse in evses)
     for key, value in values.items():
         if protocol == "ocpp1.6":
-            problem = ocpp16.stored_value_problem(key, value)
+            problem = ocpp16.stored_value_problem(key, value, connector_count)
         else:
             problem = device_model.stored_value_problem(evses, key, value)
         if problem is not None:

@@ -204,15 +204,21 @@ def _typed(definition: KeyDef, value: str) -> Any:
 # -- messages ------------------------------------------------------------------------
 
 
-def stored_value_problem(key: str, value: str) -> str | None:
+def stored_value_problem(key: str, value: str, connector_count: int) -> str | None:
     """Why a value given for ``config.ocpp_configuration`` would not be taken, or None.
 
     Read-only keys may be given: that is how a twin models another charger's fixed
-    settings (what its firmware would report).
+    settings (what its firmware would report). Not NumberOfConnectors, which the twin
+    reports from its connectors (a value given would be silently ignored).
     """
     name = _KEYS_BY_LOWER.get(key.lower())
     if name is None:
         return "not an OCPP 1.6 configuration key this charge point has"
+    if name == "NumberOfConnectors":
+        return (
+            f"{name} is read-only and follows from the charge point's connectors: "
+            f"it reports {connector_count}"
+        )
     if validate_value(KEYS[name], str(value)) is None:
         return f"{value!r} is not a valid value for {name}"
     return None
