@@ -19,27 +19,15 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
 import time
 import uuid
 from pathlib import Path
 from typing import Any
 
 import httpx
+from fleet import percentiles_ms  # benchmarks/ is this script's folder
 
 RESULTS = Path(__file__).parent / "results"
-
-
-def percentiles(samples: list[float]) -> dict[str, float]:
-    ordered = sorted(samples)
-    cut = statistics.quantiles(ordered, n=100, method="inclusive")
-    return {
-        "p50_ms": round(cut[49] * 1000, 2),
-        "p90_ms": round(cut[89] * 1000, 2),
-        "p99_ms": round(cut[98] * 1000, 2),
-        "max_ms": round(ordered[-1] * 1000, 2),
-        "count": len(ordered),
-    }
 
 
 def timed(client: httpx.Client, path: str, body: dict[str, Any]) -> float:
@@ -107,8 +95,8 @@ def main() -> None:
         "label": arguments.label,
         "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "machine": f"{os.cpu_count()} cores",
-        "offline_action": percentiles(offline_actions),
-        "data_transfer_via_csms": percentiles(csms_round_trips),
+        "offline_action": percentiles_ms(offline_actions),
+        "data_transfer_via_csms": percentiles_ms(csms_round_trips),
     }
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / f"command_latency-{arguments.label}.json").write_text(
