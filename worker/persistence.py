@@ -277,6 +277,9 @@ class EventWriter:
         self._rows.pop(charge_point_id, None)
         self._tokens.pop(charge_point_id, None)
         self._changed.pop(charge_point_id, None)
+        for per_connector in (self._links, self._measured):
+            for key in [key for key in per_connector if key[0] == charge_point_id]:
+                del per_connector[key]
 
     def _write_one_by_one(self, batch: list[TwinEvent]) -> None:
         """A batch the database refused (a row deleted meanwhile, say): write what it
