@@ -144,6 +144,9 @@ class Host:
         self._tasks: list[asyncio.Task[None]] = []
         self._background: set[asyncio.Future[None]] = set()
         self._stopped = False
+        self._in_flight = 0
+        self._commands_done = asyncio.Event()
+        self._commands_done.set()
         self._building: dict[uuid.UUID, asyncio.Lock] = {}
         self._handlers: dict[str, Callable[[Command], Awaitable[dict[str, Any]]]] = {
             "connect": self._connect,
@@ -211,6 +214,8 @@ class Host:
         self._stopped = True
         for task in self._tasks:
             task.cancel()
+        with contextlib.suppress(TimeoutError):  # commands begun finish, within bounds
+            await asyncio.wait_for(self._commands_done.wait(), CLOSE_TIMEOUT)
         twins = list(self.twins.values())
         for twin in twins:
             self.writer.state_changed(twin)
@@ -427,9 +432,20 @@ class Host:
 
         A command is claimed (pending → running) at most once, whichever host
         receives it; one for a twin that another live host holds now is passed on.
+        A host that stops lets the commands it has begun finish first.
         """
         if self._stopped:  # draining: whoever takes the twin over finds the command pending
             return
+        self._in_flight += 1
+        self._commands_done.clear()
+        try:
+            await self._execute(command_id)
+        finally:
+            self._in_flight -= 1
+            if not self._in_flight:
+                self._commands_done.set()
+
+    async def _execute(self, command_id: uuid.UUID) -> None:
         try:
             command = await asyncio.to_thread(self._claim, command_id)
         except TwinMoved as moved:
