@@ -80,22 +80,9 @@ def live_connector(session: Session, connector: Connector) -> ConnectorPublic:
 
 
 def live_charge_point(session: Session, charge_point: ChargePoint) -> ChargePointPublic:
-    public = ChargePointPublic.model_validate(charge_point)
-    connectors = {
-        connector.id: connector for evse in charge_point.evses for connector in evse.connectors
-    }
-    evses = [
-        evse.model_copy(
-            update={
-                "connectors": [
-                    live_connector(session, connectors[connector.id])
-                    for connector in evse.connectors
-                ]
-            }
-        )
-        for evse in public.evses
-    ]
-    return public.model_copy(update={"evses": evses})
+    return ChargePointPublic.model_validate(charge_point).model_copy(
+        update={"evses": [live_evse(session, evse) for evse in charge_point.evses]}
+    )
 
 
 def live_evse(session: Session, evse: Evse) -> EvsePublic:
