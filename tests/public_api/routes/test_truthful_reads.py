@@ -32,6 +32,22 @@ async def _read(stack: Stack, headers: dict[str, str], charge_point_id: str) -> 
     return answer.json()
 
 
+async def _charging(
+    stack: Stack, headers: dict[str, str], vehicle: dict[str, Any], protocol: str
+) -> tuple[dict[str, Any], str, Any]:
+    """A connected charge point charging the vehicle: (charge point, connector id, the
+    start-transaction answer)."""
+    charge_point = await stack.charge_point(headers, protocol=protocol)
+    connected = await stack.action("connect-charger", headers, charge_point_id=charge_point["id"])
+    assert connected.status_code == 200, connected.text
+    connector_id = charge_point["evses"][0]["connectors"][0]["id"]
+    started = await stack.action(
+        "start-transaction", headers, connector_id=connector_id, vehicle_id=vehicle["id"]
+    )
+    assert started.status_code == 200, started.text
+    return charge_point, connector_id, started
+
+
 async def _csms_statuses(stack: Stack, protocol: str, cid: str) -> dict[tuple[int, int], str]:
     """(evse id, connector id) -> status the CSMS last heard, connector 0 left out."""
     csms = stack.csms_v16 if protocol == "ocpp1.6" else stack.csms_v201
@@ -70,14 +86,7 @@ async def test_connected_evses_and_connectors_are_available(stack: Stack, protoc
 async def test_a_stopped_session_leaves_the_vehicle_plugged_in(stack: Stack, protocol: str) -> None:
     headers = await stack.account()
     vehicle = await stack.vehicle(headers, soc=20)
-    charge_point = await stack.charge_point(headers, protocol=protocol)
-    connected = await stack.action("connect-charger", headers, charge_point_id=charge_point["id"])
-    assert connected.status_code == 200, connected.text
-    connector_id = charge_point["evses"][0]["connectors"][0]["id"]
-    started = await stack.action(
-        "start-transaction", headers, connector_id=connector_id, vehicle_id=vehicle["id"]
-    )
-    assert started.status_code == 200, started.text
+    charge_point, connector_id, started = await _charging(stack, headers, vehicle, protocol)
 
     async def read_vehicle() -> dict[str, Any]:
         answer = await stack.public.get(f"/twin/vehicle/{vehicle['id']}", headers=headers)
@@ -139,14 +148,7 @@ async def _csms_calls(stack: Stack, protocol: str, cid: str) -> list[tuple[str, 
 async def test_the_csms_hears_the_start_before_charging(stack: Stack, protocol: str) -> None:
     headers = await stack.account()
     vehicle = await stack.vehicle(headers)
-    charge_point = await stack.charge_point(headers, protocol=protocol)
-    connected = await stack.action("connect-charger", headers, charge_point_id=charge_point["id"])
-    assert connected.status_code == 200, connected.text
-    connector_id = charge_point["evses"][0]["connectors"][0]["id"]
-    started = await stack.action(
-        "start-transaction", headers, connector_id=connector_id, vehicle_id=vehicle["id"]
-    )
-    assert started.status_code == 200, started.text
+    charge_point, connector_id, _ = await _charging(stack, headers, vehicle, protocol)
     connector = (
         await stack.public.get(f"/twin/charge-point/connector/{connector_id}", headers=headers)
     ).json()
