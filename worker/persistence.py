@@ -62,6 +62,12 @@ logger = logging.getLogger(__name__)
 
 #: Seconds a save that a twin waits for gathers others into its batch.
 SAVE_GATHER = 0.02
+#: Real seconds a twin whose registers, SoC and energy moved waits at most to be saved.
+PROGRESS_INTERVAL = 30.0
+
+
+class StatesNotSaved(Exception):
+    """The events of a batch were written but the twins' states were not."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +91,7 @@ class EventWriter:
         prune_interval: float = 60.0,
         on_lost: Callable[[str], None] | None = None,
         host_name: str = "",
+        progress_interval: float = PROGRESS_INTERVAL,
     ) -> None:
         self.engine = engine
         self.host_name = host_name
@@ -92,10 +99,13 @@ class EventWriter:
         self.message_log_limit = message_log_limit
         self.prune_interval = prune_interval
         self.on_lost = on_lost
+        self.progress_interval = progress_interval
         self._rows: dict[str, TwinRows] = {}
         self._tokens: dict[str, int] = {}
         self._pending: list[TwinEvent] = []
         self._changed: dict[str, ChargePointTwin] = {}
+        #: Twins whose state only progressed, with when (loop time) it first did.
+        self._progressed: dict[str, tuple[ChargePointTwin, float]] = {}
         self._saved_waiters: list[asyncio.Future[None]] = []
         self._wake = asyncio.Event()
         self._logged_since_prune: set[uuid.UUID] = set()
@@ -122,6 +132,24 @@ class EventWriter:
 
     def state_changed(self, twin: ChargePointTwin) -> None:
         self._changed[twin.config.charge_point_id] = twin
+
+    def state_progressed(self, twin: ChargePointTwin) -> None:
+        charge_point_id = twin.config.charge_point_id
+        if charge_point_id not in self._progressed:
+            self._progressed[charge_point_id] = (twin, asyncio.get_running_loop().time())
+
+    def _due_progress(self) -> None:
+        """Move the twins that progressed a progress interval ago to the states to save
+        now (oldest first: the dict keeps the order they came in)."""
+        due = asyncio.get_running_loop().time() - self.progress_interval
+        progressed = self._progressed
+        while progressed:
+            charge_point_id = next(iter(progressed))
+            twin, since = progressed[charge_point_id]
+            if since > due:
+                break
+            del progressed[charge_point_id]
+            self._changed[charge_point_id] = twin
 
     async def saved(self, twin: ChargePointTwin) -> None:
         """Return once the twin's state as of now is written (the next batch, sent at once)."""
@@ -187,8 +215,7 @@ class EventWriter:
         async with self._lock:
             waiters, self._saved_waiters = self._saved_waiters, []
             try:
-                await self._flush_events()
-                await self._flush_states()
+                await self._flush()
             except BaseException as error:
                 for waiter in waiters:
                     if not waiter.done():
@@ -198,25 +225,35 @@ class EventWriter:
                 if not waiter.done():
                     waiter.set_result(None)
 
-    async def _flush_events(self) -> None:
-        if not self._pending:
-            return
+    async def _flush(self) -> None:
+        """The events, then the states of the twins that changed (fenced by their lease
+        tokens), in one hand-off to a worker thread: each hand-off costs the loop a wake-up."""
+        self._due_progress()
         batch, self._pending = self._pending, []
+        changed, self._changed = self._changed, {}
+        for charge_point_id in changed:  # saved now, progress included
+            self._progressed.pop(charge_point_id, None)
+        states = self._state_rows(changed)
+        if not batch and not states:
+            return
         try:
-            await asyncio.to_thread(self._write, batch)
-        except IntegrityError:
-            await asyncio.to_thread(self._write_one_by_one, batch)
+            written = await asyncio.to_thread(self._write_batch, batch, states)
         except BaseException:
             self._pending[:0] = batch
+            for charge_point_id, twin in changed.items():
+                self._changed.setdefault(charge_point_id, twin)
             raise
+        if written is None:  # the events are written; the states wait for the next try
+            for charge_point_id, twin in changed.items():
+                self._changed.setdefault(charge_point_id, twin)
+            raise StatesNotSaved("saving twin states failed; they are kept for the next try")
+        for row in states:
+            if row["charge_point_id"] not in written and self.on_lost is not None:
+                self.on_lost(str(row["charge_point_id"]))
 
-    async def _flush_states(self) -> None:
-        """Save the state of every twin that changed, fenced by its lease token."""
-        if not self._changed:
-            return
-        changed, self._changed = self._changed, {}
+    def _state_rows(self, changed: dict[str, ChargePointTwin]) -> list[dict[str, Any]]:
         now = utcnow()
-        rows = [
+        return [
             {
                 "charge_point_id": uuid.UUID(charge_point_id),
                 "lease_token": self._tokens.get(charge_point_id, 0),
@@ -227,17 +264,24 @@ class EventWriter:
             for charge_point_id, twin in changed.items()
             if charge_point_id in self._rows
         ]
-        if not rows:
-            return
+
+    def _write_batch(
+        self, batch: list[TwinEvent], states: list[dict[str, Any]]
+    ) -> set[uuid.UUID] | None:
+        """On a worker thread: the events, then the states. Answers the states written, or
+        None when only the states failed (the events must then not be written again)."""
+        if batch:
+            try:
+                self._write(batch)
+            except IntegrityError:
+                self._write_one_by_one(batch)
+        if not states:
+            return set()
         try:
-            written = await asyncio.to_thread(self._write_states, rows)
-        except BaseException:
-            for charge_point_id, twin in changed.items():
-                self._changed.setdefault(charge_point_id, twin)
-            raise
-        for row in rows:
-            if row["charge_point_id"] not in written and self.on_lost is not None:
-                self.on_lost(str(row["charge_point_id"]))
+            return self._write_states(states)
+        except Exception:
+            logger.exception("saving %d twin states failed", len(states))
+            return None
 
     def _write_states(self, rows: list[dict[str, Any]]) -> set[uuid.UUID]:
         """Upsert the states; answers the ids written (a row with an older token than the
@@ -277,6 +321,7 @@ class EventWriter:
         self._rows.pop(charge_point_id, None)
         self._tokens.pop(charge_point_id, None)
         self._changed.pop(charge_point_id, None)
+        self._progressed.pop(charge_point_id, None)
         for per_connector in (self._links, self._measured):
             for key in [key for key in per_connector if key[0] == charge_point_id]:
                 del per_connector[key]
