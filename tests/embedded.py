@@ -132,7 +132,7 @@ def run_csms(command: str, data_dir: Path) -> Iterator[str]:
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + 60  # a loaded machine starts slowly
         while True:
             try:
                 httpx.get(f"{url}/api/settings", timeout=1).raise_for_status()

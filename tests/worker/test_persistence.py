@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import UTC, datetime
+from types import SimpleNamespace
+from typing import Any
 
 from sqlalchemy import Engine, func, select
 
 from shared.db import session_for
-from shared.models import MessageLogEntry, MeterSample
+from shared.models import MessageLogEntry, MeterSample, TwinState
 from shared.settings import Settings
 from tests.builders import stored_charge_point
 from worker.persistence import EventWriter
@@ -65,3 +68,49 @@ async def test_the_message_log_keeps_the_newest_frames(engine: Engine, settings:
             .order_by(MessageLogEntry.id)
         ).all()
     assert kept == [str(number) for number in range(15, 25)]
+
+
+class _CountingTwin:
+    """As much of a twin as the state store uses: its id and ``save_state``."""
+
+    def __init__(self, charge_point_id: str) -> None:
+        self.config = SimpleNamespace(charge_point_id=charge_point_id)
+        self.saves = 0
+
+    def save_state(self) -> dict[str, Any]:
+        self.saves += 1
+        return {"saves": self.saves}
+
+
+def _stored_saves(engine: Engine, charge_point_id: str) -> int | None:
+    with session_for(engine) as session:
+        row = session.get(TwinState, uuid.UUID(charge_point_id))
+        return None if row is None else row.state["saves"]
+
+
+async def test_progress_is_saved_once_per_interval_and_a_change_at_once(
+    engine: Engine, settings: Settings
+) -> None:
+    """Registers and SoC move with every meter value of every twin: saving each twin's
+    state for each of them is what a fleet cannot afford."""
+    charge_point_id, rows = stored_charge_point(engine, settings)
+    writer = EventWriter(engine, progress_interval=0.3)
+    writer.register(charge_point_id, rows)
+    twin = _CountingTwin(charge_point_id)
+
+    for _ in range(20):
+        writer.state_progressed(twin)  # type: ignore[arg-type]
+        await writer.flush()
+    assert twin.saves == 0
+    await asyncio.sleep(0.35)
+    await writer.flush()
+    assert twin.saves == 1
+    assert _stored_saves(engine, charge_point_id) == 1
+
+    writer.state_progressed(twin)  # type: ignore[arg-type]
+    writer.state_changed(twin)  # type: ignore[arg-type]
+    await writer.flush()
+    assert _stored_saves(engine, charge_point_id) == 2
+    await asyncio.sleep(0.35)
+    await writer.flush()
+    assert twin.saves == 2, "the change's save took the progress with it"

@@ -246,15 +246,15 @@ class OutboundQueue:
             if self._meter_values > self.MAX_METER_VALUES and not self.twin.online:
                 self._drop_oldest_meter_value()
         if item.durable:
-            if item.kind == "meter" and self._sent_unsaved():
-                self.twin.mark_progressed()
-            else:
+            if item.kind == "meter" and len(self._items) == 1 and self._sent_unsaved():
+                self.twin.mark_progressed()  # it goes out now
+            else:  # it waits (offline, or behind an unanswered message): saved soon
                 self.twin.mark_changed()
         self.kick()
 
     def _sent_unsaved(self) -> bool:
-        """Whether a meter value goes out before it is in the saved state: while online,
-        where the adapter allows it (an offline queue is saved, it may wait long)."""
+        """Whether a meter value may go out before it is in the saved state: while online,
+        where the adapter allows it."""
         return self.twin.online and not self.twin.adapter.meter_values_saved_before_send
 
     def _drop_oldest_meter_value(self) -> None:
