@@ -399,6 +399,7 @@ function applySamples(fresh) {
 }
 
 function applyTransaction(transaction) {
+  if (state.transaction?.id === transaction.id) transaction.seenAt = state.transaction.seenAt;
   state.transaction = transaction;
   if (transaction.end_time) {
     // An ended session changes no more: read its last meter values once, then stop asking.
@@ -414,20 +415,22 @@ function applyTransaction(transaction) {
 
 /**
  * Between two meter values the chart goes on with the live reads of the connector. Samples
- * carry the twin's simulated time, so a live read is placed after the newest sample by the
- * real time since that sample arrived, times the charge point's speed.
+ * carry the twin's simulated time, so a live read is placed after the newest sample (or the
+ * start of the session, before the first sample) by the real time since that was first seen
+ * here, times the charge point's speed. A sample that arrives replaces the live reads before it.
  */
 function renderSessionFromConnector() {
   const { chargePointId, connectorId, transactionId } = state.selected;
   const chargePoint = latest.get(chargePointId);
   const connector = findConnector(chargePoint, connectorId);
-  if (!connector || !transactionId || connector.transaction_id !== transactionId || !state.samples.length) {
+  const anchor = state.samples.length ? state.samples[state.samples.length - 1] : state.transaction;
+  if (!connector || !transactionId || connector.transaction_id !== transactionId || !anchor) {
     renderSession();
     return;
   }
-  const newest = state.samples[state.samples.length - 1];
-  newest.seenAt ??= Date.now();
-  const t = Date.parse(newest.timestamp) + (Date.now() - newest.seenAt) * chargePoint.speed_factor;
+  anchor.seenAt ??= Date.now();
+  const since = Date.parse(anchor.timestamp ?? anchor.start_time);
+  const t = since + (Date.now() - anchor.seenAt) * chargePoint.speed_factor;
   const previous = state.live[state.live.length - 1];
   if (!previous || t > previous.t) state.live.push({ t, power: connectorPower(connector), soc: connector.soc });
   renderChart();

@@ -193,4 +193,22 @@ def test_dashboard_follows_a_session_live(tmp_path: Path, browser: Browser) -> N
             ("Ended", "Local"),
             ("Rejected", None),
         ]
+
+        connector.get_by_role("button", name="Unplug").click()
+        expect(connector.locator(".c-status")).to_have_text("Available")
+        second = card.locator("tr.connector").nth(1)
+        second.locator("select").select_option(vehicle["id"])
+        second.get_by_role("button", name="Plug in").click()
+        expect(second.locator(".c-status")).to_have_text("Preparing")
+        second.get_by_role("button", name="Fault", exact=True).click()
+        expect(second.locator(".c-status")).to_have_text("Faulted")
+        second.get_by_role("button", name="Clear fault").click()
+        expect(second.locator(".c-status")).to_have_text("Preparing")
+        card.get_by_role("button", name="Disconnect").click()
+        expect(card.locator(".cp-status")).to_have_text("disconnected")
+
+        # A token the API no longer takes brings back the sign-in form, saying why.
+        page.evaluate("sessionStorage.setItem('elu.token', 'no longer valid')")
+        page.reload()
+        expect(page.locator("#login-error")).to_contain_text("sign in again")
         page.close()
