@@ -324,6 +324,7 @@ function renderChargePoints(page) {
       }
     }
   }
+  if (state.selected && !ids.has(state.selected.chargePointId)) forgetSelection();
   if (!state.selected && chargePoints.length) selectSomething(chargePoints);
   $("no-charge-points").hidden = chargePoints.length > 0;
   $("fleet-summary").textContent =
@@ -351,6 +352,29 @@ function selectSomething(chargePoints) {
   select(chargePoint.id, connector.id, connector.transaction_id ?? null);
 }
 
+/** The selected charge point was deleted (here or elsewhere): stop following it. */
+function forgetSelection() {
+  for (const key of ["frames", "samples", "transaction"]) feed.unwatch(key);
+  Object.assign(state, { selected: null, samples: [], live: [], transaction: null, frames: [], framesCount: 0 });
+  renderFrames();
+}
+
+/**
+ * Watch something of the selection; when it answers 404 it was deleted (here or elsewhere),
+ * which is no error to show: the selection is forgotten.
+ */
+function watchSelected(key, load, apply) {
+  const gone = Symbol("gone");
+  feed.watch(
+    key,
+    () => load().catch((error) => {
+      if (error.status === 404) return gone;
+      throw error;
+    }),
+    (data) => (data === gone ? forgetSelection() : apply(data)),
+  );
+}
+
 function select(chargePointId, connectorId, transactionId) {
   const previous = state.selected;
   state.selected = { chargePointId, connectorId, transactionId };
@@ -358,15 +382,15 @@ function select(chargePointId, connectorId, transactionId) {
     state.frames = [];
     state.framesCount = 0;
     renderFrames();
-    feed.watch("frames", () => loadNewFrames(chargePointId), applyFrames);
+    watchSelected("frames", () => loadNewFrames(chargePointId), applyFrames);
   }
   if (previous?.transactionId !== transactionId || !transactionId) {
     state.samples = [];
     state.live = [];
     state.transaction = null;
     if (transactionId) {
-      feed.watch("samples", () => loadNewSamples(transactionId), applySamples);
-      feed.watch("transaction", () => api(`/operations/charge_point/transaction/${transactionId}`), applyTransaction);
+      watchSelected("samples", () => loadNewSamples(transactionId), applySamples);
+      watchSelected("transaction", () => api(`/operations/charge_point/transaction/${transactionId}`), applyTransaction);
     } else {
       feed.unwatch("samples");
       feed.unwatch("transaction");

@@ -207,6 +207,15 @@ def test_dashboard_follows_a_session_live(tmp_path: Path, browser: Browser) -> N
         card.get_by_role("button", name="Disconnect").click()
         expect(card.locator(".cp-status")).to_have_text("disconnected")
 
+        # A charge point deleted elsewhere leaves the page, which follows another one.
+        deleted = httpx.delete(
+            f"{embedded.public_url}/twin/charge-point/{depot['id']}", headers=headers
+        )
+        assert deleted.status_code == 204, deleted.text
+        expect(card).to_have_count(0)
+        expect(page.locator("#frames-of")).to_contain_text("Office AC")
+        expect(page.locator("#error")).to_be_hidden()
+
         # A token the API no longer takes brings back the sign-in form, saying why.
         page.evaluate("sessionStorage.setItem('elu.token', 'no longer valid')")
         page.reload()
