@@ -154,7 +154,7 @@ class SavedStateMixin:
 
         ``resume=False`` (down too long: a power loss). The twin boots
         (BootNotification, reason PowerUp) and every running transaction ends as
-        of ``last_alive``, with the saved register and reason PowerLoss (1.6
+        of ``last_alive``, with the register as above and reason PowerLoss (1.6
         StopTransaction reason PowerLoss; 2.0.1 TransactionEvent Ended with
         triggerReason AbnormalCondition, 2.0.1 having no PowerLoss trigger, and
         stoppedReason PowerLoss), queued behind what of it was still undelivered.
@@ -235,12 +235,12 @@ class SavedStateMixin:
             )
 
         ended_now: set[str] = set()
+        if sent_until is not None and not state.get("final", False):
+            self._count_unsaved_energy(state, sent_until, now)
         if resume:
             self._boot_status = boot["status"]
             self._boot_reason = boot["reason"]
             self._needs_boot = boot["needs_boot"] or self._boot_status != "Accepted"
-            if sent_until is not None and not state.get("final", False):
-                self._count_unsaved_energy(state, sent_until, now)
         else:
             self._boot_status = None
             self._boot_reason = "PowerUp"
