@@ -58,7 +58,7 @@ def embedded_env(data_dir: Path, ports: dict[str, int] | None = None) -> dict[st
 @contextmanager
 def run_embedded(
     data_dir: Path,
-    timeout: float = 30.0,
+    timeout: float = 120.0,
     ports: dict[str, int] | None = None,
     settings: dict[str, str] | None = None,
 ) -> Iterator[Embedded]:
