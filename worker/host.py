@@ -220,7 +220,7 @@ class Host:
         for twin in twins:
             twin.freeze()  # the state saved now is the last word: no sample after it
             self.writer.state_changed(twin)
-        await self.writer.flush()
+        await self.writer.flush(everything=True)
         if twins:
             closing = [asyncio.ensure_future(twin.close()) for twin in twins]
             _, late = await asyncio.wait(closing, timeout=CLOSE_TIMEOUT)
