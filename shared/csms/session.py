@@ -25,7 +25,13 @@ from ocpp.messages import (
 )
 
 from shared.csms.connection import LoggingConnection
-from shared.csms.frames import call_result_frame, check_request, snake_case, to_wire, unpack
+from shared.csms.frames import (
+    call_result_frame,
+    check_request,
+    snake_case_arguments,
+    to_wire,
+    unpack,
+)
 from shared.csms.state import ChargePointRecord, CsmsState, MeterValueRecord
 
 _CONNECTION_LOST = object()
@@ -111,7 +117,8 @@ class CsmsSession:
         self.state = state
         self.record = record
         self.payload: dict[str, Any] = {}
-        """The wire (camelCase) payload of the CALL being handled."""
+        """The wire (camelCase) payload of the CALL being handled. Handlers get its top-level
+        fields as snake_case keyword arguments and read anything nested from here."""
 
     async def start(self) -> None:
         """Serve the connection until it closes: the library's loop without its per-frame
@@ -162,7 +169,7 @@ class CsmsSession:
             check_request(msg, self._ocpp_version)
         self.payload = msg.payload
         try:
-            response = route["_on_action"](**snake_case(msg.payload))
+            response = route["_on_action"](**snake_case_arguments(msg.payload))
             if inspect.isawaitable(response):
                 response = await response
         except Exception as error:
