@@ -282,7 +282,7 @@ async def run_connection(
                     elif action == "StartTransaction":
                         transaction = str(json.loads(answer)[2]["transactionId"])
                     by_action[action] += 1
-                load.answered += len(batch)
+                    load.answered += 1
                 latency[int((clock() - began) * 1000)] += len(batch)
 
 
@@ -418,11 +418,16 @@ def profile(pid: int, seconds: int, target: Path) -> dict[str, str]:
 def measure(protocol: str, arguments: argparse.Namespace, prefix: Path) -> dict[str, Any]:
     """One protocol: a CSMS process, a generator process, the window, an optional profile."""
     port = free_port()
-    command = "csms-v16" if protocol == "ocpp1.6" else "csms-v201"
+    if arguments.uvicorn:
+        factory = "csms_v16.app:create_app" if protocol == "ocpp1.6" else "csms_v201.app:create_app"
+        server = ["uvicorn", "--factory", factory, "--port", str(port), *arguments.uvicorn.split()]
+    else:
+        server = ["elu_twins", "csms-v16" if protocol == "ocpp1.6" else "csms-v201"]
+        server += ["--port", str(port)]
     environment = os.environ | {"PYTHONPATH": str(ROOT)}
     with tempfile.TemporaryFile("w+") as csms_log:
         csms = subprocess.Popen(
-            [sys.executable, "-m", "elu_twins", command, "--port", str(port)],
+            [sys.executable, "-m", *server],
             cwd=ROOT,
             env=environment,
             stdout=csms_log,
@@ -535,6 +540,12 @@ def main() -> None:
     parser.add_argument("--profile", type=int, default=0, help="py-spy the CSMS for N s after")
     parser.add_argument("--results", type=Path, default=RESULTS, help="folder for the output")
     parser.add_argument("--label", default="", help="appended to the file name: -LABEL")
+    parser.add_argument(
+        "--uvicorn",
+        default="",
+        help="run the CSMS with `python -m uvicorn --factory` and these options instead of "
+        "elu-twins (to compare servers), e.g. '--loop asyncio --ws wsproto'",
+    )
     generator = subcommands.add_parser("generate", help="(internal) the load generator")
     generator.add_argument("--url", required=True)
     generator.add_argument("--protocol", choices=PROTOCOLS, required=True)
@@ -565,6 +576,7 @@ def main() -> None:
             "python": platform.python_version(),
             "load_average_at_end": [round(x, 2) for x in os.getloadavg()],
         },
+        "server": f"uvicorn {arguments.uvicorn}" if arguments.uvicorn else "elu-twins",
         "runs": runs,
     }
     (arguments.results / f"{name}.json").write_text(json.dumps(result, indent=2) + "\n")
