@@ -382,16 +382,59 @@ def free_port() -> int:
         return port
 
 
-def wait_for_port(port: int, process: subprocess.Popen[Any], timeout: float = 60) -> None:
+class CsmsExited(RuntimeError):
+    pass
+
+
+def wait_until_listening(port: int, process: subprocess.Popen[Any], timeout: float = 60) -> None:
+    """Until the CSMS process itself listens on `port` (not any process: another one may
+    have taken the port between `free_port` and the CSMS's bind)."""
     deadline = time.monotonic() + timeout
+    watched = psutil.Process(process.pid)
     while True:
         if process.poll() is not None:
-            raise RuntimeError(f"the CSMS exited with {process.returncode}")
-        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 1):
-            return
+            raise CsmsExited(f"the CSMS exited with {process.returncode}")
+        with contextlib.suppress(psutil.Error):
+            for connection in watched.net_connections(kind="tcp"):
+                if connection.status == psutil.CONN_LISTEN and connection.laddr.port == port:
+                    return
         if time.monotonic() > deadline:
             raise TimeoutError(f"the CSMS did not listen on {port} within {timeout}s")
         time.sleep(0.1)
+
+
+def start_csms(
+    protocol: str, arguments: argparse.Namespace, log: Any, attempts: int = 3
+) -> tuple[subprocess.Popen[Any], int]:
+    """The CSMS on a free port, as `elu-twins csms-v16` / `csms-v201` runs it (or uvicorn
+    with `--uvicorn`); another port when the chosen one was taken meanwhile."""
+    for attempt in range(attempts):
+        port = free_port()
+        if arguments.uvicorn:
+            factory = f"csms_v{'16' if protocol == 'ocpp1.6' else '201'}.app:create_app"
+            server = ["uvicorn", "--factory", factory, "--port", str(port)]
+            server += arguments.uvicorn.split()
+        else:
+            server = ["elu_twins", "csms-v16" if protocol == "ocpp1.6" else "csms-v201"]
+            server += ["--port", str(port)]
+        csms = subprocess.Popen(
+            [sys.executable, "-m", *server],
+            cwd=ROOT,
+            env=os.environ | {"PYTHONPATH": str(ROOT)},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            wait_until_listening(port, csms)
+        except CsmsExited:
+            if attempt == attempts - 1:
+                raise
+            continue
+        except BaseException:
+            csms.kill()
+            raise
+        return csms, port
+    raise AssertionError("unreachable")
 
 
 def profile(pid: int, seconds: int, target: Path) -> dict[str, str]:
@@ -417,25 +460,11 @@ def profile(pid: int, seconds: int, target: Path) -> dict[str, str]:
 
 def measure(protocol: str, arguments: argparse.Namespace, prefix: Path) -> dict[str, Any]:
     """One protocol: a CSMS process, a generator process, the window, an optional profile."""
-    port = free_port()
-    if arguments.uvicorn:
-        factory = "csms_v16.app:create_app" if protocol == "ocpp1.6" else "csms_v201.app:create_app"
-        server = ["uvicorn", "--factory", factory, "--port", str(port), *arguments.uvicorn.split()]
-    else:
-        server = ["elu_twins", "csms-v16" if protocol == "ocpp1.6" else "csms-v201"]
-        server += ["--port", str(port)]
     environment = os.environ | {"PYTHONPATH": str(ROOT)}
     with tempfile.TemporaryFile("w+") as csms_log:
-        csms = subprocess.Popen(
-            [sys.executable, "-m", *server],
-            cwd=ROOT,
-            env=environment,
-            stdout=csms_log,
-            stderr=subprocess.STDOUT,
-        )
+        csms, port = start_csms(protocol, arguments, csms_log)
         generator = None
         try:
-            wait_for_port(port, csms)
             tail = arguments.profile + 5 if arguments.profile else 0
             generator = subprocess.Popen(
                 [
