@@ -97,7 +97,8 @@ def document_errors(app: FastAPI, credentials_error: str) -> None:
     """Document in ``app``'s OpenAPI the errors each operation's shape implies: 401 where it
     needs credentials, 404 for an id in its path, 400 and 413 for a body, 422 for a body or
     a query. What a route declares itself (one of the dicts above) keeps its say, and every
-    error answer gets its body schema. Also answers 405 with a true ``Allow``."""
+    error answer gets its body schema. Also answers 405 with a true ``Allow``, and a routing
+    404 with what it means."""
     generate = app.openapi
 
     def openapi() -> dict[str, Any]:
@@ -127,6 +128,7 @@ def document_errors(app: FastAPI, credentials_error: str) -> None:
 
     app.openapi = openapi  # type: ignore[method-assign]
     install_method_not_allowed(app)
+    install_not_found(app)
 
 
 def _routes(app: FastAPI) -> list[tuple[str, set[str]]]:
@@ -167,6 +169,22 @@ def install_method_not_allowed(app: FastAPI) -> None:
         )
 
     app.add_exception_handler(status.HTTP_405_METHOD_NOT_ALLOWED, method_not_allowed)
+
+
+def install_not_found(app: FastAPI) -> None:
+    """Say what a 404 from routing means: Starlette's bare ``Not Found`` does not tell a
+    path nobody serves from an id that is not a UUID (ids use the ``uuid`` convertor)."""
+
+    async def not_found(request: Request, error: Exception) -> JSONResponse:
+        detail = getattr(error, "detail", "Not Found")
+        if detail == "Not Found":
+            path = request.scope["path"]
+            detail = f"nothing at {path}: no such path, or an id in it that is not a UUID"
+        return JSONResponse(
+            {"detail": detail}, status.HTTP_404_NOT_FOUND, headers=getattr(error, "headers", None)
+        )
+
+    app.add_exception_handler(status.HTTP_404_NOT_FOUND, not_found)
 
 
 __all__ = [
