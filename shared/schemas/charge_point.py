@@ -77,7 +77,10 @@ def check_csms_url(url: str) -> str:
     if parts.query or parts.fragment or url.endswith(("?", "#")):
         raise ValueError(f"{usage}; no ?query or #fragment (the charge point id ends the path)")
     if not re.fullmatch(CSMS_URL_PATTERN, url):
-        raise ValueError(f"{usage}; it must match {CSMS_URL_PATTERN}")
+        raise ValueError(
+            f"{usage}; lower-case scheme, a host of letters, digits and . _ ~ - (no IPv6 "
+            "literal), a port without leading zeros, a path of URL characters"
+        )
     return url.rstrip("/")
 
 

@@ -108,6 +108,8 @@ def test_the_csms_url_pattern_is_exactly_what_the_api_accepts(
         )
         matches = re.search(pattern, url) is not None
         assert (answer.status_code == 200) == matches, (url, answer.text)
+        if not matches:
+            assert answer.json()["detail"][0]["loc"] == ["body", "csms_url"]
 
 
 def test_a_405_names_every_method_the_path_answers(public_client: TestClient) -> None:
