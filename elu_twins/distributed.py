@@ -131,7 +131,10 @@ def run_distributed(settings: Settings, workers: int) -> None:
         Child(
             label,
             url,
-            subprocess.Popen([sys.executable, "-m", "elu_twins", *arguments], env=environment),
+            subprocess.Popen(
+                [sys.executable, "-m", "elu_twins", *arguments],
+                env=environment | {"ELU_LOG_LABEL": label},
+            ),
         )
         for label, url, arguments in services(settings, workers)
     ]

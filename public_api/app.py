@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import anyio.to_thread
 from fastapi import FastAPI
@@ -23,6 +24,7 @@ from public_api.routes import (
 from shared.db import make_engine
 from shared.errors import install_error_handlers
 from shared.login_throttle import LoginThrottle
+from shared.openapi import document_errors
 from shared.request_limits import install_request_limits
 from shared.settings import Settings, get_settings
 from worker.commands import CommandBus
@@ -54,6 +56,20 @@ def _lifespan(settings: Settings) -> Callable[[FastAPI], AbstractAsyncContextMan
     return lifespan
 
 
+def _document_settings(app: FastAPI, settings: Settings) -> None:
+    """Limits that come from settings, in the OpenAPI schema as the API enforces them."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        schema = generate()
+        components = schema["components"]["schemas"]
+        expiry = components["AppTokenCreate"]["properties"]["expiry_in_days"]
+        expiry["maximum"] = settings.app_token_max_days
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
 def create_app(
     settings: Settings | None = None,
     engine: Engine | None = None,
@@ -76,4 +92,6 @@ def create_app(
     for module in (login, users, app_tokens, vehicles, charge_points, actions, transactions):
         app.include_router(module.router)
     app.mount("/ui", StaticFiles(directory=UI_DIRECTORY, html=True), name="ui")
+    _document_settings(app, settings)
+    document_errors(app, "no valid bearer token (missing, expired, revoked)")
     return app
