@@ -61,7 +61,9 @@ async def run_embedded(settings: Settings) -> None:
     bus = InProcessBus(twin_host, asyncio.get_running_loop())
     servers = [
         make_server(
-            create_public_app(settings, engine, bus), settings.host, settings.public_api_port
+            create_public_app(settings, engine, bus, twin_host.live),
+            settings.host,
+            settings.public_api_port,
         ),
         make_server(create_private_app(settings, engine), settings.host, settings.private_api_port),
         make_server(create_csms_v16(), settings.host, settings.csms_v16_port),

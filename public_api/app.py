@@ -13,6 +13,7 @@ from public_api.routes import (
     actions,
     app_tokens,
     charge_points,
+    events,
     login,
     transactions,
     users,
@@ -24,6 +25,7 @@ from shared.login_throttle import LoginThrottle
 from shared.request_limits import install_request_limits
 from shared.settings import Settings, get_settings
 from worker.commands import CommandBus
+from worker.live import EventSource
 
 DESCRIPTION = """
 Create virtual charge points and vehicles, connect them to an OCPP 1.6 or 2.0.1
@@ -51,6 +53,7 @@ def create_app(
     settings: Settings | None = None,
     engine: Engine | None = None,
     command_bus: CommandBus | None = None,
+    event_source: EventSource | None = None,
 ) -> FastAPI:
     settings = settings or get_settings()
     assert settings.database_url is not None
@@ -63,9 +66,19 @@ def create_app(
     app.state.settings = settings
     app.state.engine = engine or make_engine(settings.database_url)
     app.state.command_bus = command_bus
+    app.state.events = event_source
     app.state.login_throttle = LoginThrottle()
     install_error_handlers(app)
     install_request_limits(app, settings.max_request_bytes, settings.max_bulk_request_bytes)
-    for module in (login, users, app_tokens, vehicles, charge_points, actions, transactions):
+    for module in (
+        login,
+        users,
+        app_tokens,
+        vehicles,
+        charge_points,
+        actions,
+        transactions,
+        events,
+    ):
         app.include_router(module.router)
     return app
