@@ -33,6 +33,7 @@ from tests.cluster import Cluster
 from tests.csms.server import RunningCsms, serve
 from worker.commands import InProcessBus
 from worker.host import Host
+from worker.redis_events import RedisEventSource
 
 
 @dataclass
@@ -156,7 +157,12 @@ async def running_stack(
 async def running_distributed_stack(cluster: Cluster) -> AsyncIterator[Stack]:
     """The stack over the cluster's worker processes; the twins the test connected are
     disconnected at the end, so that the next test's workers are not busy with them."""
-    public_app = create_public_app(cluster.settings, cluster.engine, cluster.bus)
+    public_app = create_public_app(
+        cluster.settings,
+        cluster.engine,
+        cluster.bus,
+        RedisEventSource(cluster.settings.redis_url),
+    )
     private_app = create_private_app(cluster.settings, cluster.engine)
     async with (
         serve(create_csms_v16()) as csms_v16,
