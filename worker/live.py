@@ -15,19 +15,16 @@ a user's twins also sees the twins that start (or move here) while it watches.
 
 from __future__ import annotations
 
-import asyncio
 import uuid
-from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from shared.models.base import utcnow
+from shared.event_queue import QUEUE_CAPACITY, EventQueue
 from shared.schemas.event import (
     ChargePointEvent,
     ConfigurationEvent,
     ConnectorEvent,
-    DroppedEvent,
     FrameEvent,
     MeterEvent,
     TransactionEvent,
@@ -45,9 +42,6 @@ from worker.twin.events import (
     TwinEvent,
     VehicleChanged,
 )
-
-#: Events a viewer's queue holds before its newest events are dropped.
-SUBSCRIPTION_CAPACITY = 1_000
 
 KIND: dict[type, str] = {
     FrameLogged: "frame",
@@ -90,11 +84,10 @@ class EventSource(Protocol):
     async def unsubscribe(self, subscription: Subscription) -> None: ...
 
 
-class Subscription:
-    """One viewer's events, in order, as an async iterator.
+class Subscription(EventQueue[TwinEventPublic]):
+    """One viewer's events, in order, as an async iterator (see :class:`EventQueue`).
 
     ``charge_point_id`` None: every twin of the user. ``kinds`` None: every kind.
-    Events are put from the host's loop; the viewer may read on another loop.
     """
 
     def __init__(
@@ -102,64 +95,15 @@ class Subscription:
         user_id: uuid.UUID,
         charge_point_id: str | None = None,
         kinds: frozenset[str] | None = None,
-        capacity: int = SUBSCRIPTION_CAPACITY,
+        capacity: int = QUEUE_CAPACITY,
     ) -> None:
+        super().__init__(capacity)
         self.user_id = user_id
         self.charge_point_id = charge_point_id
         self.kinds = kinds
-        self.capacity = capacity
-        self.closed = False
-        self._events: deque[TwinEventPublic] = deque()
-        self._dropped = 0
-        self._dropped_at = utcnow()
-        self._loop = asyncio.get_running_loop()
-        self._wake = asyncio.Event()
 
     def wants(self, kind: str) -> bool:
         return self.kinds is None or kind in self.kinds
-
-    def put(self, event: TwinEventPublic) -> None:
-        if len(self._events) >= self.capacity:
-            if not self._dropped:
-                self._dropped_at = utcnow()
-            self._dropped += 1
-            return
-        self._mark_dropped()
-        self._events.append(event)
-        self._signal()
-
-    def close(self) -> None:
-        self.closed = True
-        self._signal()
-
-    def _mark_dropped(self) -> None:
-        if self._dropped:
-            self._events.append(DroppedEvent(at=self._dropped_at, count=self._dropped))
-            self._dropped = 0
-
-    def _signal(self) -> None:
-        try:
-            same_loop = asyncio.get_running_loop() is self._loop
-        except RuntimeError:
-            same_loop = False
-        if same_loop:
-            self._wake.set()
-        elif not self._loop.is_closed():
-            self._loop.call_soon_threadsafe(self._wake.set)
-
-    def __aiter__(self) -> Subscription:
-        return self
-
-    async def __anext__(self) -> TwinEventPublic:
-        while not self._events:
-            self._mark_dropped()
-            if self._events:
-                break
-            if self.closed:
-                raise StopAsyncIteration
-            self._wake.clear()
-            await self._wake.wait()
-        return self._events.popleft()
 
 
 class LiveEvents:

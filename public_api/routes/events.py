@@ -14,7 +14,7 @@ from shared.crud.ownership import get_owned
 from shared.db import session_for
 from shared.errors import Unprocessable
 from shared.models import ChargePoint
-from shared.schemas.event import EVENT_KINDS, TwinEventPublic
+from shared.schemas.event import EVENT_KINDS, TwinEventPublic, parse_kinds
 from worker.live import Subscription
 
 router = APIRouter(tags=["live events"])
@@ -51,17 +51,10 @@ def get_kinds(
         ),
     ] = None,
 ) -> frozenset[str] | None:
-    if kinds is None:
-        return None
-    wanted = frozenset(kind.strip() for kind in kinds.split(",") if kind.strip())
-    unknown = sorted(wanted - set(EVENT_KINDS))
-    if unknown or not wanted:
-        raise Unprocessable(
-            f"unknown event kind(s) {', '.join(map(repr, unknown)) or '(none given)'} "
-            f"in kinds; known: {', '.join(EVENT_KINDS)}",
-            code="invalid_request",
-        )
-    return wanted
+    try:
+        return parse_kinds(kinds, EVENT_KINDS)
+    except ValueError as error:
+        raise Unprocessable(str(error), code="invalid_request") from None
 
 
 KindsDep = Annotated[frozenset[str] | None, Depends(get_kinds)]

@@ -153,3 +153,49 @@ TwinEventPublic = Annotated[
     Field(discriminator="kind"),
 ]
 twin_event_adapter: TypeAdapter[TwinEventPublic] = TypeAdapter(TwinEventPublic)
+
+
+# -- the bundled test CSMSs' streams ----------------------------------------------------
+
+
+class CsmsFrameEvent(BaseModel):
+    """One OCPP-J frame as the CSMS saw it: ``received`` from the charge point, ``sent``
+    to it. ``action`` is also set on the CALLRESULT or CALLERROR that answers a CALL;
+    ``message_type`` is INVALID (and ``payload`` the raw text) for what is not OCPP-J."""
+
+    kind: Literal["frame"] = "frame"
+    charge_point_id: str
+    at: datetime
+    direction: Literal["sent", "received"]
+    message_type: Literal["CALL", "CALLRESULT", "CALLERROR", "INVALID"]
+    unique_id: str | None
+    action: str | None
+    payload: Any
+
+
+class CsmsConnectionEvent(BaseModel):
+    """A charge point's websocket came up (``connected``) or went down."""
+
+    kind: Literal["connection"] = "connection"
+    charge_point_id: str
+    at: datetime
+    connected: bool
+    subprotocol: str | None
+
+
+CsmsEventPublic = Annotated[
+    CsmsFrameEvent | CsmsConnectionEvent | DroppedEvent, Field(discriminator="kind")
+]
+CSMS_EVENT_KINDS = ("frame", "connection")
+
+
+def parse_kinds(kinds: str | None, known: tuple[str, ...]) -> frozenset[str] | None:
+    """The kinds of a ``?kinds=a,b`` filter (None: all); ValueError says what is wrong."""
+    if kinds is None:
+        return None
+    wanted = frozenset(kind.strip() for kind in kinds.split(",") if kind.strip())
+    unknown = sorted(wanted - set(known))
+    if unknown or not wanted:
+        named = ", ".join(map(repr, unknown)) or "(none given)"
+        raise ValueError(f"unknown event kind(s) {named} in kinds; known: {', '.join(known)}")
+    return wanted
