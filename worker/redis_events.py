@@ -97,6 +97,8 @@ class RedisEventRelay:
             self.live.unwatch(tap)
         self._taps.clear()
         if self._client is not None:
+            with contextlib.suppress(RedisError):  # the last events of a draining host
+                await self._publish_queued()
             await self._client.aclose()
 
     @property
@@ -111,23 +113,29 @@ class RedisEventRelay:
         self._wake.set()
 
     async def _publish(self) -> None:
-        assert self._client is not None
         while True:
             await self._wake.wait()
             self._wake.clear()
-            batch, self._queue = self._queue, deque()
-            dropped, self._dropped = self._dropped, {}
-            pipeline = self._client.pipeline(transaction=False)
-            for user_id, count in dropped.items():
-                marker = DroppedEvent(at=utcnow(), count=count)
-                pipeline.publish(user_channel(user_id), marker.model_dump_json())
-            for user_id, event in batch:
-                pipeline.publish(user_channel(user_id), event.model_dump_json())
             try:
-                await pipeline.execute()
+                await self._publish_queued()
             except RedisError as error:
-                logger.warning("could not publish %d live event(s): %s", len(batch), error)
+                logger.warning("could not publish live events: %s", error)
                 await asyncio.sleep(REFRESH_INTERVAL)
+
+    async def _publish_queued(self) -> None:
+        """Publish what is queued in one round trip (events lost if Redis fails)."""
+        assert self._client is not None
+        batch, self._queue = self._queue, deque()
+        dropped, self._dropped = self._dropped, {}
+        if not batch and not dropped:
+            return
+        pipeline = self._client.pipeline(transaction=False)
+        for user_id, count in dropped.items():
+            marker = DroppedEvent(at=utcnow(), count=count)
+            pipeline.publish(user_channel(user_id), marker.model_dump_json())
+        for user_id, event in batch:
+            pipeline.publish(user_channel(user_id), event.model_dump_json())
+        await pipeline.execute()
 
     async def _follow_viewers(self) -> None:
         """Keep one tap per user with a viewer: refreshed every second, and at once when

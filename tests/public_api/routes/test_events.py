@@ -13,8 +13,9 @@ from sqlalchemy import Engine
 
 from shared.schemas.event import DroppedEvent
 from shared.settings import Settings
+from tests.conftest import ClusterFactory
 from tests.event_stream import EventStream, open_stream, status_of
-from tests.stack import Stack, running_stack
+from tests.stack import Stack, running_distributed_stack, running_stack
 from worker.live import LiveEvents, Subscription
 
 START = {"ocpp1.6": "StartTransaction", "ocpp2.0.1": "TransactionEvent"}
@@ -281,3 +282,38 @@ def test_the_stream_and_its_event_schema_are_in_openapi(public_client: TestClien
         "MeterEvent": "meter",
         "DroppedEvent": "dropped",
     }
+
+
+async def test_the_stream_follows_a_twin_that_moves_to_another_worker(
+    new_cluster: ClusterFactory,
+) -> None:
+    with new_cluster(2) as cluster:
+        async with running_distributed_stack(cluster) as stack:
+            headers = await stack.account()
+            vehicle = await stack.vehicle(headers, soc=20)
+            charge_point = await stack.charge_point(headers)
+            async with (
+                stack.served_public() as url,
+                open_stream(
+                    url, "/twin/events", headers, {"kinds": "charge_point,meter"}
+                ) as stream,
+            ):
+                answer = await stack.action(
+                    "connect-charger", headers, charge_point_id=charge_point["id"]
+                )
+                assert answer.status_code == 200, answer.text
+                await _start(stack, headers, _connector_id(charge_point), vehicle["id"])
+                await stream.until(lambda event: event["kind"] == "meter")
+                first_host = (await stack.hosted_twins())[charge_point["id"]]
+                worker = next(w for w in cluster.workers if w.name == first_host)
+                await asyncio.to_thread(cluster.stop_worker, worker)
+                await stream.until(
+                    lambda event: event["kind"] == "charge_point" and not event["connected"], 60
+                )
+                moved = await stream.until(
+                    lambda event: event["kind"] == "charge_point" and event["connected"], 60
+                )
+                after_move = await stream.until(lambda event: event["kind"] == "meter")
+            hosts = await stack.hosted_twins()
+    assert hosts[charge_point["id"]] != first_host
+    assert moved and after_move[-1]["charge_point_id"] == charge_point["id"]
