@@ -574,7 +574,7 @@ class Host:
         twin = ChargePointTwin(
             config,
             self.clock_factory(config.speed, saved.simulated(now, config.speed) if saved else None),
-            self.live,
+            self.live.sink,
             store=self.writer,
             permit=lambda: self.permit(charge_point_id),
         )

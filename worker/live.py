@@ -116,13 +116,24 @@ class LiveEvents:
         self._twins_of: dict[uuid.UUID, set[str]] = {}
         self._watchers_of: dict[uuid.UUID, list[Watcher]] = {}
         #: charge point id -> the watchers that want its events; absent when none do.
+        #: Changed in place only: :attr:`sink` holds on to it.
         self._watching: dict[str, tuple[Watcher, ...]] = {}
+        self.sink: EventSink = self._make_sink()
 
     def __call__(self, event: TwinEvent) -> None:
-        self.forward(event)
-        watchers = self._watching.get(event.charge_point_id)
-        if watchers:
-            self._deliver(event, watchers)
+        self.sink(event)
+
+    def _make_sink(self) -> EventSink:
+        """The twins' sink, as a plain function: a twin pays a call and a dict lookup."""
+        forward, watching, deliver = self.forward, self._watching.get, self._deliver
+
+        def sink(event: TwinEvent) -> None:
+            forward(event)
+            watchers = watching(event.charge_point_id)
+            if watchers:
+                deliver(event, watchers)
+
+        return sink
 
     def _deliver(self, event: TwinEvent, watchers: tuple[Watcher, ...]) -> None:
         kind = KIND[type(event)]

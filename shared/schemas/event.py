@@ -26,6 +26,7 @@ EVENT_KINDS: tuple[str, ...] = EventKind.__args__  # type: ignore[attr-defined]
 class _Event(BaseModel):
     model_config = ConfigDict(frozen=True)
 
+    kind: str
     charge_point_id: uuid.UUID
     at: datetime
 
