@@ -72,6 +72,7 @@ def public_api(
     import uvicorn
 
     from elu_twins.distributed import create_public_app
+    from elu_twins.servers import SHUTDOWN_GRACE
 
     settings = _settings()
     configure_logging()
@@ -79,6 +80,7 @@ def public_api(
         create_public_app(settings),
         host=host or settings.host,
         port=port or settings.public_api_port,
+        timeout_graceful_shutdown=SHUTDOWN_GRACE,  # open live event streams end
     )
 
 
@@ -135,10 +137,18 @@ def flower(
 def _run_csms(version: str, port: int | None, host: str | None) -> None:
     import uvicorn
 
+    from elu_twins.servers import SHUTDOWN_GRACE
+
     settings = _settings()
     default_port = settings.csms_v16_port if version == "1.6" else settings.csms_v201_port
     factory = "csms_v16.app:create_app" if version == "1.6" else "csms_v201.app:create_app"
-    uvicorn.run(factory, factory=True, host=host or settings.host, port=port or default_port)
+    uvicorn.run(
+        factory,
+        factory=True,
+        host=host or settings.host,
+        port=port or default_port,
+        timeout_graceful_shutdown=SHUTDOWN_GRACE,  # open live event streams end
+    )
 
 
 @app.command("csms-v16")

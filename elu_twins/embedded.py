@@ -59,6 +59,14 @@ async def run_embedded(settings: Settings) -> None:
         resume_window=settings.resume_window,
     )
     bus = InProcessBus(twin_host, asyncio.get_running_loop())
+    csms_apps = [create_csms_v16(), create_csms_v201()]
+
+    async def stopping() -> None:
+        """Close the twins' websockets, then the live event streams still open."""
+        await twin_host.close()
+        for csms in csms_apps:
+            csms.state.csms.events.close()
+
     servers = [
         make_server(
             create_public_app(settings, engine, bus, twin_host.live),
@@ -66,12 +74,12 @@ async def run_embedded(settings: Settings) -> None:
             settings.public_api_port,
         ),
         make_server(create_private_app(settings, engine), settings.host, settings.private_api_port),
-        make_server(create_csms_v16(), settings.host, settings.csms_v16_port),
-        make_server(create_csms_v201(), settings.host, settings.csms_v201_port),
+        make_server(csms_apps[0], settings.host, settings.csms_v16_port),
+        make_server(csms_apps[1], settings.host, settings.csms_v201_port),
     ]
     await twin_host.start()
     print(banner(settings), flush=True)
     try:
-        await serve_all(servers, on_started=twin_host.restore, on_stopping=twin_host.close)
+        await serve_all(servers, on_started=twin_host.restore, on_stopping=stopping)
     finally:
         await twin_host.close()

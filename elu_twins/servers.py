@@ -20,8 +20,20 @@ class QuietServer(uvicorn.Server):
         yield
 
 
+#: Seconds a stopping server lets open answers (live event streams) run before it ends them.
+SHUTDOWN_GRACE = 3
+
+
 def make_server(app: FastAPI, host: str, port: int, log_level: str = "info") -> QuietServer:
-    return QuietServer(uvicorn.Config(app, host=host, port=port, log_level=log_level))
+    return QuietServer(
+        uvicorn.Config(
+            app,
+            host=host,
+            port=port,
+            log_level=log_level,
+            timeout_graceful_shutdown=SHUTDOWN_GRACE,
+        )
+    )
 
 
 def check_ports_free(servers: Iterable[QuietServer]) -> None:

@@ -55,6 +55,11 @@ class CsmsEvents:
         if not self.watched:
             self._calls.clear()
 
+    def close(self) -> None:
+        """End every viewer's stream (the CSMS stops)."""
+        for subscription in self._subscriptions:
+            subscription.close()
+
     def frame(self, charge_point_id: str, direction: Direction, frame: str) -> None:
         if self.watched:
             self._publish(self._frame_event(charge_point_id, direction, frame))

@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.embedded import run_csms, run_embedded
+from tests.embedded import login, run_csms, run_embedded
 
 
 def test_readme_steps_1_to_3_against_a_running_instance(tmp_path: Path) -> None:
@@ -113,3 +113,20 @@ def test_each_test_csms_runs_on_its_own(command: str, subprotocol: str, tmp_path
         assert httpx.get(f"{url}/api/settings").status_code == 200
         docs = httpx.get(f"{url}/openapi.json").json()
         assert subprotocol in docs["info"]["title"]
+
+
+def test_open_event_streams_do_not_keep_up_from_stopping(tmp_path: Path) -> None:
+    with run_embedded(tmp_path) as embedded:
+        headers = login(embedded)
+        csms_url = f"http://127.0.0.1:{embedded.ports['CSMS_V16']}/api/events"
+        with (
+            httpx.stream("GET", f"{embedded.public_url}/twin/events", headers=headers) as twins,
+            httpx.stream("GET", csms_url) as csms,
+        ):
+            assert twins.status_code == csms.status_code == 200
+            embedded.process.terminate()
+            try:
+                returncode = embedded.process.wait(60)
+            except subprocess.TimeoutExpired:
+                returncode = None
+    assert returncode == 0, (tmp_path / "up.log").read_text()[-2000:]
