@@ -8,15 +8,18 @@ import uuid
 from typing import Any
 
 import pytest
+import redis.asyncio as aioredis
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
 from shared.schemas.event import DroppedEvent
 from shared.settings import Settings
+from tests.cluster import Cluster
 from tests.conftest import ClusterFactory
 from tests.event_stream import EventStream, open_stream, status_of
-from tests.stack import Stack, running_distributed_stack, running_stack
+from tests.stack import Stack, eventually, running_distributed_stack, running_stack
 from worker.live import LiveEvents, Subscription
+from worker.redis_events import user_channel
 
 START = {"ocpp1.6": "StartTransaction", "ocpp2.0.1": "TransactionEvent"}
 
@@ -317,3 +320,24 @@ async def test_the_stream_follows_a_twin_that_moves_to_another_worker(
             hosts = await stack.hosted_twins()
     assert hosts[charge_point["id"]] != first_host
     assert moved and after_move[-1]["charge_point_id"] == charge_point["id"]
+
+
+async def test_the_api_listens_to_redis_only_while_a_viewer_watches(
+    cluster: Cluster, redis_url: str
+) -> None:
+    async with running_distributed_stack(cluster) as stack:
+        headers = await stack.account()
+        me = (await stack.public.get("/user/me", headers=headers)).json()
+        channel = user_channel(uuid.UUID(me["id"]))
+        client = aioredis.Redis.from_url(redis_url)
+        try:
+            async with stack.served_public() as url:
+                assert await client.pubsub_numsub(channel) == [(channel.encode(), 0)]
+                async with open_stream(url, "/twin/events", headers):
+                    assert await client.pubsub_numsub(channel) == [(channel.encode(), 1)]
+                await eventually(
+                    lambda: client.pubsub_numsub(channel),
+                    lambda answer: answer == [(channel.encode(), 0)],
+                )
+        finally:
+            await client.aclose()
