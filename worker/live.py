@@ -1,10 +1,12 @@
 """Live events: a host's fan-out of its twins' events to the viewers watching them.
 
-The host gives its twins a :class:`LiveEvents` as their event sink; it passes every
+The host gives its twins :attr:`LiveEvents.sink` as their event sink; it passes every
 event on to the next sink (the :class:`~worker.persistence.EventWriter`) and, when
-someone watches the twin's charge point, to each watcher. Nobody watching costs one
-dict lookup per event: the event is turned into its public form
+someone watches the twin's charge point, to each watcher. Nobody watching costs a
+call and a dict lookup per event: the event is turned into its public form
 (:mod:`shared.schemas.event`) only when a watcher wants it, and once for all of them.
+Watchers come and go on the host's loop (the embedded API shares it; a worker's relay
+runs on it); only the events cross to the viewer's loop, if that is another.
 
 A watcher is a viewer's :class:`Subscription` (a bounded queue: a viewer too slow to
 read loses its own events, with a ``dropped`` marker, and never slows the twins) or,
@@ -16,7 +18,6 @@ a user's twins also sees the twins that start (or move here) while it watches.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -163,10 +164,6 @@ class LiveEvents:
                 twins.discard(charge_point_id)
                 if not twins:
                     del self._twins_of[watched.user_id]
-
-    def users(self) -> Iterable[uuid.UUID]:
-        """The users with a twin here."""
-        return self._twins_of.keys()
 
     # -- watchers --------------------------------------------------------------------
 

@@ -71,12 +71,21 @@ async def user_events(
         await source.unsubscribe(subscription)
 
 
-async def charge_point_events(
-    request: Request, source: EventSourceDep, user: StreamUser, kinds: KindsDep, id: uuid.UUID
-) -> AsyncIterator[Subscription]:
+def owned_charge_point(request: Request, user: StreamUser, id: uuid.UUID) -> uuid.UUID:
+    """The id of the user's charge point (404 for a stranger's or an unknown one), read in
+    a worker thread and a session of its own, as for the stream's user."""
     with session_for(request.app.state.engine) as session:
         get_owned(session, ChargePoint, id, user)
-    subscription = await source.subscribe(user.id, str(id), kinds)
+    return id
+
+
+async def charge_point_events(
+    source: EventSourceDep,
+    user: StreamUser,
+    kinds: KindsDep,
+    charge_point_id: Annotated[uuid.UUID, Depends(owned_charge_point)],
+) -> AsyncIterator[Subscription]:
+    subscription = await source.subscribe(user.id, str(charge_point_id), kinds)
     try:
         yield subscription
     finally:
