@@ -30,6 +30,7 @@ def banner(settings: Settings) -> str:
         [
             "ELU Twins is running (embedded mode).",
             f"  public API      http://{host}:{settings.public_api_port}/docs",
+            f"  dashboard       http://{host}:{settings.public_api_port}/ui",
             f"  private API     http://{host}:{settings.private_api_port}/docs",
             f"  OCPP 1.6 CSMS   ws://{host}:{settings.csms_v16_port}/<cid>"
             f"   (API http://{host}:{settings.csms_v16_port}/docs)",

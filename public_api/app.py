@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from pathlib import Path
 
 import anyio.to_thread
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
 
 from public_api.routes import (
@@ -33,7 +35,12 @@ CSMS, and drive charging sessions.
 
 Get a token with `POST /token` (username and password of a user an operator
 created), then send it as `Authorization: Bearer <token>`.
+
+A live dashboard of your charge points runs in the browser at [/ui](/ui/).
 """
+
+#: The dashboard: static files the browser runs as they are, no build step.
+UI_DIRECTORY = Path(__file__).parent / "ui"
 
 
 def _lifespan(settings: Settings) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
@@ -81,4 +88,5 @@ def create_app(
         events,
     ):
         app.include_router(module.router)
+    app.mount("/ui", StaticFiles(directory=UI_DIRECTORY, html=True), name="ui")
     return app

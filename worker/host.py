@@ -221,8 +221,9 @@ class Host:
             await asyncio.wait_for(self._commands_done.wait(), CLOSE_TIMEOUT)
         twins = list(self.twins.values())
         for twin in twins:
+            twin.freeze()  # the state saved now is the last word: no sample after it
             self.writer.state_changed(twin)
-        await self.writer.flush()
+        await self.writer.flush(everything=True)
         if twins:
             closing = [asyncio.ensure_future(twin.close()) for twin in twins]
             _, late = await asyncio.wait(closing, timeout=CLOSE_TIMEOUT)
@@ -580,10 +581,13 @@ class Host:
         )
         if saved is not None:
             resume = now - saved.last_alive <= self.resume_window
+            # A twin may have sent until its lease ran out (the lease gates every frame).
+            sent_until = min(now, saved.last_alive + timedelta(seconds=self.lease.seconds))
             twin.restore_state(
                 saved.state,
                 resume=resume,
                 last_alive=saved.simulated(saved.last_alive, config.speed),
+                sent_until=saved.simulated(sent_until, config.speed),
             )
             logger.info(
                 "%s: %s from its state of %s",
