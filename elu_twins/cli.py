@@ -76,6 +76,7 @@ def public_api(
     import uvicorn
 
     from elu_twins.distributed import create_public_app
+    from elu_twins.servers import SHUTDOWN_GRACE
 
     settings = _settings()
     configure_logging(log_labels.PUBLIC_API)
@@ -84,6 +85,7 @@ def public_api(
         host=host or settings.host,
         port=port or settings.public_api_port,
         log_config=None,
+        timeout_graceful_shutdown=SHUTDOWN_GRACE,  # open live event streams end
     )
 
 
@@ -143,6 +145,8 @@ def flower(
 def _run_csms(version: str, port: int | None, host: str | None) -> None:
     import uvicorn
 
+    from elu_twins.servers import SHUTDOWN_GRACE
+
     settings = _settings()
     default_port = settings.csms_v16_port if version == "1.6" else settings.csms_v201_port
     factory = "csms_v16.app:create_app" if version == "1.6" else "csms_v201.app:create_app"
@@ -153,6 +157,7 @@ def _run_csms(version: str, port: int | None, host: str | None) -> None:
         host=host or settings.host,
         port=port or default_port,
         log_config=None,
+        timeout_graceful_shutdown=SHUTDOWN_GRACE,  # open live event streams end
     )
 
 

@@ -65,9 +65,17 @@ async def run_embedded(settings: Settings) -> None:
         resume_window=settings.resume_window,
     )
     bus = InProcessBus(twin_host, asyncio.get_running_loop())
+    csms_apps = [create_csms_v16(), create_csms_v201()]
+
+    async def stopping() -> None:
+        """Close the twins' websockets, then the live event streams still open."""
+        await twin_host.close()
+        for csms in csms_apps:
+            csms.state.csms.events.close()
+
     servers = [
         make_server(
-            create_public_app(settings, engine, bus),
+            create_public_app(settings, engine, bus, twin_host.live),
             settings.host,
             settings.public_api_port,
             log_labels.PUBLIC_API,
@@ -78,10 +86,8 @@ async def run_embedded(settings: Settings) -> None:
             settings.private_api_port,
             log_labels.PRIVATE_API,
         ),
-        make_server(create_csms_v16(), settings.host, settings.csms_v16_port, log_labels.CSMS_V16),
-        make_server(
-            create_csms_v201(), settings.host, settings.csms_v201_port, log_labels.CSMS_V201
-        ),
+        make_server(csms_apps[0], settings.host, settings.csms_v16_port, log_labels.CSMS_V16),
+        make_server(csms_apps[1], settings.host, settings.csms_v201_port, log_labels.CSMS_V201),
     ]
     log_labels.label_handlers({"worker": log_labels.TWIN_HOST})
     log_labels.SERVICE.set(log_labels.TWIN_HOST)
@@ -90,6 +96,6 @@ async def run_embedded(settings: Settings) -> None:
         first_user = not has_users(session)
     print(banner(settings, first_user), flush=True)
     try:
-        await serve_all(servers, on_started=twin_host.restore, on_stopping=twin_host.close)
+        await serve_all(servers, on_started=twin_host.restore, on_stopping=stopping)
     finally:
         await twin_host.close()

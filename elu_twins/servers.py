@@ -27,11 +27,22 @@ class QuietServer(uvicorn.Server):
         yield
 
 
+#: Seconds a stopping server lets open answers (live event streams) run before it ends them.
+SHUTDOWN_GRACE = 3
+
+
 def make_server(
     app: FastAPI, host: str, port: int, label: str, log_level: str = "info"
 ) -> QuietServer:
     # log_config=None: uvicorn's lines go to the root handlers, which label them.
-    config = uvicorn.Config(app, host=host, port=port, log_level=log_level, log_config=None)
+    config = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_level=log_level,
+        log_config=None,
+        timeout_graceful_shutdown=SHUTDOWN_GRACE,
+    )
     return QuietServer(config, label)
 
 

@@ -16,6 +16,7 @@ from public_api.routes import (
     actions,
     app_tokens,
     charge_points,
+    events,
     login,
     transactions,
     users,
@@ -28,6 +29,7 @@ from shared.openapi import document_errors
 from shared.request_limits import install_request_limits
 from shared.settings import Settings, get_settings
 from worker.commands import CommandBus
+from worker.live import EventSource
 
 DESCRIPTION = """
 Create virtual charge points and vehicles, connect them to an OCPP 1.6 or 2.0.1
@@ -74,6 +76,7 @@ def create_app(
     settings: Settings | None = None,
     engine: Engine | None = None,
     command_bus: CommandBus | None = None,
+    event_source: EventSource | None = None,
 ) -> FastAPI:
     settings = settings or get_settings()
     assert settings.database_url is not None
@@ -86,10 +89,20 @@ def create_app(
     app.state.settings = settings
     app.state.engine = engine or make_engine(settings.database_url)
     app.state.command_bus = command_bus
+    app.state.events = event_source
     app.state.login_throttle = LoginThrottle()
     install_error_handlers(app)
     install_request_limits(app, settings.max_request_bytes, settings.max_bulk_request_bytes)
-    for module in (login, users, app_tokens, vehicles, charge_points, actions, transactions):
+    for module in (
+        login,
+        users,
+        app_tokens,
+        vehicles,
+        charge_points,
+        actions,
+        transactions,
+        events,
+    ):
         app.include_router(module.router)
     app.mount("/ui", StaticFiles(directory=UI_DIRECTORY, html=True), name="ui")
     _document_settings(app, settings)

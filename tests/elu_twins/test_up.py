@@ -147,3 +147,20 @@ def test_the_first_user_hint_shows_only_while_there_is_no_user(tmp_path: Path) -
     assert "ELU Twins is running" in again
     assert "Create your first user:" not in again
     assert embedded.operator_key in again
+
+
+def test_open_event_streams_do_not_keep_up_from_stopping(tmp_path: Path) -> None:
+    with run_embedded(tmp_path) as embedded:
+        headers = login(embedded)
+        csms_url = f"http://127.0.0.1:{embedded.ports['CSMS_V16']}/api/events"
+        with (
+            httpx.stream("GET", f"{embedded.public_url}/twin/events", headers=headers) as twins,
+            httpx.stream("GET", csms_url) as csms,
+        ):
+            assert twins.status_code == csms.status_code == 200
+            embedded.process.terminate()
+            try:
+                returncode = embedded.process.wait(60)
+            except subprocess.TimeoutExpired:
+                returncode = None
+    assert returncode == 0, (tmp_path / "up.log").read_text()[-2000:]
