@@ -259,6 +259,9 @@ def profile(pid: int, seconds: int, prefix: Path) -> dict[str, str]:
     spy = Path(sys.executable).parent / "py-spy"
     command = [str(spy) if spy.exists() else "py-spy", "record", "--pid", str(pid)]
     command += ["--duration", str(seconds)]  # idle stacks are left out by default
+    # Only the thread holding the GIL: without it a thread waiting for the GIL counts as
+    # busy wherever it waits, which inflated random functions of the other thread.
+    command += ["--gil"]
     files = {}
     for kind, suffix, extra in (("flamegraph", "svg", []), ("raw", "txt", ["--threads"])):
         target = prefix.parent / f"{prefix.name}.{suffix}"
