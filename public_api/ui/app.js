@@ -3,7 +3,7 @@
 // It speaks only the public API, with the bearer token from /token kept in sessionStorage.
 
 import { drawChart } from "./chart.js";
-import { PollingFeed } from "./feed.js";
+import { StreamedFeed } from "./feed.js";
 
 const TOKEN_KEY = "elu.token";
 const FRAMES_SHOWN = 40;
@@ -11,7 +11,13 @@ const VEHICLES_EVERY_TICKS = 5;
 const API = new URL("..", window.location.href).href.replace(/\/$/, "");
 
 const $ = (id) => document.getElementById(id);
-const feed = new PollingFeed(1000);
+// The stream authenticates with ?token= (EventSource cannot send a header). Only frames,
+// statuses, transactions and samples change what the dashboard shows.
+const feed = new StreamedFeed(
+  () =>
+    `/twin/events?kinds=frame,charge_point,connector,transaction,meter,vehicle&token=` +
+    encodeURIComponent(sessionStorage.getItem(TOKEN_KEY) ?? ""),
+);
 
 const state = {
   chargePoints: [],

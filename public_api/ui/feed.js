@@ -1,9 +1,8 @@
 // Where live updates come from. The dashboard only calls feed.watch(key, load, apply) and
 // feed.unwatch(key); `apply` receives a snapshot (charge points, a session) or the items that
-// are new since the last call (meter samples, OCPP frames). Today the PollingFeed runs every
-// watched `load` about once a second. A feed built on EventSource
-// (GET /twin/charge-point/{id}/events?token=...) can replace it by calling the same `apply`
-// functions from its events, without touching the views.
+// are new since the last call (meter samples, OCPP frames). The PollingFeed runs every
+// watched `load` about once a second; the StreamedFeed runs them as soon as the user's event
+// stream (GET /twin/events) says something happened, and polls slowly only as a safety net.
 
 export class PollingFeed {
   constructor(intervalMs = 1000) {
@@ -62,5 +61,54 @@ export class PollingFeed {
     } finally {
       this.running = false;
     }
+  }
+}
+
+/**
+ * Refreshes on the user's live event stream: each event (a frame, a status, a meter sample)
+ * triggers one refresh of what is watched, gathered over `gatherMs`, so a busy charge point
+ * costs a few reads a second, not one per event. While the stream is down (EventSource
+ * reconnects by itself) it polls at the fallback interval.
+ */
+export class StreamedFeed extends PollingFeed {
+  constructor(streamUrl, { gatherMs = 200, fallbackMs = 1000, safetyMs = 5000 } = {}) {
+    super(fallbackMs);
+    this.streamUrl = streamUrl;
+    this.gatherMs = gatherMs;
+    this.fallbackMs = fallbackMs;
+    this.safetyMs = safetyMs;
+    this.source = null;
+    this.pending = null;
+  }
+
+  start() {
+    super.start();
+    if (this.source !== null) return;
+    this.source = new EventSource(this.streamUrl());
+    this.source.onopen = () => this.setInterval(this.safetyMs);
+    this.source.onerror = () => this.setInterval(this.fallbackMs);
+    this.source.onmessage = () => {
+      if (this.pending === null) {
+        this.pending = setTimeout(() => {
+          this.pending = null;
+          this.kick();
+        }, this.gatherMs);
+      }
+    };
+  }
+
+  stop() {
+    if (this.source !== null) this.source.close();
+    this.source = null;
+    clearTimeout(this.pending);
+    this.pending = null;
+    super.stop();
+  }
+
+  setInterval(ms) {
+    if (this.intervalMs === ms || this.timer === null) return;
+    this.intervalMs = ms;
+    clearInterval(this.timer);
+    this.timer = setInterval(() => this.tick(), ms);
   }
 }

@@ -121,6 +121,11 @@ def test_dashboard_follows_a_session_live(tmp_path: Path, browser: Browser) -> N
         assert connected.status_code == 200, connected.text
 
         page = browser.new_page(viewport={"width": 1440, "height": 900})
+        streams: list[str] = []
+        page.on(
+            "request",
+            lambda request: streams.append(request.url) if "/events" in request.url else None,
+        )
         page.goto(f"{embedded.public_url}/ui")
 
         page.get_by_label("Username").fill("me")
@@ -132,6 +137,12 @@ def test_dashboard_follows_a_session_live(tmp_path: Path, browser: Browser) -> N
         expect(page.locator("#who")).to_have_text("me")
         page.reload()  # the token lives in sessionStorage: still signed in
         expect(page.locator("#who")).to_have_text("me")
+        # It follows the user's live event stream (EventSource, with the token as a parameter).
+        for _ in range(100):
+            if any("/twin/events?" in url and "token=" in url for url in streams):
+                break
+            page.wait_for_timeout(100)
+        assert any("/twin/events?" in url and "token=" in url for url in streams), streams
 
         card = page.locator("article.charge-point", has_text="Depot DC 1")
         expect(card.locator(".cp-status")).to_have_text("disconnected")
