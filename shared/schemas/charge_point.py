@@ -7,7 +7,7 @@ from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator
 
-from shared.schemas.common import ORMModel, PartialUpdate, RequestBody
+from shared.schemas.common import NonNegativeInt32, ORMModel, PartialUpdate, RequestBody
 
 OcppProtocol = Literal["ocpp1.6", "ocpp2.0.1"]
 
@@ -107,7 +107,7 @@ class ChargePointCreate(RequestBody):
     speed_factor: float = Field(
         default=1.0, gt=0, le=3600, description="simulated seconds per real second"
     )
-    token_cost_per_minute: int = Field(default=2, ge=0)
+    token_cost_per_minute: NonNegativeInt32 = 2
     evses: list[EvseCreate] = Field(default_factory=lambda: [EvseCreate()])
     ocpp_configuration: dict[str, str] = Field(
         default_factory=dict, description="initial OCPP 1.6 keys / 2.0.1 variables"
