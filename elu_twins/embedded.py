@@ -63,7 +63,9 @@ async def run_embedded(settings: Settings) -> None:
         make_server(
             create_public_app(settings, engine, bus), settings.host, settings.public_api_port
         ),
-        make_server(create_private_app(settings, engine), settings.host, settings.private_api_port),
+        make_server(
+            create_private_app(settings, engine, bus), settings.host, settings.private_api_port
+        ),
         make_server(create_csms_v16(), settings.host, settings.csms_v16_port),
         make_server(create_csms_v201(), settings.host, settings.csms_v201_port),
     ]

@@ -29,7 +29,10 @@ from worker.celery_app import create_celery
 from worker.commands import run_command
 from worker.redis_bus import RedisBus
 
-ELU_TWINS = Path(sys.executable).parent / "elu-twins"
+#: The workers run this checkout's code (``-m`` from the repository root), not whatever
+#: ``elu-twins`` script the environment installed.
+ELU_TWINS = [sys.executable, "-m", "elu_twins"]
+REPOSITORY = Path(__file__).resolve().parents[1]
 
 
 @dataclass
@@ -51,8 +54,9 @@ class Cluster:
         name = name or f"w{len(self.workers) + 1}-{uuid.uuid4().hex[:6]}"
         log = self.folder / f"{name}.log"
         process = subprocess.Popen(
-            [str(ELU_TWINS), "worker", "--name", name, "--loglevel", "INFO"],
+            [*ELU_TWINS, "worker", "--name", name, "--loglevel", "INFO"],
             env=child_environment(self.settings),
+            cwd=REPOSITORY,
             stdout=log.open("wb"),
             stderr=subprocess.STDOUT,
         )

@@ -108,7 +108,7 @@ async def running_stack(
     await host.start()
     bus = InProcessBus(host, asyncio.get_running_loop())
     public_app = create_public_app(settings, engine, bus)
-    private_app = create_private_app(settings, engine)
+    private_app = create_private_app(settings, engine, bus)
     try:
         async with (
             serve(create_csms_v16(), tls) as csms_v16,
@@ -133,7 +133,7 @@ async def running_distributed_stack(cluster: Cluster) -> AsyncIterator[Stack]:
     """The stack over the cluster's worker processes; the twins the test connected are
     disconnected at the end, so that the next test's workers are not busy with them."""
     public_app = create_public_app(cluster.settings, cluster.engine, cluster.bus)
-    private_app = create_private_app(cluster.settings, cluster.engine)
+    private_app = create_private_app(cluster.settings, cluster.engine, cluster.bus)
     async with (
         serve(create_csms_v16()) as csms_v16,
         serve(create_csms_v201()) as csms_v201,

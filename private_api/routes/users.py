@@ -4,10 +4,11 @@ import uuid
 
 from fastapi import APIRouter, status
 
-from private_api.deps import OperatorKey, SessionDep, SettingsDep
+from private_api.deps import OperatorKey, OptionalCommandBusDep, SessionDep, SettingsDep
 from shared.crud import users as crud
 from shared.schemas.common import Limit, Offset, Page
 from shared.schemas.user import QuotaUpdate, UserCreate, UserPublic, UserUpdate
+from worker import actions
 
 router = APIRouter(prefix="/user", tags=["users"])
 
@@ -47,6 +48,14 @@ def update_quota(
     return UserPublic.model_validate(crud.update_quota(session, crud.get_user(session, id), body))
 
 
-@router.delete("/{id}", status_code=status.HTTP_204_NO_CONTENT, summary="Delete a user and all")
-def delete(_: OperatorKey, session: SessionDep, id: uuid.UUID) -> None:
-    crud.delete_user(session, crud.get_user(session, id))
+@router.delete(
+    "/{id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Delete a user and all",
+    description="Every twin of the user stops first, as `DELETE /twin/charge-point/{id}` "
+    "stops one: running transactions end towards the CSMS, vehicles are unplugged, "
+    "websockets close. Then the user and all they own are deleted.",
+    responses={503: {"description": "a twin of the user runs on a host this API cannot reach"}},
+)
+def delete(_: OperatorKey, session: SessionDep, bus: OptionalCommandBusDep, id: uuid.UUID) -> None:
+    actions.delete_user(session, bus, crud.get_user(session, id))

@@ -82,7 +82,15 @@ def update(
 
 
 @router.delete(
-    "/{id}", status_code=status.HTTP_204_NO_CONTENT, summary="Stop the twin and delete it"
+    "/{id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Stop the twin and delete it",
+    description="A running twin stops the way a charger being removed does: each running "
+    "transaction ends towards the CSMS (StopTransaction / TransactionEvent Ended, reason "
+    "`Other`; when the twin is offline the CSMS cannot be told), vehicles are unplugged and "
+    "become `ready-to-charge`, the websocket closes. Then the charge point is deleted with "
+    "everything recorded about it (transactions, meter values, message log).",
+    responses={503: {"description": "the twin runs on a host this API cannot reach"}},
 )
 def delete(
     session: SessionDep, bus: OptionalCommandBusDep, current_user: CurrentUser, id: uuid.UUID

@@ -59,6 +59,16 @@ def update(
     return VehiclePublic.model_validate(crud.update_vehicle(session, vehicle, body))
 
 
-@router.delete("/{id}", status_code=status.HTTP_204_NO_CONTENT)
+@router.delete(
+    "/{id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Delete a vehicle that is not plugged in",
+    responses={
+        409: {
+            "description": "the vehicle is plugged in: unplug it first (`POST /twin/"
+            "charge-point/action/unplug`, which ends its session towards the CSMS)"
+        }
+    },
+)
 def delete(session: SessionDep, current_user: CurrentUser, id: uuid.UUID) -> None:
     crud.delete_vehicle(session, current_user, id)

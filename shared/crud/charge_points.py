@@ -3,11 +3,11 @@ from __future__ import annotations
 import secrets
 import string
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from shared.errors import Conflict, QuotaExceeded, Unprocessable
-from shared.models import ChargePoint, Connector, Evse, OcppConfiguration, User
+from shared.models import ChargePoint, Connector, Evse, OcppConfiguration, User, Vehicle
 from shared.schemas.charge_point import ChargePointCreate, ChargePointUpdate
 from worker.twin.configuration import configuration_problems, evse_layout
 
@@ -118,3 +118,25 @@ def check_ocpp_configuration(
     if problems:
         reasons = "; ".join(f"{key}: {reason}" for key, reason in problems.items())
         raise Unprocessable(f"{where}ocpp_configuration: {reasons}")
+
+
+def release_vehicles(session: Session, charge_point_ids: object) -> None:
+    """Vehicles plugged in at these charge points are free again (their charge points are
+    about to go): a twin that ran them has unplugged them already, this covers the rest."""
+    session.execute(
+        update(Vehicle)
+        .where(
+            Vehicle.connector_id.in_(
+                select(Connector.id).where(Connector.charge_point_id.in_(charge_point_ids))  # type: ignore[arg-type]
+            )
+        )
+        .values(connector_id=None, transaction_id=None, status="ready-to-charge")
+        .execution_options(synchronize_session=False)
+    )
+
+
+def delete_charge_point(session: Session, charge_point: ChargePoint) -> None:
+    """Delete the charge point and everything recorded about it; its vehicles stay."""
+    release_vehicles(session, [charge_point.id])
+    session.delete(charge_point)
+    session.commit()
