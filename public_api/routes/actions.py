@@ -23,6 +23,10 @@ ERRORS = {
     403: {"description": "the CSMS rejected it (e.g. the id tag)"},
     404: {"description": "unknown charge point, connector, vehicle or transaction"},
     409: {"description": "not connected, or not possible in the current state"},
+    502: {
+        "description": "the CSMS cannot be reached (connection refused, unknown host, the "
+        "CSMS refused this charge point): answered at once, the twin keeps retrying"
+    },
     504: {"description": "the twin or the CSMS did not answer within `timeout`"},
 }
 
