@@ -51,9 +51,18 @@ def _reread(session: Session, model: type[M], id: uuid.UUID, **options: Any) -> 
 
 
 def connect(
-    session: Session, bus: CommandBus, user: User, charge_point_id: uuid.UUID, timeout: float
+    session: Session,
+    bus: CommandBus,
+    user: User,
+    charge_point_id: uuid.UUID,
+    timeout: float,
+    max_messages_per_second: float | None = None,
 ) -> ChargePoint:
-    get_owned(session, ChargePoint, charge_point_id, user)
+    """Connect and boot; refused when the user's connected twins could then send more
+    periodic messages a real second than ``max_messages_per_second``."""
+    charge_point = get_owned(session, ChargePoint, charge_point_id, user)
+    if max_messages_per_second is not None:
+        charge_points.check_connect_rate(session, charge_point, max_messages_per_second)
     _command(session, bus, user, charge_point_id, "connect", timeout)
     return _reread(session, ChargePoint, charge_point_id, options=with_evses())
 

@@ -5,7 +5,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, status
 
-from public_api.deps import CurrentUser, OptionalCommandBusDep, SessionDep
+from public_api.deps import CurrentUser, OptionalCommandBusDep, SessionDep, SettingsDep
 from shared.crud import charge_points as crud
 from shared.crud.ownership import get_owned, owned_connector, owned_evse
 from shared.crud.transactions import list_messages
@@ -24,24 +24,37 @@ from worker import actions, readings
 router = APIRouter(prefix="/twin/charge-point", tags=["charge points"])
 
 
-@router.post("/", summary="Create a charge point with its EVSEs and connectors")
+RATE_422 = {
+    422: {
+        "description": "invalid body, or the charge point could send more periodic messages "
+        "a real second than one user's twins may (ELU_MAX_USER_MESSAGES_PER_SECOND)"
+    }
+}
+
+
+@router.post("/", summary="Create a charge point with its EVSEs and connectors", responses=RATE_422)
 def create(
-    session: SessionDep, current_user: CurrentUser, body: ChargePointCreate
+    session: SessionDep, settings: SettingsDep, current_user: CurrentUser, body: ChargePointCreate
 ) -> ChargePointPublic:
-    (charge_point,) = crud.create_charge_points(session, current_user, [body])
+    (charge_point,) = crud.create_charge_points(
+        session, current_user, [body], settings.max_user_messages_per_second
+    )
     return ChargePointPublic.model_validate(charge_point)
 
 
-@router.post("/bulk", summary="Create many charge points at once (all or none)")
+@router.post("/bulk", summary="Create many charge points at once (all or none)", responses=RATE_422)
 def create_many(
     session: SessionDep,
+    settings: SettingsDep,
     current_user: CurrentUser,
     bodies: Annotated[
         list[ChargePointCreate],
         Body(min_length=1, max_length=BULK_MAX_ITEMS, description=BULK_DESCRIPTION),
     ],
 ) -> list[ChargePointPublic]:
-    charge_points = crud.create_charge_points(session, current_user, bodies)
+    charge_points = crud.create_charge_points(
+        session, current_user, bodies, settings.max_user_messages_per_second
+    )
     return [ChargePointPublic.model_validate(row) for row in charge_points]
 
 
@@ -73,12 +86,23 @@ def read(session: SessionDep, current_user: CurrentUser, id: uuid.UUID) -> Charg
     return readings.live_charge_point(session, get_owned(session, ChargePoint, id, current_user))
 
 
-@router.patch("/{id}", summary="Change a charge point (takes effect at the next connect)")
+@router.patch(
+    "/{id}",
+    summary="Change a charge point (takes effect at the next connect)",
+    responses=RATE_422,
+)
 def update(
-    session: SessionDep, current_user: CurrentUser, id: uuid.UUID, body: ChargePointUpdate
+    session: SessionDep,
+    settings: SettingsDep,
+    current_user: CurrentUser,
+    id: uuid.UUID,
+    body: ChargePointUpdate,
 ) -> ChargePointPublic:
     charge_point = get_owned(session, ChargePoint, id, current_user)
-    return ChargePointPublic.model_validate(crud.update_charge_point(session, charge_point, body))
+    updated = crud.update_charge_point(
+        session, charge_point, body, settings.max_user_messages_per_second
+    )
+    return ChargePointPublic.model_validate(updated)
 
 
 @router.delete(

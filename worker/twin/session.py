@@ -135,7 +135,7 @@ class SessionMixin:
         if self._needs_boot:
             await self._boot()
         self.online = True
-        self._heartbeat_due = self.clock.monotonic() + self.adapter.settings.heartbeat_interval
+        self._heartbeat_due = self.clock.monotonic() + self.heartbeat_period()
         self._reschedule()
         self._emit_charge_point()
         await self._send_status(0, self._charge_point_status(), self._cp_error(), None)
