@@ -17,7 +17,7 @@ from shared.schemas.charge_point import (
     ConnectorPublic,
     EvsePublic,
 )
-from shared.schemas.common import BULK_DESCRIPTION, BULK_MAX_ITEMS, Limit, Offset, Page
+from shared.schemas.common import BULK_DESCRIPTION, BULK_MAX_ITEMS, Limit, Offset, Page, Text
 from shared.schemas.transaction import MessageLogEntryPublic
 from worker import actions, readings
 
@@ -127,7 +127,7 @@ def read_message_log(
     session: SessionDep,
     current_user: CurrentUser,
     id: uuid.UUID,
-    action: str | None = None,
+    action: Text | None = None,
     offset: Offset = 0,
     limit: Limit = 100,
 ) -> Page[MessageLogEntryPublic]:

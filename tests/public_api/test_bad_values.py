@@ -236,3 +236,22 @@ def test_action_bodies_refuse_what_the_wire_cannot_carry(
     fields = {name: value for name, value in ids.items() if name in model.model_fields}
     with pytest.raises(ValidationError):
         model.model_validate(fields | body)
+
+
+def test_query_filters_refuse_a_nul_byte(
+    public_client: TestClient, private_client: TestClient
+) -> None:
+    account = create_account(private_client, public_client)
+    charge_point = create_charge_point(public_client, account)
+    for client, path, params, headers in (
+        (
+            public_client,
+            f"/twin/charge-point/{charge_point['id']}/message-log",
+            {"action": NUL},
+            account.headers,
+        ),
+        (private_client, "/charge-points", {"host": NUL}, {}),
+    ):
+        answer = client.get(path, params=params, headers=headers)
+        assert answer.status_code == 422, answer.text
+        assert answer.json()["detail"][0]["loc"][0] == "query"
