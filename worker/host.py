@@ -710,7 +710,6 @@ class Host:
         await asyncio.to_thread(self._let_go, command.charge_point_id)
         twin = self.twins.pop(command.charge_point_id, None)
         if twin is not None:
-            self.writer.state_changed(twin)
             await twin.close()
         await self.writer.flush()
         self.writer.forget(str(command.charge_point_id))
