@@ -344,6 +344,8 @@ def main() -> None:
     settings = {
         "ELU_DEFAULT_MAX_CHARGE_POINTS": str(twins),
         "ELU_DEFAULT_MAX_VEHICLES": str(twins),
+        # One user runs the whole fleet: each 1-connector twin counts 2 messages a second.
+        "ELU_MAX_USER_MESSAGES_PER_SECOND": str(max(2000, 2 * twins)),
     }
     if arguments.database_url:
         settings["ELU_DATABASE_URL"] = arguments.database_url

@@ -82,6 +82,8 @@ def main() -> None:
         | {
             "ELU_DEFAULT_MAX_CHARGE_POINTS": str(arguments.twins),
             "ELU_DEFAULT_MAX_VEHICLES": str(arguments.twins),
+            # One user runs every twin: each 1-connector twin at speed 1 counts 2 a second.
+            "ELU_MAX_USER_MESSAGES_PER_SECOND": str(max(2000, 2 * arguments.twins)),
         }
     )
     log = (data_dir / "up.log").open("w")

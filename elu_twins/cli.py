@@ -94,15 +94,15 @@ def private_api(
     port: Annotated[int | None, typer.Option(help="default: ELU_PRIVATE_API_PORT (8800)")] = None,
     host: Annotated[str | None, typer.Option(help="interface to listen on")] = None,
 ) -> None:
-    """Run the private (operator) API alone."""
+    """Run the private (operator) API alone (distributed mode: it reaches the workers)."""
     import uvicorn
 
-    from private_api.app import create_app
+    from elu_twins.distributed import create_private_app
 
     settings = _settings()
     configure_logging(log_labels.PRIVATE_API)
     uvicorn.run(
-        create_app(settings),
+        create_private_app(settings),
         host=host or settings.host,
         port=port or settings.private_api_port,
         log_config=None,

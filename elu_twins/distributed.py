@@ -15,14 +15,18 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import redis
 from fastapi import FastAPI
-from sqlalchemy import create_engine, make_url, text
+from sqlalchemy import Engine, create_engine, make_url, text
 
 from shared.db import make_engine
 from shared.migrate import upgrade
 from shared.settings import Settings
+
+if TYPE_CHECKING:
+    from worker.commands import CommandBus
 
 #: Where `up --distributed` finds Postgres when ELU_DATABASE_URL is not set.
 LOCAL_DATABASE_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/elu_twins"
@@ -30,18 +34,30 @@ LOCAL_DATABASE_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/elu_twins"
 STOP_TIMEOUT = 40.0
 
 
-def create_public_app(settings: Settings) -> FastAPI:
-    """The public API whose commands reach the Celery workers, and whose live events come
-    from them, through Redis."""
-    from public_api.app import create_app
+def _engine_and_bus(settings: Settings) -> tuple[Engine, CommandBus]:
     from worker.celery_app import create_celery
     from worker.redis_bus import RedisBus
-    from worker.redis_events import RedisEventSource
 
     assert settings.database_url is not None
     engine = make_engine(settings.database_url)
     bus = RedisBus(engine, redis.Redis.from_url(settings.redis_url), create_celery(settings))
-    return create_app(settings, engine, bus, RedisEventSource(settings.redis_url))
+    return engine, bus
+
+
+def create_public_app(settings: Settings) -> FastAPI:
+    """The public API whose commands reach the Celery workers, and whose live events come
+    from them, through Redis."""
+    from public_api.app import create_app
+    from worker.redis_events import RedisEventSource
+
+    return create_app(settings, *_engine_and_bus(settings), RedisEventSource(settings.redis_url))
+
+
+def create_private_app(settings: Settings) -> FastAPI:
+    """The private API, which reaches the Celery workers to stop a deleted user's twins."""
+    from private_api.app import create_app
+
+    return create_app(settings, *_engine_and_bus(settings))
 
 
 def distributed_settings(settings: Settings) -> Settings:

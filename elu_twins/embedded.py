@@ -81,7 +81,7 @@ async def run_embedded(settings: Settings) -> None:
             log_labels.PUBLIC_API,
         ),
         make_server(
-            create_private_app(settings, engine),
+            create_private_app(settings, engine, bus),
             settings.host,
             settings.private_api_port,
             log_labels.PRIVATE_API,

@@ -11,16 +11,23 @@ from shared.errors import install_error_handlers
 from shared.openapi import document_errors
 from shared.request_limits import install_request_limits
 from shared.settings import Settings, get_settings
+from worker.commands import CommandBus
 
 DESCRIPTION = "Operator endpoints. Every call needs the `X-Operator-Key` header."
 
 
-def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None,
+    engine: Engine | None = None,
+    command_bus: CommandBus | None = None,
+) -> FastAPI:
+    """``command_bus`` reaches the twin hosts, so that deleting a user stops their twins."""
     settings = settings or get_settings()
     assert settings.database_url is not None
     app = FastAPI(title="ELU Twins — private API", version="0.2.0", description=DESCRIPTION)
     app.state.settings = settings
     app.state.engine = engine or make_engine(settings.database_url)
+    app.state.command_bus = command_bus
     install_error_handlers(app)
     install_request_limits(app, settings.max_request_bytes, settings.max_bulk_request_bytes)
     app.include_router(users.router)

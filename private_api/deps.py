@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Security, status
 from fastapi.security import APIKeyHeader
 
-from shared.deps import SessionDep, SettingsDep
+from shared.deps import OptionalCommandBusDep, SessionDep, SettingsDep
 
 operator_key_header = APIKeyHeader(name="X-Operator-Key", auto_error=False)
 
@@ -25,4 +25,4 @@ def check_operator_key(
 
 OperatorKey = Annotated[None, Depends(check_operator_key)]
 
-__all__ = ["OperatorKey", "SessionDep", "SettingsDep"]
+__all__ = ["OperatorKey", "OptionalCommandBusDep", "SessionDep", "SettingsDep"]

@@ -12,7 +12,7 @@ from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy.orm import Session
 
 from shared.db import session_for
-from shared.deps import SessionDep, SettingsDep
+from shared.deps import OptionalCommandBusDep, SessionDep, SettingsDep
 from shared.models import AppToken, User
 from shared.models.base import utcnow
 from shared.security import TOKEN_KINDS, TokenKind, decode_token
@@ -139,12 +139,7 @@ def get_command_bus(request: Request) -> CommandBus:
     return bus
 
 
-def get_optional_command_bus(request: Request) -> CommandBus | None:
-    return getattr(request.app.state, "command_bus", None)
-
-
 CommandBusDep = Annotated[CommandBus, Depends(get_command_bus)]
-OptionalCommandBusDep = Annotated[CommandBus | None, Depends(get_optional_command_bus)]
 
 __all__ = [
     "CommandBusDep",

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from shared.db import session_for
 from shared.settings import Settings
+from worker.commands import CommandBus
 
 
 def get_settings(request: Request) -> Settings:
@@ -23,3 +24,11 @@ def get_db(request: Request) -> Iterator[Session]:
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 SessionDep = Annotated[Session, Depends(get_db)]
+
+
+def get_optional_command_bus(request: Request) -> CommandBus | None:
+    """The bus to the twin hosts, when this process has one (None: no host reachable)."""
+    return getattr(request.app.state, "command_bus", None)
+
+
+OptionalCommandBusDep = Annotated[CommandBus | None, Depends(get_optional_command_bus)]

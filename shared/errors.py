@@ -43,6 +43,12 @@ class Unprocessable(DomainError):
     status_code = 422
 
 
+class BadGateway(DomainError):
+    """The CSMS cannot be reached (refused, unknown host, refused this charge point)."""
+
+    status_code = 502
+
+
 class GatewayTimeout(DomainError):
     status_code = 504
 

@@ -37,7 +37,12 @@ def errors(descriptions: dict[int, str]) -> Responses:
 #: Creating a vehicle or a charge point counts against the user's quota.
 QUOTA = errors({403: "over the user's quota"})
 #: A vehicle that is plugged in cannot be changed or deleted.
-VEHICLE_IN_USE = errors({409: "the vehicle is plugged in: unplug it first"})
+VEHICLE_IN_USE = errors(
+    {
+        409: "the vehicle is plugged in: unplug it first (`POST /twin/charge-point/action/"
+        "unplug`, which ends its session towards the CSMS)"
+    }
+)
 #: A charge point's identity is unique, and its configuration changes only while offline.
 CHARGE_POINT_CONFLICT = errors(
     {
@@ -59,6 +64,8 @@ ACTION = errors(
         404: "unknown charge point, connector, vehicle or transaction",
         409: "not connected, or not possible in the current state",
         422: "invalid field, or a request the twin cannot send (it breaks the OCPP schema)",
+        502: "the CSMS cannot be reached (connection refused, unknown host, the CSMS refused "
+        "this charge point): answered at once, the twin keeps retrying",
         503: "no twin host is running, or the host of the twin died",
         504: "the twin or the CSMS did not answer within `timeout`",
     }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 from fastapi import FastAPI, HTTPException, Request, status
@@ -74,12 +75,32 @@ def _short_errors(errors: Any) -> list[dict[str, Any]]:
     ]
 
 
-def install_request_limits(app: FastAPI, limit: int, bulk_limit: int) -> None:
-    """Cap request bodies, and keep 422 answers short: a value sent is echoed back only as a
-    preview (a 1,001-item bulk or a megabyte string is not sent back whole)."""
-    app.add_middleware(BodySizeLimit, limit=limit, bulk_limit=bulk_limit)
+def renderable(value: Any) -> Any:
+    """``value`` with what strict JSON cannot carry spelled out: NaN and Infinity as strings,
+    a lone surrogate as its ``\\ud800`` escape (so that a 422 about them can be sent)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value).replace("inf", "Infinity").replace("nan", "NaN")
+    if isinstance(value, str):
+        return value.encode("utf-8", "backslashreplace").decode("utf-8")
+    if isinstance(value, dict):
+        return {renderable(key): renderable(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [renderable(item) for item in value]
+    return value
+
+
+def install_validation_errors(app: FastAPI) -> None:
+    """Answer a request the schemas refuse with a 422 that can always be rendered, and keep
+    it short: a value sent is echoed back only as a preview (a 1,001-item bulk or a megabyte
+    string is not sent back whole)."""
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(request: Request, error: RequestValidationError) -> JSONResponse:
-        content = {"detail": jsonable_encoder(_short_errors(error.errors()))}
+        content = {"detail": renderable(jsonable_encoder(_short_errors(error.errors())))}
         return JSONResponse(status_code=status.HTTP_422_UNPROCESSABLE_CONTENT, content=content)
+
+
+def install_request_limits(app: FastAPI, limit: int, bulk_limit: int) -> None:
+    """Cap request bodies, and answer refused requests with short, renderable 422s."""
+    app.add_middleware(BodySizeLimit, limit=limit, bulk_limit=bulk_limit)
+    install_validation_errors(app)

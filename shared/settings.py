@@ -41,6 +41,13 @@ class Settings(BaseSettings):
 
     default_max_charge_points: int = 100
     default_max_vehicles: int = 100
+    max_user_messages_per_second: int = Field(
+        default=2000,
+        ge=1,
+        description="Periodic OCPP messages (meter values, heartbeats) one user's connected "
+        "twins may send together per real second, counted at the most each twin may send: "
+        "a create, change or connect beyond it is refused.",
+    )
     message_log_limit: int = Field(
         default=100_000, ge=1, description="OCPP frames kept per charge point (oldest go first)"
     )

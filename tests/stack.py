@@ -133,7 +133,7 @@ async def running_stack(
     await host.start()
     bus = InProcessBus(host, asyncio.get_running_loop())
     public_app = create_public_app(settings, engine, bus, host.live)
-    private_app = create_private_app(settings, engine)
+    private_app = create_private_app(settings, engine, bus)
     try:
         async with (
             serve(create_csms_v16(), tls) as csms_v16,
@@ -163,7 +163,7 @@ async def running_distributed_stack(cluster: Cluster) -> AsyncIterator[Stack]:
         cluster.bus,
         RedisEventSource(cluster.settings.redis_url),
     )
-    private_app = create_private_app(cluster.settings, cluster.engine)
+    private_app = create_private_app(cluster.settings, cluster.engine, cluster.bus)
     async with (
         serve(create_csms_v16()) as csms_v16,
         serve(create_csms_v201()) as csms_v201,

@@ -9,8 +9,10 @@ from __future__ import annotations
 import uuid
 from typing import Any, TypeVar
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from shared.crud import charge_points, users
 from shared.crud.charge_points import with_evses
 from shared.crud.ownership import get_owned, owned_connector
 from shared.errors import Conflict, ServiceUnavailable
@@ -49,9 +51,18 @@ def _reread(session: Session, model: type[M], id: uuid.UUID, **options: Any) -> 
 
 
 def connect(
-    session: Session, bus: CommandBus, user: User, charge_point_id: uuid.UUID, timeout: float
+    session: Session,
+    bus: CommandBus,
+    user: User,
+    charge_point_id: uuid.UUID,
+    timeout: float,
+    max_messages_per_second: float | None = None,
 ) -> ChargePoint:
-    get_owned(session, ChargePoint, charge_point_id, user)
+    """Connect and boot; refused when the user's connected twins could then send more
+    periodic messages a real second than ``max_messages_per_second``."""
+    charge_point = get_owned(session, ChargePoint, charge_point_id, user)
+    if max_messages_per_second is not None:
+        charge_points.check_connect_rate(session, charge_point, max_messages_per_second)
     _command(session, bus, user, charge_point_id, "connect", timeout)
     return _reread(session, ChargePoint, charge_point_id, options=with_evses())
 
@@ -64,22 +75,54 @@ def disconnect(
     return _reread(session, ChargePoint, charge_point_id, options=with_evses())
 
 
+#: Seconds a twin gets to end its sessions towards the CSMS and close, when deleted.
+REMOVE_TIMEOUT = 30.0
+
+
+def _remove_twin(
+    session: Session, bus: CommandBus | None, user_id: uuid.UUID, charge_point: ChargePoint
+) -> None:
+    """Stop the twin if a host runs it: running transactions end towards the CSMS,
+    vehicles are unplugged, the websocket closes (see ``Host._remove``)."""
+    if charge_point.host is None:
+        return
+    if bus is None:
+        raise ServiceUnavailable(
+            f"charge point {charge_point.id} runs on host {charge_point.host}, "
+            "which this API cannot reach: start ELU Twins with `elu-twins up`"
+        )
+    run_command(
+        session,
+        bus,
+        charge_point_id=charge_point.id,
+        user_id=user_id,
+        name="remove",
+        arguments={},
+        timeout=REMOVE_TIMEOUT,
+    )
+
+
 def delete_charge_point(
     session: Session, bus: CommandBus | None, user: User, charge_point_id: uuid.UUID
 ) -> None:
-    """Stop the twin if a host runs it (its sessions end without a word to the CSMS), then
+    """Stop the twin (its sessions end towards the CSMS, its vehicles are released), then
     delete the charge point and everything recorded about it."""
     charge_point = get_owned(session, ChargePoint, charge_point_id, user)
-    if charge_point.host is not None:
-        if bus is None:
-            raise ServiceUnavailable(
-                f"charge point {charge_point_id} runs on host {charge_point.host}, "
-                "which this API cannot reach: start ELU Twins with `elu-twins up`"
-            )
-        _command(session, bus, user, charge_point_id, "remove", 30.0)
-        session.refresh(charge_point)
-    session.delete(charge_point)
-    session.commit()
+    _remove_twin(session, bus, user.id, charge_point)
+    session.refresh(charge_point)
+    charge_points.delete_charge_point(session, charge_point)
+
+
+def delete_user(session: Session, bus: CommandBus | None, user: User) -> None:
+    """Stop every twin of the user as :func:`delete_charge_point` does, then delete the
+    user with everything they own: nothing of theirs keeps running."""
+    hosted = session.scalars(
+        select(ChargePoint).where(ChargePoint.user_id == user.id, ChargePoint.host.is_not(None))
+    ).all()
+    for charge_point in hosted:
+        _remove_twin(session, bus, user.id, charge_point)
+    session.expire_all()
+    users.delete_user(session, user)
 
 
 def data_transfer(

@@ -22,6 +22,7 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from shared.errors import (
+    BadGateway,
     Conflict,
     DomainError,
     Forbidden,
@@ -112,6 +113,7 @@ def _give_up(session: Session, command: Command, status: str, code: str, message
 
 _ERRORS: dict[str, type[DomainError]] = {
     "not_connected": Conflict,
+    "csms_unreachable": BadGateway,
     "invalid_state": Conflict,
     "rejected": Forbidden,
     "unknown_target": NotFound,

@@ -68,6 +68,9 @@ ADOPT_INTERVAL = 2.0
 CLOSE_TIMEOUT = 8.0
 #: Real seconds a command that needs the CSMS waits for a twin that is reconnecting.
 RECONNECT_GRACE = 10.0
+#: Real seconds of a remove command kept for closing the twin and writing its rows, after
+#: waiting for the CSMS to have its stop messages.
+REMOVE_MARGIN = 3.0
 
 
 def default_host_name() -> str:
@@ -704,7 +707,17 @@ class Host:
         return {"status": "disconnected"}
 
     async def _remove(self, command: Command) -> dict[str, Any]:
-        """Stop hosting the twin (before its charge point is deleted)."""
+        """Stop hosting the twin before its charge point is deleted, the way a charger
+        being removed stops: running transactions end towards the CSMS (reason ``Other``),
+        vehicles are unplugged (their rows released), then the websocket closes."""
+        twin = self.twins.get(command.charge_point_id)
+        delivered = True
+        if twin is not None:  # still hosted (and permitted) until its stop messages are out
+            delivered = await twin.end_sessions(
+                "Other", timeout=max(command.timeout_seconds - REMOVE_MARGIN, 0.1)
+            )
+            if not delivered:
+                logger.warning("%s: removed before the CSMS had its stop messages", twin.config.cid)
         await asyncio.to_thread(self._let_go, command.charge_point_id)
         twin = self.twins.pop(command.charge_point_id, None)
         if twin is not None:
@@ -712,7 +725,7 @@ class Host:
         await self.writer.flush()
         self.writer.forget(str(command.charge_point_id))
         self.live.forget(str(command.charge_point_id))
-        return {"status": "removed"}
+        return {"status": "removed", "csms_told": delivered}
 
     def _let_go(self, charge_point_id: uuid.UUID) -> None:
         """No host is to run the twin any more, this one included."""

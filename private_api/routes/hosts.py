@@ -4,7 +4,7 @@ from fastapi import APIRouter
 
 from private_api.deps import OperatorKey, SessionDep
 from shared.crud import hosts as crud
-from shared.schemas.common import Limit, Offset, Page
+from shared.schemas.common import Limit, Offset, Page, Text
 from shared.schemas.host import HostedChargePoint, TwinHostPublic
 
 router = APIRouter(tags=["hosts"])
@@ -19,7 +19,7 @@ def read_hosts(_: OperatorKey, session: SessionDep) -> list[TwinHostPublic]:
 def read_charge_points(
     _: OperatorKey,
     session: SessionDep,
-    host: str | None = None,
+    host: Text | None = None,
     offset: Offset = 0,
     limit: Limit = 100,
 ) -> Page[HostedChargePoint]:

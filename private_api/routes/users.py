@@ -4,11 +4,12 @@ import uuid
 
 from fastapi import APIRouter, status
 
-from private_api.deps import OperatorKey, SessionDep, SettingsDep
+from private_api.deps import OperatorKey, OptionalCommandBusDep, SessionDep, SettingsDep
 from shared.crud import users as crud
-from shared.openapi import USERNAME_TAKEN
+from shared.openapi import TWIN_STOP, USERNAME_TAKEN
 from shared.schemas.common import Limit, Offset, Page
 from shared.schemas.user import QuotaUpdate, UserCreate, UserPublic, UserUpdate
+from worker import actions
 
 router = APIRouter(prefix="/user", tags=["users"])
 
@@ -53,7 +54,13 @@ def update_quota(
 
 
 @router.delete(
-    "/{id:uuid}", status_code=status.HTTP_204_NO_CONTENT, summary="Delete a user and all"
+    "/{id:uuid}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Delete a user and all",
+    description="Every twin of the user stops first, as `DELETE /twin/charge-point/{id}` "
+    "stops one: running transactions end towards the CSMS, vehicles are unplugged, "
+    "websockets close. Then the user and all they own are deleted.",
+    responses=TWIN_STOP,
 )
-def delete(_: OperatorKey, session: SessionDep, id: uuid.UUID) -> None:
-    crud.delete_user(session, crud.get_user(session, id))
+def delete(_: OperatorKey, session: SessionDep, bus: OptionalCommandBusDep, id: uuid.UUID) -> None:
+    actions.delete_user(session, bus, crud.get_user(session, id))

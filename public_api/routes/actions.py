@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from public_api.deps import CommandBusDep, CurrentUser, SessionDep
+from public_api.deps import CommandBusDep, CurrentUser, SessionDep, SettingsDep
 from shared.openapi import ACTION
 from shared.schemas.action import (
     ChargePointAction,
@@ -25,11 +25,25 @@ router = APIRouter(prefix="/twin/charge-point/action", tags=["actions"])
     "/connect-charger",
     responses=ACTION,
     summary="Connect to the CSMS and boot; answers once the boot is accepted",
+    description="A 409 with code `message_rate` when the user's connected charge points "
+    "could then send more periodic messages a real second than "
+    "ELU_MAX_USER_MESSAGES_PER_SECOND allows.",
 )
 def connect_charger(
-    session: SessionDep, bus: CommandBusDep, current_user: CurrentUser, body: ChargePointAction
+    session: SessionDep,
+    settings: SettingsDep,
+    bus: CommandBusDep,
+    current_user: CurrentUser,
+    body: ChargePointAction,
 ) -> ChargePointPublic:
-    charge_point = actions.connect(session, bus, current_user, body.charge_point_id, body.timeout)
+    charge_point = actions.connect(
+        session,
+        bus,
+        current_user,
+        body.charge_point_id,
+        body.timeout,
+        settings.max_user_messages_per_second,
+    )
     return ChargePointPublic.model_validate(charge_point)
 
 

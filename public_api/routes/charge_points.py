@@ -5,12 +5,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, status
 
-from public_api.deps import CurrentUser, OptionalCommandBusDep, SessionDep
+from public_api.deps import CurrentUser, OptionalCommandBusDep, SessionDep, SettingsDep
 from shared.crud import charge_points as crud
 from shared.crud.ownership import get_owned, owned_connector, owned_evse
 from shared.crud.transactions import list_messages
 from shared.models import ChargePoint
-from shared.openapi import CHARGE_POINT_CONFLICT, QUOTA, TWIN_STOP
+from shared.openapi import CHARGE_POINT_CONFLICT, QUOTA, TWIN_STOP, errors
 from shared.schemas.charge_point import (
     ChargePointCreate,
     ChargePointPublic,
@@ -18,39 +18,53 @@ from shared.schemas.charge_point import (
     ConnectorPublic,
     EvsePublic,
 )
-from shared.schemas.common import BULK_DESCRIPTION, BULK_MAX_ITEMS, Limit, Offset, Page
+from shared.schemas.common import BULK_DESCRIPTION, BULK_MAX_ITEMS, Limit, Offset, Page, Text
 from shared.schemas.transaction import MessageLogEntryPublic
 from worker import actions, readings
 
 router = APIRouter(prefix="/twin/charge-point", tags=["charge points"])
 
 
+RATE_LIMITED = errors(
+    {
+        422: "invalid field, an OCPP configuration key or value the twin refuses, or the "
+        "charge point could send more periodic messages a real second than one user's twins "
+        "may (ELU_MAX_USER_MESSAGES_PER_SECOND)"
+    }
+)
+
+
 @router.post(
     "/",
-    responses=QUOTA | CHARGE_POINT_CONFLICT,
+    responses=QUOTA | CHARGE_POINT_CONFLICT | RATE_LIMITED,
     summary="Create a charge point with its EVSEs and connectors",
 )
 def create(
-    session: SessionDep, current_user: CurrentUser, body: ChargePointCreate
+    session: SessionDep, settings: SettingsDep, current_user: CurrentUser, body: ChargePointCreate
 ) -> ChargePointPublic:
-    (charge_point,) = crud.create_charge_points(session, current_user, [body])
+    (charge_point,) = crud.create_charge_points(
+        session, current_user, [body], settings.max_user_messages_per_second
+    )
     return ChargePointPublic.model_validate(charge_point)
 
 
 @router.post(
     "/bulk",
-    responses=QUOTA | CHARGE_POINT_CONFLICT,
+    responses=QUOTA | CHARGE_POINT_CONFLICT | RATE_LIMITED,
     summary="Create many charge points at once (all or none)",
 )
 def create_many(
     session: SessionDep,
+    settings: SettingsDep,
     current_user: CurrentUser,
     bodies: Annotated[
         list[ChargePointCreate],
         Body(min_length=1, max_length=BULK_MAX_ITEMS, description=BULK_DESCRIPTION),
     ],
 ) -> list[ChargePointPublic]:
-    charge_points = crud.create_charge_points(session, current_user, bodies)
+    charge_points = crud.create_charge_points(
+        session, current_user, bodies, settings.max_user_messages_per_second
+    )
     return [ChargePointPublic.model_validate(row) for row in charge_points]
 
 
@@ -84,21 +98,33 @@ def read(session: SessionDep, current_user: CurrentUser, id: uuid.UUID) -> Charg
 
 @router.patch(
     "/{id:uuid}",
-    responses=CHARGE_POINT_CONFLICT,
+    responses=CHARGE_POINT_CONFLICT | RATE_LIMITED,
     summary="Change a charge point (takes effect at the next connect)",
 )
 def update(
-    session: SessionDep, current_user: CurrentUser, id: uuid.UUID, body: ChargePointUpdate
+    session: SessionDep,
+    settings: SettingsDep,
+    current_user: CurrentUser,
+    id: uuid.UUID,
+    body: ChargePointUpdate,
 ) -> ChargePointPublic:
     charge_point = get_owned(session, ChargePoint, id, current_user)
-    return ChargePointPublic.model_validate(crud.update_charge_point(session, charge_point, body))
+    updated = crud.update_charge_point(
+        session, charge_point, body, settings.max_user_messages_per_second
+    )
+    return ChargePointPublic.model_validate(updated)
 
 
 @router.delete(
     "/{id:uuid}",
     status_code=status.HTTP_204_NO_CONTENT,
-    responses=TWIN_STOP,
     summary="Stop the twin and delete it",
+    description="A running twin stops the way a charger being removed does: each running "
+    "transaction ends towards the CSMS (StopTransaction / TransactionEvent Ended, reason "
+    "`Other`; when the twin is offline the CSMS cannot be told), vehicles are unplugged and "
+    "become `ready-to-charge`, the websocket closes. Then the charge point is deleted with "
+    "everything recorded about it (transactions, meter values, message log).",
+    responses=TWIN_STOP,
 )
 def delete(
     session: SessionDep, bus: OptionalCommandBusDep, current_user: CurrentUser, id: uuid.UUID
@@ -111,7 +137,7 @@ def read_message_log(
     session: SessionDep,
     current_user: CurrentUser,
     id: uuid.UUID,
-    action: str | None = None,
+    action: Text | None = None,
     offset: Offset = 0,
     limit: Limit = 100,
 ) -> Page[MessageLogEntryPublic]:

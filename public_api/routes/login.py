@@ -3,14 +3,13 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Request, status
-from fastapi.security import OAuth2PasswordRequestForm
+from fastapi import APIRouter, Form, HTTPException, Request, status
 
 from public_api.deps import SessionDep, SettingsDep
 from shared.crud.users import authenticate
 from shared.login_throttle import LoginThrottle
 from shared.openapi import LOGIN
-from shared.schemas.auth import Token
+from shared.schemas.auth import LoginForm, Token
 from shared.security import create_token
 
 router = APIRouter(tags=["login"])
@@ -27,7 +26,7 @@ def login(
     request: Request,
     session: SessionDep,
     settings: SettingsDep,
-    form: Annotated[OAuth2PasswordRequestForm, Depends()],
+    form: Annotated[LoginForm, Form()],
 ) -> Token:
     throttle: LoginThrottle = request.app.state.login_throttle
     wait = throttle.retry_after(form.username)

@@ -26,6 +26,7 @@ from shared.csms.session import (
 )
 from shared.csms.settings import CsmsSettingsPublic, CsmsSettingsUpdate
 from shared.csms.state import ChargePointRecord, CsmsState
+from shared.schemas.common import JsonObject
 from shared.schemas.event import CSMS_EVENT_KINDS, CsmsEventPublic, parse_kinds
 
 
@@ -165,7 +166,7 @@ def create_api_router(ocpp_version: str, csms_initiated_actions: frozenset[str])
         state: StateDep,
         charge_point_id: str,
         action: str,
-        payload: Annotated[dict[str, Any] | None, Body()] = None,
+        payload: Annotated[JsonObject | None, Body()] = None,
         timeout: Annotated[float, Query(gt=0, le=3_600)] = 30.0,
     ) -> CallPublic:
         """Send a CALL with `payload` exactly as on the wire and answer the CALLRESULT payload."""

@@ -10,6 +10,7 @@ from shared.csms.api import create_api_router
 from shared.csms.settings import CsmsSettings
 from shared.csms.state import CsmsState
 from shared.csms.websocket import SessionFactory, create_ocpp_endpoint
+from shared.request_limits import install_validation_errors
 
 
 def resolve_state(
@@ -43,6 +44,7 @@ def build_csms_app(
         ),
     )
     app.state.csms = state
+    install_validation_errors(app)
     logger = logging.getLogger(f"elu_twins.csms.{subprotocol}")
     endpoint = create_ocpp_endpoint(state, session_factory, subprotocol, logger)
     app.add_api_websocket_route("/ocpp/{charge_point_id}", endpoint)

@@ -4,6 +4,8 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from shared.schemas.common import INT32_MAX, RequestBody
+
 
 class BootPolicy(StrEnum):
     accept = "accept"
@@ -64,16 +66,14 @@ class CsmsSettingsPublic(BaseModel):
         )
 
 
-class CsmsSettingsUpdate(BaseModel):
+class CsmsSettingsUpdate(RequestBody):
     """A partial update: only the fields sent change; `charge_point_passwords` replaces the map."""
 
-    model_config = ConfigDict(extra="forbid")
-
     boot_policy: BootPolicy | None = None
-    heartbeat_interval: int | None = Field(None, ge=1)
-    boot_retry_interval: int | None = Field(None, ge=1)
+    heartbeat_interval: int | None = Field(None, ge=1, le=INT32_MAX)
+    boot_retry_interval: int | None = Field(None, ge=1, le=INT32_MAX)
     authorization: AuthorizationPolicy | None = None
     allowed_id_tags: set[str] | None = None
     charge_point_passwords: dict[str, str] | None = None
-    message_log_size: int | None = Field(None, ge=1)
-    transaction_limit: int | None = Field(None, ge=1)
+    message_log_size: int | None = Field(None, ge=1, le=INT32_MAX)
+    transaction_limit: int | None = Field(None, ge=1, le=INT32_MAX)

@@ -3,14 +3,24 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
-from shared.schemas.common import ORMModel, RequestBody
+from shared.schemas.common import ORMModel, RequestBody, Text
 
 
 class Token(BaseModel):
     access_token: str
     token_type: str = "bearer"
+
+
+class LoginForm(BaseModel):
+    """The OAuth2 password form of ``/token``; the other OAuth2 fields (``grant_type``,
+    ``scope``, client credentials) are accepted and not used."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    username: Text = Field(max_length=256)
+    password: Text = Field(max_length=256)
 
 
 class AppTokenCreate(RequestBody):

@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator
 
-from shared.schemas.common import Number, ORMModel, PartialUpdate, RequestBody
+from shared.schemas.common import NonNegativeInt32, Number, ORMModel, PartialUpdate, RequestBody
 
 OcppProtocol = Literal["ocpp1.6", "ocpp2.0.1"]
 
@@ -119,7 +119,7 @@ class ChargePointCreate(RequestBody):
     speed_factor: Number = Field(
         default=1.0, gt=0, le=3600, description="simulated seconds per real second"
     )
-    token_cost_per_minute: int = Field(default=2, ge=0)
+    token_cost_per_minute: NonNegativeInt32 = 2
     evses: list[EvseCreate] = Field(
         default_factory=lambda: [EvseCreate()], min_length=1, max_length=32, description="1 to 32"
     )

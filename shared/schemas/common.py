@@ -1,12 +1,77 @@
 from __future__ import annotations
 
+import math
 from types import UnionType
 from typing import Annotated, Any, ClassVar, Generic, TypeVar, Union, get_args, get_origin
 
 from fastapi import Query
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 T = TypeVar("T")
+
+INT32_MAX = 2**31 - 1
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+
+#: A count or amount stored in a 32-bit integer column (quotas, costs): larger is a 422,
+#: not a database error.
+NonNegativeInt32 = Annotated[int, Field(ge=0, le=INT32_MAX)]
+
+
+def text_problem(text: str) -> str | None:
+    """Why ``text`` cannot be stored or sent on (None when it can): Postgres refuses NUL
+    characters, and a lone surrogate (JSON ``"\\ud800"``) is not encodable as UTF-8."""
+    if "\x00" in text:
+        return "must not contain NUL characters (\\u0000)"
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return "must be valid Unicode text: a lone surrogate (\\ud800-\\udfff) is not"
+    return None
+
+
+def check_text(text: str) -> str:
+    problem = text_problem(text)
+    if problem is not None:
+        raise ValueError(problem)
+    return text
+
+
+def check_storable(value: Any) -> Any:
+    """``value`` if every string in it (keys too) is storable text, every number finite and
+    every integer fits 64 bits; else a ValueError that says what is wrong. Nested models
+    check themselves."""
+    if isinstance(value, str):
+        check_text(value)
+    elif isinstance(value, bool) or value is None or isinstance(value, BaseModel):
+        pass
+    elif isinstance(value, int):
+        if not INT64_MIN <= value <= INT64_MAX:
+            raise ValueError("integer out of range: it must fit in 64 bits")
+    elif isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValueError("must be a finite number (not NaN or Infinity)")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            check_storable(key)
+            check_storable(item)
+    elif isinstance(value, list | tuple | set | frozenset):
+        for item in value:
+            check_storable(item)
+    return value
+
+
+#: Text that can be stored in any database and sent on as JSON.
+Text = Annotated[str, AfterValidator(check_text)]
+#: A JSON object sent on as given (e.g. an OCPP payload), refused when JSON cannot carry it.
+JsonObject = Annotated[dict[str, Any], AfterValidator(check_storable)]
 
 
 #: Numbers and booleans in request bodies, as the OpenAPI schema says them: ``false`` is
@@ -27,9 +92,13 @@ class ORMModel(BaseModel):
 
 class RequestBody(BaseModel):
     """A body a client sends: a field the API does not know is a 422 naming it, not
-    silently dropped (a typo like ``soc_`` would otherwise do nothing)."""
+    silently dropped (a typo like ``soc_`` would otherwise do nothing). In every field, at
+    any depth, NaN / Infinity, integers beyond 64 bits, NUL characters and lone surrogates
+    are a 422 too: no database or JSON encoder downstream can take them."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+    _storable = field_validator("*")(classmethod(lambda cls, value: check_storable(value)))
 
     @field_validator("*", mode="before")
     @classmethod

@@ -5,19 +5,19 @@ from datetime import datetime
 
 from pydantic import Field
 
-from shared.schemas.common import Boolean, ORMModel, PartialUpdate, RequestBody
+from shared.schemas.common import Boolean, NonNegativeInt32, ORMModel, PartialUpdate, RequestBody
 
 
 class UserCreate(RequestBody):
     username: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.@+-]+$")
     password: str = Field(min_length=8, max_length=128)
-    max_charge_points: int | None = Field(default=None, ge=0)
-    max_vehicles: int | None = Field(default=None, ge=0)
+    max_charge_points: NonNegativeInt32 | None = None
+    max_vehicles: NonNegativeInt32 | None = None
 
 
 class QuotaUpdate(PartialUpdate):
-    max_charge_points: int | None = Field(default=None, ge=0)
-    max_vehicles: int | None = Field(default=None, ge=0)
+    max_charge_points: NonNegativeInt32 | None = None
+    max_vehicles: NonNegativeInt32 | None = None
 
 
 class QuotaPublic(ORMModel):

@@ -30,11 +30,14 @@ class RunningCsms:
 
 
 @contextlib.asynccontextmanager
-async def serve(app: FastAPI, tls: tuple[str, str] | None = None) -> AsyncIterator[RunningCsms]:
-    """Serve ``app`` on a free port; with ``tls`` (certificate file, key file) as wss/https."""
+async def serve(
+    app: FastAPI, tls: tuple[str, str] | None = None, port: int = 0
+) -> AsyncIterator[RunningCsms]:
+    """Serve ``app`` on ``port`` (default: a free one); with ``tls`` (certificate file, key
+    file) as wss/https."""
     ssl_options = {} if tls is None else {"ssl_certfile": tls[0], "ssl_keyfile": tls[1]}
     server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", **ssl_options)
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", **ssl_options)
     )
     task = asyncio.create_task(server.serve())
     while not server.started:

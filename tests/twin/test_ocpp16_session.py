@@ -254,3 +254,20 @@ async def test_a_fast_twin_samples_at_most_ten_times_a_real_second(
     await csms.wait_for("StopTransaction")
     assert len(csms.of("MeterValues")) == len(sampled_events), "a sample was dropped"
     await twin.close()
+
+
+async def test_a_fast_twin_sends_at_most_one_heartbeat_a_real_second(
+    csms: ScriptedCsms, events: EventLog
+) -> None:
+    """A CSMS heartbeat interval of 1 s at speed 3,600 would be 3,600 Heartbeats a real
+    second; the twin sends one."""
+    csms.heartbeat_interval = 1
+    twin = ChargePointTwin(make_config(csms.url, speed=3600), SystemClock(speed=3600), events)
+    await twin.start()
+    await twin.connected(timeout=5)
+    await csms.wait_for("Heartbeat", count=1, timeout=5)
+    first = len(csms.of("Heartbeat"))
+    await asyncio.sleep(3)
+    sent = len(csms.of("Heartbeat")) - first
+    assert 1 <= sent <= 4, f"{sent} Heartbeats in 3 real seconds"
+    await twin.close()

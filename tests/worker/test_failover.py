@@ -29,7 +29,13 @@ SPEED = 10
 
 @pytest.fixture(scope="module")
 def cluster3(new_cluster: ClusterFactory) -> Iterator[Cluster]:
-    with new_cluster(WORKERS, default_max_charge_points=1000, default_max_vehicles=1000) as running:
+    # One user charges 300 twins at speed 10: up to 11 periodic messages a second each.
+    with new_cluster(
+        WORKERS,
+        default_max_charge_points=1000,
+        default_max_vehicles=1000,
+        max_user_messages_per_second=4000,
+    ) as running:
         yield running
 
 

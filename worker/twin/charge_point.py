@@ -75,6 +75,15 @@ logger = logging.getLogger(__name__)
 
 #: Periodic meter samples a twin takes at most per real second, whatever its speed.
 MAX_SAMPLES_PER_SECOND = 10
+#: Heartbeats a twin sends at most per real second, whatever its speed.
+MAX_HEARTBEATS_PER_SECOND = 1
+
+
+def periodic_messages_per_second(speed: float, connectors: int) -> float:
+    """The most periodic messages a twin sends a real second, whatever intervals its CSMS
+    sets (at least 1 s each): a MeterValues per connector per meter sample, and its
+    Heartbeat. What a user's twins may send together is bounded by this sum."""
+    return connectors * min(speed, MAX_SAMPLES_PER_SECOND) + min(speed, MAX_HEARTBEATS_PER_SECOND)
 
 
 class ChargePointTwin(
@@ -276,16 +285,23 @@ class ChargePointTwin(
             self.config.speed / MAX_SAMPLES_PER_SECOND,
         )
 
+    def heartbeat_period(self) -> float:
+        """Simulated seconds between heartbeats: the CSMS's interval, but never more than
+        MAX_HEARTBEATS_PER_SECOND a real second."""
+        return max(
+            self.adapter.settings.heartbeat_interval,
+            self.config.speed / MAX_HEARTBEATS_PER_SECOND,
+        )
+
     def settings_changed(self, *, heartbeat: bool = False, metering: bool = False) -> None:
         """The adapter changed configuration: re-plan what moved, report the values.
 
         ``heartbeat``/``metering``: the interval changed, so the next one is due one
         new interval from now.
         """
-        settings = self.adapter.settings
         now = self.clock.monotonic()
         if heartbeat and self._heartbeat_due is not None:
-            self._heartbeat_due = now + settings.heartbeat_interval
+            self._heartbeat_due = now + self.heartbeat_period()
         if metering and self._meter_due is not None:
             self._meter_due = now + self.sample_interval()
         if heartbeat or metering:
@@ -456,10 +472,8 @@ class ChargePointTwin(
             if delay > 0:
                 await clock.sleep(delay)
             now = clock.monotonic()
-            settings = self.adapter.settings
             if self.online and self._heartbeat_due is not None and self._heartbeat_due <= now:
-                interval = settings.heartbeat_interval
-                self._heartbeat_due = _next_after(self._heartbeat_due, interval, now)
+                self._heartbeat_due = _next_after(self._heartbeat_due, self.heartbeat_period(), now)
                 if not self._heartbeating:  # a CSMS that answers slowly gets no pile-up
                     self.spawn(self._periodic_heartbeat())
             if self._meter_due is not None and self._meter_due <= now:

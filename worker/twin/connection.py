@@ -12,15 +12,18 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import errno
 import logging
 import random
+import re
+import socket
 import ssl
 from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
 from websockets.typing import Subprotocol
 
 from worker.twin.model import QueuedMessage
@@ -42,7 +45,7 @@ class SessionHost(Twin, Protocol):
 
     def permitted(self) -> bool: ...
 
-    def connection_failed(self, message: str) -> None: ...
+    def connection_failed(self, message: str, definitive: bool = False) -> None: ...
 
     def retrying_in(self, delay: float) -> None: ...
 
@@ -73,9 +76,30 @@ def describe_connect_error(url: str, error: BaseException) -> str:
         return f"TLS with CSMS at {url} failed: {error}"
     if isinstance(error, TimeoutError | asyncio.TimeoutError):
         return f"CSMS at {url} did not answer the connection in time"
+    if isinstance(error, socket.gaierror):
+        return f"cannot reach CSMS at {url}: its host name does not resolve ({error.strerror})"
+    if is_definitive(error):
+        return f"cannot reach CSMS at {url}: connection refused (nothing listens at that port)"
     if isinstance(error, OSError):
         return f"cannot reach CSMS at {url}: {error.strerror or error}"
     return f"cannot connect to CSMS at {url}: {error}"
+
+
+def is_definitive(error: BaseException) -> bool:
+    """Whether a failed connect is one that waiting will not cure: nothing listens at the
+    port, the host name does not resolve, the URL is not valid, the CSMS refused this
+    charge point (HTTP 401, 403, 404) or its certificate is not trusted."""
+    if isinstance(error, InvalidStatus):
+        return error.response.status_code in (401, 403, 404)
+    if isinstance(error, InvalidURI | socket.gaierror | ssl.SSLCertVerificationError):
+        return True
+    if isinstance(error, ConnectionRefusedError):
+        return True
+    if isinstance(error, OSError) and error.errno is None:
+        # Every address of the host refused (asyncio joins their errors into one message).
+        codes = re.findall(r"\[Errno (\d+)\]", str(error))
+        return bool(codes) and all(int(code) == errno.ECONNREFUSED for code in codes)
+    return False
 
 
 class ConnectionLoop:
@@ -135,7 +159,9 @@ class ConnectionLoop:
             except asyncio.CancelledError:
                 raise
             except Exception as error:
-                twin.connection_failed(describe_connect_error(self.url, error))
+                twin.connection_failed(
+                    describe_connect_error(self.url, error), definitive=is_definitive(error)
+                )
             else:
                 if websocket.subprotocol != adapter.subprotocol:
                     await websocket.close()

@@ -23,6 +23,12 @@ class NotConnected(TwinError):
     code = "not_connected"
 
 
+class CsmsUnreachable(NotConnected):
+    """Connecting failed in a way waiting does not cure (refused, unknown host...)."""
+
+    code = "csms_unreachable"
+
+
 class InvalidState(TwinError):
     """The command does not fit the current state (e.g. start on a faulted connector)."""
 

@@ -11,7 +11,7 @@ import asyncio
 import logging
 
 from worker.twin.connection import ConnectionLoop
-from worker.twin.errors import CommandTimeout, NotConnected, Rejected
+from worker.twin.errors import CommandTimeout, CsmsUnreachable, NotConnected, Rejected
 from worker.twin.values import BootAnswer, CallFailed
 
 logger = logging.getLogger(__name__)
@@ -108,9 +108,20 @@ class SessionMixin:
 
     # -- called by the ConnectionLoop ------------------------------------------------
 
-    def connection_failed(self, message: str) -> None:
+    def connection_failed(self, message: str, definitive: bool = False) -> None:
+        """A connect failed. A ``definitive`` failure (refused, unresolvable, unauthorised)
+        answers whoever waits for the connection at once instead of at their timeout; the
+        twin keeps retrying with back-off, as a charger does, until it is disconnected."""
         self._last_error = message
         logger.warning("%s: %s", self.config.cid, message)
+        if definitive:
+            self._resolve_waiters(
+                CsmsUnreachable(
+                    f"{message}. The charge point keeps retrying in the background (back-off "
+                    "up to 60 simulated seconds) until it connects or disconnect-charger "
+                    "stops it"
+                )
+            )
 
     def retrying_in(self, delay: float) -> None:
         logger.info("%s: reconnecting in %.1f s (simulated)", self.config.cid, delay)
@@ -124,7 +135,7 @@ class SessionMixin:
         if self._needs_boot:
             await self._boot()
         self.online = True
-        self._heartbeat_due = self.clock.monotonic() + self.adapter.settings.heartbeat_interval
+        self._heartbeat_due = self.clock.monotonic() + self.heartbeat_period()
         self._reschedule()
         self._emit_charge_point()
         await self._send_status(0, self._charge_point_status(), self._cp_error(), None)

@@ -73,6 +73,20 @@ class TransactionsMixin:
             self._end_transaction(connector, "EVDisconnected")
         return self._unplug(connector)
 
+    async def end_sessions(self, reason: str = "Other", timeout: float = 10.0) -> bool:
+        """Before the charge point is removed: end every running transaction (``reason``)
+        and unplug every vehicle, then wait up to ``timeout`` real seconds until the CSMS
+        has the stop messages. Answers whether it has them (False when offline: they
+        were queued for a reconnect that will not come)."""
+        for connector in self._connectors.values():
+            if connector.transaction is not None:
+                self._end_transaction(connector, reason)
+            if connector.vehicle is not None:
+                self._unplug(connector)
+        if not self.online:
+            return not self.queue.durable_items()
+        return await self.queue.wait_empty(timeout)
+
     def _unplug(self, connector: ConnectorState) -> ConnectorChanged:
         vehicle_ref = connector.vehicle_ref
         vehicle = connector.vehicle
