@@ -29,6 +29,7 @@ from worker.celery_app import create_celery
 from worker.commands import run_command
 from worker.redis_bus import RedisBus
 
+ROOT = Path(__file__).parents[1]
 ELU_TWINS = Path(sys.executable).parent / "elu-twins"
 
 
@@ -50,8 +51,9 @@ class Cluster:
     def start_worker(self, name: str | None = None) -> Worker:
         name = name or f"w{len(self.workers) + 1}-{uuid.uuid4().hex[:6]}"
         log = self.folder / f"{name}.log"
-        process = subprocess.Popen(
-            [str(ELU_TWINS), "worker", "--name", name, "--loglevel", "INFO"],
+        process = subprocess.Popen(  # `-m` from the checkout: the worker runs this code
+            [sys.executable, "-m", "elu_twins", "worker", "--name", name, "--loglevel", "INFO"],
+            cwd=ROOT,
             env=child_environment(self.settings),
             stdout=log.open("wb"),
             stderr=subprocess.STDOUT,

@@ -21,7 +21,7 @@ import logging
 import os
 import socket
 import uuid
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -67,6 +67,8 @@ ADOPT_INTERVAL = 2.0
 CLOSE_TIMEOUT = 8.0
 #: Real seconds a command that needs the CSMS waits for a twin that is reconnecting.
 RECONNECT_GRACE = 10.0
+#: Real seconds between two writes of the outcomes of a bulk action's finished commands.
+BULK_FINISH_INTERVAL = 0.2
 
 
 def default_host_name() -> str:
@@ -456,6 +458,12 @@ class Host:
             return
         if command is None:
             return
+        outcome = await self._outcome(command)
+        await self.writer.flush()
+        await asyncio.to_thread(self._finish, command.id, outcome)
+
+    async def _outcome(self, command: Command) -> dict[str, Any]:
+        """Carry out a claimed command: the fields of its outcome (never raises)."""
         outcome: dict[str, Any] = {}
         try:
             handler = self._handlers.get(command.name)
@@ -477,8 +485,109 @@ class Host:
                 "error_code": "internal",
                 "error_message": f"internal error: {type(error).__name__}: {error}",
             }
-        await self.writer.flush()
-        await asyncio.to_thread(self._finish, command.id, outcome)
+        return outcome
+
+    async def execute_many(
+        self, command_ids: Sequence[uuid.UUID], delays: Sequence[float] | None = None
+    ) -> None:
+        """Carry out the commands of a bulk action, each begun its delay (seconds) after
+        now (None: all at once), and store their outcomes in batches.
+
+        They are claimed in one transaction; one whose twin this host does not hold
+        takes the single path (:meth:`execute`: taken over or passed on).
+        """
+        if self._stopped:
+            return
+        self._in_flight += 1
+        self._commands_done.clear()
+        try:
+            await self._execute_many(command_ids, delays or [0.0] * len(command_ids))
+        finally:
+            self._in_flight -= 1
+            if not self._in_flight:
+                self._commands_done.set()
+
+    async def _execute_many(
+        self, command_ids: Sequence[uuid.UUID], delays: Sequence[float]
+    ) -> None:
+        claimed, elsewhere = await asyncio.to_thread(self._claim_many, command_ids)
+        delay_of = dict(zip(command_ids, delays, strict=True))
+        finished: list[tuple[uuid.UUID, dict[str, Any]]] = []
+
+        async def run(command: Command, delay: float) -> None:
+            if delay:
+                await asyncio.sleep(delay)
+            finished.append((command.id, await self._outcome(command)))
+
+        pending = {asyncio.ensure_future(run(command, delay_of[command.id])) for command in claimed}
+        pending |= {asyncio.ensure_future(self._execute(id)) for id in elsewhere}
+        while pending:
+            _, pending = await asyncio.wait(pending, timeout=BULK_FINISH_INTERVAL)
+            if finished:
+                batch = finished[:]
+                del finished[:]
+                await self.writer.flush()
+                await asyncio.to_thread(self._finish_many, batch)
+
+    def _claim_many(
+        self, command_ids: Sequence[uuid.UUID]
+    ) -> tuple[list[Command], list[uuid.UUID]]:
+        """Claim the pending commands whose twin this host holds (embedded: all of them);
+        answers them, and the ids of the others."""
+        with session_for(self.engine) as session:
+            commands = list(
+                session.scalars(
+                    select(Command).where(Command.id.in_(command_ids), Command.status == "pending")
+                )
+            )
+            elsewhere: list[uuid.UUID] = []
+            if not self.exclusive:
+                holders = dict(
+                    session.execute(
+                        select(ChargePoint.id, ChargePoint.host).where(
+                            ChargePoint.id.in_({c.charge_point_id for c in commands})
+                        )
+                    ).all()
+                )
+                elsewhere = [c.id for c in commands if holders.get(c.charge_point_id) != self.name]
+                commands = [c for c in commands if holders.get(c.charge_point_id) == self.name]
+            claimed = set(
+                session.scalars(
+                    update(Command)
+                    .where(Command.id.in_([c.id for c in commands]), Command.status == "pending")
+                    .values(status="running", host=self.name)
+                    .returning(Command.id)
+                    .execution_options(synchronize_session=False)
+                )
+            )
+            session.commit()
+            return [c for c in commands if c.id in claimed], elsewhere
+
+    def _finish_many(self, outcomes: list[tuple[uuid.UUID, dict[str, Any]]]) -> None:
+        """Store the outcomes of many commands in one transaction, then announce each."""
+        now = utcnow()
+        with session_for(self.engine) as session:
+            session.execute(
+                update(Command),
+                [
+                    {
+                        "id": command_id,
+                        "result": None,
+                        "error_code": None,
+                        "error_message": None,
+                        **outcome,
+                        "finished_at": now,
+                    }
+                    for command_id, outcome in outcomes
+                ],
+            )
+            session.commit()
+        if self.on_outcome is not None:
+            for command_id, outcome in outcomes:
+                try:
+                    self.on_outcome(command_id, outcome)
+                except Exception:
+                    logger.exception("could not announce the outcome of command %s", command_id)
 
     def _claim(self, command_id: uuid.UUID) -> Command | None:
         with session_for(self.engine) as session:
