@@ -122,10 +122,26 @@ class Spy:
         return packed.name
 
 
+def cpu_seconds(process: psutil.Process) -> float:
+    times = process.cpu_times()
+    return times.user + times.system
+
+
 async def read_throughput(
-    public: str, headers: dict[str, str], path: str, seconds: float, concurrency: int
+    public: str,
+    headers: dict[str, str],
+    path: str,
+    seconds: float,
+    concurrency: int,
+    host: psutil.Process,
 ) -> dict[str, Any]:
-    """GET ``path`` for ``seconds`` with ``concurrency`` requests in flight."""
+    """GET ``path`` for ``seconds`` with ``concurrency`` requests in flight, and what each
+    costs the host in CPU: its CPU in the window minus what it spent in as long a window
+    just before without requests (the fleet's own work), per request. One core serves
+    1,000 / that many requests per second, whatever else the machine runs."""
+    quiet = cpu_seconds(host)
+    await asyncio.sleep(seconds)
+    background = cpu_seconds(host) - quiet
     took: list[float] = []
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     async with httpx.AsyncClient(
@@ -139,12 +155,17 @@ async def read_throughput(
                 (await client.get(path)).raise_for_status()
                 took.append(time.perf_counter() - asked)
 
-        began = time.perf_counter()
+        began, cpu_before = time.perf_counter(), cpu_seconds(host)
         await asyncio.gather(*(reader() for _ in range(concurrency)))
-        elapsed = time.perf_counter() - began
+        elapsed, cpu = time.perf_counter() - began, cpu_seconds(host) - cpu_before
+    per_request_ms = (cpu - background * elapsed / seconds) / len(took) * 1000
     return percentiles_ms(took) | {
         "requests_per_second": round(len(took) / elapsed, 1),
         "concurrency": concurrency,
+        "host_cpu_ms_per_request": round(per_request_ms, 3),
+        "requests_per_second_per_core": round(1000 / per_request_ms)
+        if per_request_ms > 0
+        else None,
     }
 
 
@@ -262,7 +283,12 @@ async def run(services: Services, arguments: argparse.Namespace) -> dict[str, An
         }
     result["concurrent_reads"] = {
         name: await read_throughput(
-            services.public, headers, path, arguments.read_seconds, arguments.read_concurrency
+            services.public,
+            headers,
+            path,
+            arguments.read_seconds,
+            arguments.read_concurrency,
+            psutil.Process(host_pid),
         )
         for name, path in paths.items()
     }
