@@ -39,7 +39,8 @@ class TokenClaims:
     app_token_id: uuid.UUID | None
 
 
-def get_token_claims(settings: SettingsDep, token: TokenDep) -> TokenClaims:
+async def get_token_claims(settings: SettingsDep, token: TokenDep) -> TokenClaims:
+    """Pure computation (an HMAC), so it runs on the loop: no thread hand-off."""
     assert settings.secret_key is not None
     try:
         claims = decode_token(settings.secret_key, token)
@@ -74,7 +75,7 @@ def get_current_user(session: SessionDep, claims: TokenClaimsDep) -> User:
 CurrentUser = Annotated[User, Depends(get_current_user)]
 
 
-def get_command_bus(request: Request) -> CommandBus:
+async def get_command_bus(request: Request) -> CommandBus:
     bus = getattr(request.app.state, "command_bus", None)
     if bus is None:
         raise HTTPException(
@@ -84,7 +85,7 @@ def get_command_bus(request: Request) -> CommandBus:
     return bus
 
 
-def get_optional_command_bus(request: Request) -> CommandBus | None:
+async def get_optional_command_bus(request: Request) -> CommandBus | None:
     return getattr(request.app.state, "command_bus", None)
 
 

@@ -219,23 +219,26 @@ async def test_one_bad_item_fails_alone_with_the_single_actions_error(stack: Sta
 
 async def test_paced_connects_reach_the_csms_at_the_rate_asked(stack: Stack) -> None:
     headers = await stack.account()
-    charge_points, _ = await _fleet(stack, headers, 4)
+    charge_points, _ = await _fleet(stack, headers, 6)
     connected = await _bulk(
         stack,
         "connect-charger",
         headers,
         items=[{"charge_point_id": cp["id"]} for cp in charge_points],
-        rate=4,
+        rate=5,
     )
-    assert _outcomes(connected) == [(True, 200, None)] * 4
+    assert _outcomes(connected) == [(True, 200, None)] * 6
     booted = []
     for charge_point in charge_points:
         at_csms = await stack.csms_v16.api.get(f"/api/charge-points/{charge_point['cid']}")
         booted.append(datetime.fromisoformat(at_csms.json()["booted_at"]))
-    booted.sort()
-    # 4 per second: each boot at least about a quarter of a second after the one before
-    gaps = [(later - earlier).total_seconds() for earlier, later in pairwise(booted)]
-    assert min(gaps) > 0.15, gaps
+    # 5 per second: the sixth begins a second after the first (distributed: each host
+    # paces its share from when it receives it, so single gaps vary between hosts)
+    span = (max(booted) - min(booted)).total_seconds()
+    assert span > 0.7, sorted(booted)
+    if stack.mode == "embedded":
+        gaps = [(later - earlier).total_seconds() for earlier, later in pairwise(sorted(booted))]
+        assert min(gaps) > 0.1, gaps
 
 
 async def test_the_item_limit_and_malformed_bulk_bodies_are_clear_422s(stack: Stack) -> None:
