@@ -19,7 +19,8 @@ them), through the public API as a user would:
    ``--read-seconds`` with ``--read-concurrency`` in flight (requests per second).
 
 ``--profile`` records the host with py-spy (collapsed stacks, for
-benchmarks/profile_shares.py) during connect + start, and during the API phase.
+benchmarks/profile_shares.py) during connect + start, and during the API phase:
+results/profile-start-<twins>[-<label>].txt.gz, results/profile-api-<twins>[-<label>].txt.gz.
 
     python benchmarks/fleet_start.py --twins 1000
     python benchmarks/fleet_start.py --twins 10000 --profile
@@ -171,6 +172,7 @@ async def read_throughput(
 
 async def run(services: Services, arguments: argparse.Namespace) -> dict[str, Any]:
     twins, samples = arguments.twins, arguments.samples
+    suffix = f"-{arguments.label}" if arguments.label else ""
     headers = services.login()
     host_pid = services.host_process.pid
     limits = httpx.Limits(max_connections=arguments.concurrency + 2)
@@ -200,7 +202,7 @@ async def run(services: Services, arguments: argparse.Namespace) -> dict[str, An
         result["create_seconds"] = round(time.perf_counter() - began, 2)
 
         spy = (
-            Spy(host_pid, arguments.results / f"profile-start-{twins}.txt")
+            Spy(host_pid, arguments.results / f"profile-start-{twins}{suffix}.txt")
             if arguments.profile
             else None
         )
@@ -251,7 +253,7 @@ async def run(services: Services, arguments: argparse.Namespace) -> dict[str, An
         }
 
         spy = (
-            Spy(host_pid, arguments.results / f"profile-api-{twins}.txt")
+            Spy(host_pid, arguments.results / f"profile-api-{twins}{suffix}.txt")
             if arguments.profile
             else None
         )
