@@ -62,6 +62,11 @@ BULK = 1000
 ACTIONS = "/twin/charge-point/action"
 
 
+def progress(what: str, seconds: float) -> None:
+    """Each phase's time on stderr as it ends: a long run stopped early still tells."""
+    print(f"{time.strftime('%H:%M:%S')} {what}: {seconds:.1f} s", file=sys.stderr, flush=True)
+
+
 def chunks(items: Sequence[Any], size: int) -> list[Sequence[Any]]:
     return [items[start : start + size] for start in range(0, len(items), size)]
 
@@ -200,6 +205,7 @@ async def run(services: Services, arguments: argparse.Namespace) -> dict[str, An
                 (await client.post("/twin/vehicle/bulk", json=cars)).raise_for_status().json()
             )
         result["create_seconds"] = round(time.perf_counter() - began, 2)
+        progress(f"created {len(numbers)}", result["create_seconds"])
 
         spy = (
             Spy(host_pid, arguments.results / f"profile-start-{twins}{suffix}.txt")
@@ -215,6 +221,7 @@ async def run(services: Services, arguments: argparse.Namespace) -> dict[str, An
             ],
             arguments.concurrency,
         )
+        progress(f"connected {sum(a['succeeded'] for a in connected)}", connect_seconds)
         start_seconds, started = await bulk(
             client,
             f"{ACTIONS}/start-transaction/bulk",
@@ -235,6 +242,7 @@ async def run(services: Services, arguments: argparse.Namespace) -> dict[str, An
             ],
             arguments.concurrency,
         )
+        progress(f"started {sum(a['succeeded'] for a in started)}", start_seconds)
         if spy is not None:
             profiles["connect_and_start"] = spy.stop()
         stats = (await client.get(services.stats_url)).json()
