@@ -36,8 +36,9 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import httpx
 import psutil
@@ -146,6 +147,97 @@ def wait_for(url: str, process: subprocess.Popen[Any], what: str, timeout: float
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.2)
+
+
+@dataclass
+class Services:
+    """`elu-twins up` (the twins' host, embedded) and the counting CSMS, each its own process."""
+
+    data_dir: Path
+    host_process: subprocess.Popen[Any]
+    csms_process: subprocess.Popen[Any]
+    csms_port: int
+    ports: dict[str, int]
+    log: IO[str]
+
+    @property
+    def stats_url(self) -> str:
+        return f"http://127.0.0.1:{self.csms_port}/stats"
+
+    @property
+    def csms_url(self) -> str:
+        return f"ws://127.0.0.1:{self.csms_port}"
+
+    @property
+    def public(self) -> str:
+        return f"http://127.0.0.1:{self.ports['PUBLIC_API']}"
+
+    @property
+    def private(self) -> str:
+        return f"http://127.0.0.1:{self.ports['PRIVATE_API']}"
+
+    def login(self) -> dict[str, str]:
+        """A new user's Authorization header."""
+        operator = {"X-Operator-Key": (self.data_dir / "operator_key").read_text().strip()}
+        httpx.post(
+            f"{self.private}/user/", headers=operator, json={"username": "b", "password": PASSWORD}
+        ).raise_for_status()
+        answer = httpx.post(f"{self.public}/token", data={"username": "b", "password": PASSWORD})
+        return {"Authorization": f"Bearer {answer.json()['access_token']}"}
+
+    def stop(self) -> float:
+        """SIGTERM to the host (it saves its twins), then to the CSMS; the host's stop time."""
+        asked = time.monotonic()
+        self.host_process.send_signal(signal.SIGTERM)
+        try:
+            self.host_process.wait(300)
+        except subprocess.TimeoutExpired:
+            self.host_process.kill()
+        stop_seconds = time.monotonic() - asked
+        self.csms_process.send_signal(signal.SIGTERM)
+        try:
+            self.csms_process.wait(10)
+        except subprocess.TimeoutExpired:
+            self.csms_process.kill()
+        self.log.close()
+        return stop_seconds
+
+
+def start_services(twins: int, database_url: str | None) -> Services:
+    """Start the counting CSMS and `elu-twins up` (quotas raised to ``twins``) in a fresh
+    data folder on free ports; answers once both answer HTTP."""
+    data_dir = Path(tempfile.mkdtemp(prefix="elu-fleet-"))
+    csms_port = free_port()
+    csms_process = subprocess.Popen(
+        [sys.executable, str(HERE / "counting_csms.py"), "--port", str(csms_port)],
+        stdout=subprocess.DEVNULL,
+        stderr=(data_dir / "csms.log").open("w"),
+    )
+    ports = {name: free_port() for name in ("PUBLIC_API", "PRIVATE_API", "CSMS_V16", "CSMS_V201")}
+    settings = {
+        "ELU_DEFAULT_MAX_CHARGE_POINTS": str(twins),
+        "ELU_DEFAULT_MAX_VEHICLES": str(twins),
+        # One user runs the whole fleet: each 1-connector twin counts 2 messages a second.
+        "ELU_MAX_USER_MESSAGES_PER_SECOND": str(max(2000, 2 * twins)),
+    }
+    if database_url:
+        settings["ELU_DATABASE_URL"] = database_url
+    log = (data_dir / "up.log").open("w")
+    host_process = subprocess.Popen(
+        [sys.executable, "-m", "elu_twins", "up"],
+        env=os.environ | embedded_env(data_dir, ports) | settings,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    services = Services(data_dir, host_process, csms_process, csms_port, ports, log)
+    try:
+        wait_for(services.stats_url, csms_process, "the counting CSMS")
+        wait_for(f"{services.public}/openapi.json", host_process, "elu-twins up")
+        wait_for(f"{services.private}/openapi.json", host_process, "elu-twins up")
+    except BaseException:
+        services.stop()
+        raise
+    return services
 
 
 def charge_point_body(n: int, protocol: str, csms: str) -> dict[str, Any]:
@@ -333,46 +425,17 @@ def main() -> None:
     else:
         protocols = [arguments.protocol] * twins
 
-    data_dir = Path(tempfile.mkdtemp(prefix="elu-fleet-"))
-    csms_port = free_port()
-    csms_process = subprocess.Popen(
-        [sys.executable, str(HERE / "counting_csms.py"), "--port", str(csms_port)],
-        stdout=subprocess.DEVNULL,
-        stderr=(data_dir / "csms.log").open("w"),
+    services = start_services(twins, arguments.database_url)
+    data_dir, host_process, csms_process = (
+        services.data_dir,
+        services.host_process,
+        services.csms_process,
     )
-    ports = {name: free_port() for name in ("PUBLIC_API", "PRIVATE_API", "CSMS_V16", "CSMS_V201")}
-    settings = {
-        "ELU_DEFAULT_MAX_CHARGE_POINTS": str(twins),
-        "ELU_DEFAULT_MAX_VEHICLES": str(twins),
-        # One user runs the whole fleet: each 1-connector twin counts 2 messages a second.
-        "ELU_MAX_USER_MESSAGES_PER_SECOND": str(max(2000, 2 * twins)),
-    }
-    if arguments.database_url:
-        settings["ELU_DATABASE_URL"] = arguments.database_url
-    log = (data_dir / "up.log").open("w")
-    host_process = subprocess.Popen(
-        [sys.executable, "-m", "elu_twins", "up"],
-        env=os.environ | embedded_env(data_dir, ports) | settings,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    stats_url = f"http://127.0.0.1:{csms_port}/stats"
-    public = f"http://127.0.0.1:{ports['PUBLIC_API']}"
-    private = f"http://127.0.0.1:{ports['PRIVATE_API']}"
+    stats_url, public = services.stats_url, services.public
     try:
-        wait_for(stats_url, csms_process, "the counting CSMS")
-        wait_for(f"{public}/openapi.json", host_process, "elu-twins up")
-        wait_for(f"{private}/openapi.json", host_process, "elu-twins up")
         host = psutil.Process(host_process.pid)
         csms = psutil.Process(csms_process.pid)
-        operator = {"X-Operator-Key": (data_dir / "operator_key").read_text().strip()}
-        httpx.post(
-            f"{private}/user/", headers=operator, json={"username": "b", "password": PASSWORD}
-        ).raise_for_status()
-        token = httpx.post(f"{public}/token", data={"username": "b", "password": PASSWORD}).json()[
-            "access_token"
-        ]
-        headers = {"Authorization": f"Bearer {token}"}
+        headers = services.login()
         time.sleep(2)
         baseline = Usage(host)
 
@@ -380,7 +443,7 @@ def main() -> None:
             create_and_start(
                 public,
                 headers,
-                f"ws://127.0.0.1:{csms_port}",
+                services.csms_url,
                 protocols,
                 arguments.chunk,
                 arguments.concurrency,
@@ -413,19 +476,7 @@ def main() -> None:
             name = f"profile-{twins}{kind}{suffix}"
             profiles = profile(host.pid, arguments.profile, arguments.results / name)
     finally:
-        asked = time.monotonic()
-        host_process.send_signal(signal.SIGTERM)
-        try:
-            host_process.wait(300)
-        except subprocess.TimeoutExpired:
-            host_process.kill()
-        stop_seconds = time.monotonic() - asked
-        csms_process.send_signal(signal.SIGTERM)
-        try:
-            csms_process.wait(10)
-        except subprocess.TimeoutExpired:
-            csms_process.kill()
-        log.close()
+        stop_seconds = services.stop()
 
     calls = Counter(after["calls"])
     calls.subtract(before["calls"])

@@ -43,7 +43,8 @@ class TokenClaims:
     app_token_id: uuid.UUID | None
 
 
-def get_token_claims(settings: SettingsDep, token: TokenDep) -> TokenClaims:
+async def get_token_claims(settings: SettingsDep, token: TokenDep) -> TokenClaims:
+    """Pure computation (an HMAC), so it runs on the loop: no thread hand-off."""
     return token_claims(settings, token)
 
 
@@ -129,7 +130,7 @@ def get_event_source(request: Request) -> EventSource:
 EventSourceDep = Annotated[EventSource, Depends(get_event_source)]
 
 
-def get_command_bus(request: Request) -> CommandBus:
+async def get_command_bus(request: Request) -> CommandBus:
     bus = getattr(request.app.state, "command_bus", None)
     if bus is None:
         raise HTTPException(

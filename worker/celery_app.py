@@ -7,6 +7,8 @@ it does not run the twins. The worker consumes its own queue ``host.<name>``
 (see :func:`worker.redis_bus.host_queue`), where two tasks arrive:
 
 - ``elu.run_command``: carry out a stored command (:meth:`Host.execute`);
+- ``elu.run_commands``: carry out the commands of a bulk action that are for twins
+  placed here, each at its delay (:meth:`Host.execute_many`);
 - ``elu.host_twin``: run a twin placed here (a twin whose host died or drained).
 
 Its twins' live events go to Redis while someone watches (:mod:`worker.redis_events`).
@@ -54,6 +56,7 @@ def create_celery(settings: Settings) -> Celery:
         elu_settings=settings,
     )
     celery.task(name="elu.run_command", bind=True)(_run_command)
+    celery.task(name="elu.run_commands", bind=True)(_run_commands)
     celery.task(name="elu.host_twin", bind=True)(_host_twin)
     celery.steps["worker"].add(TwinHostStep)
     return celery
@@ -62,6 +65,13 @@ def create_celery(settings: Settings) -> Celery:
 def _run_command(task: Any, command_id: str) -> None:
     """Carry out a stored command on the twin this worker hosts."""
     _runner(task.app).submit(lambda host: host.execute(uuid.UUID(command_id)))
+
+
+def _run_commands(task: Any, command_ids: list[str], delays: list[float]) -> None:
+    """Carry out the commands of a bulk action whose twins this worker hosts, each begun
+    its delay (seconds) after it arrives."""
+    ids = [uuid.UUID(command_id) for command_id in command_ids]
+    _runner(task.app).submit(lambda host: host.execute_many(ids, delays))
 
 
 def _host_twin(task: Any, charge_point_id: str) -> None:

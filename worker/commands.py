@@ -15,10 +15,13 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from shared.errors import (
@@ -44,6 +47,27 @@ class CommandBus(Protocol):
         """Deliver the stored command to its twin's host and block until it has an outcome
         or ``timeout`` seconds have passed; raises a DomainError if it cannot be delivered."""
 
+    def dispatch_many(
+        self, commands: Sequence[Command], timeout: float, rate: float | None
+    ) -> None:
+        """Deliver many stored commands (a bulk action) to their twins' hosts, begun ``rate``
+        per second (None: all at once), and block until all have an outcome or the time
+        for them has passed (:func:`bulk_deadline`); raises a DomainError if none can be
+        delivered."""
+
+
+def pacing(count: int, rate: float | None) -> list[float]:
+    """Seconds after the start at which each of ``count`` commands begins, ``rate`` per
+    second (None: all at once)."""
+    return [index / rate if rate else 0.0 for index in range(count)]
+
+
+def bulk_deadline(count: int, timeout: float, rate: float | None) -> float:
+    """Seconds the API waits for ``count`` commands begun ``rate`` per second, each of which
+    may take ``timeout`` once begun."""
+    pacing = count / rate if rate else 0.0
+    return pacing + timeout + GRACE
+
 
 class InProcessBus:
     """Runs commands on a host whose loop runs in this process (maybe another thread)."""
@@ -58,6 +82,16 @@ class InProcessBus:
             future.result(timeout + GRACE)
         except concurrent.futures.TimeoutError:
             future.cancel()
+
+    def dispatch_many(
+        self, commands: Sequence[Command], timeout: float, rate: float | None
+    ) -> None:
+        ids = [command.id for command in commands]
+        future = asyncio.run_coroutine_threadsafe(
+            self.host.execute_many(ids, pacing(len(ids), rate)), self.loop
+        )
+        with contextlib.suppress(concurrent.futures.TimeoutError):
+            future.result(bulk_deadline(len(ids), timeout, rate))
 
 
 def run_command(
@@ -98,6 +132,79 @@ def run_command(
     if command.status == "succeeded":
         return command.result or {}
     raise command_error(command)
+
+
+@dataclass(frozen=True, slots=True)
+class CommandRequest:
+    """One command of a bulk action: what to do to which twin."""
+
+    charge_point_id: uuid.UUID
+    name: str
+    arguments: dict[str, Any]
+
+
+def run_commands(
+    session: Session,
+    bus: CommandBus,
+    *,
+    user_id: uuid.UUID | None,
+    requests: Sequence[CommandRequest],
+    timeout: float,
+    rate: float | None,
+) -> list[dict[str, Any] | DomainError]:
+    """Store many commands in one transaction, have them carried out together, and return,
+    in order, each one's result or what went wrong with it (as :func:`run_command` would
+    have raised it). Raises only when the bus could deliver none of them."""
+    commands = [
+        Command(
+            charge_point_id=request.charge_point_id,
+            user_id=user_id,
+            name=request.name,
+            arguments=request.arguments,
+            timeout_seconds=timeout,
+        )
+        for request in requests
+    ]
+    if not commands:
+        return []
+    session.add_all(commands)
+    session.commit()
+    ids = [command.id for command in commands]
+    try:
+        bus.dispatch_many(commands, timeout, rate)
+    except DomainError as error:
+        _give_up_many(session, ids, "failed", error.code or "undeliverable", error.message)
+        raise
+    _give_up_many(
+        session,
+        ids,
+        "timed_out",
+        "timeout",
+        f"the command did not reach its twin within {timeout:g} s",
+    )
+    stored = {
+        command.id: command
+        for command in session.scalars(
+            select(Command).where(Command.id.in_(ids)).execution_options(populate_existing=True)
+        )
+    }
+    return [
+        (stored[id].result or {}) if stored[id].status == "succeeded" else command_error(stored[id])
+        for id in ids
+    ]
+
+
+def _give_up_many(
+    session: Session, ids: list[uuid.UUID], status: str, code: str, message: str
+) -> None:
+    """End the commands no host has claimed yet (a host that claims one first wins)."""
+    session.execute(
+        update(Command)
+        .where(Command.id.in_(ids), Command.status == "pending")
+        .values(status=status, error_code=code, error_message=message, finished_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    session.commit()
 
 
 def _give_up(session: Session, command: Command, status: str, code: str, message: str) -> None:

@@ -21,7 +21,7 @@ import logging
 import os
 import socket
 import uuid
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Collection, Coroutine, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -37,6 +37,7 @@ from shared.models import (
     Connector,
     Evse,
     Transaction,
+    TwinHost,
     TwinState,
     Vehicle,
 )
@@ -71,6 +72,18 @@ RECONNECT_GRACE = 10.0
 #: Real seconds of a remove command kept for closing the twin and writing its rows, after
 #: waiting for the CSMS to have its stop messages.
 REMOVE_MARGIN = 3.0
+#: Real seconds between two writes of the outcomes of a bulk action's finished commands.
+BULK_FINISH_INTERVAL = 0.2
+#: Real seconds: a bulk action loads together what its commands begun within this need
+#: (later ones, paced, load their own when they begin, so that they read it fresh).
+PRELOAD_HORIZON = 1.0
+#: The desired state each command stores (the bulk path stores it for all in one go).
+DESIRED_STATE = {"connect": "connected", "disconnect": "disconnected"}
+
+
+#: What a host loads to build a twin: its configuration, its rows, its saved state, and
+#: whether the user wants it connected.
+LoadedTwin = tuple[ChargePointConfig, TwinRows, "SavedTwin | None", bool]
 
 
 def default_host_name() -> str:
@@ -154,6 +167,10 @@ class Host:
         self._commands_done = asyncio.Event()
         self._commands_done.set()
         self._building: dict[uuid.UUID, asyncio.Lock] = {}
+        #: Twins' configurations a bulk action loaded together, until each twin is built.
+        self._preloaded: dict[uuid.UUID, LoadedTwin] = {}
+        #: Vehicles a bulk action loaded together, until its command for each reads it.
+        self._preloaded_vehicles: dict[uuid.UUID, Vehicle] = {}
         self._handlers: dict[str, Callable[[Command], Awaitable[dict[str, Any]]]] = {
             "connect": self._connect,
             "disconnect": self._disconnect,
@@ -466,9 +483,19 @@ class Host:
             return
         if command is None:
             return
+        outcome = await self._outcome(command)
+        await self.writer.flush()
+        await asyncio.to_thread(self._finish, command.id, outcome)
+
+    async def _outcome(
+        self,
+        command: Command,
+        handlers: dict[str, Callable[[Command], Awaitable[dict[str, Any]]]] | None = None,
+    ) -> dict[str, Any]:
+        """Carry out a claimed command: the fields of its outcome (never raises)."""
         outcome: dict[str, Any] = {}
         try:
-            handler = self._handlers.get(command.name)
+            handler = (handlers or self._handlers).get(command.name)
             if handler is None:
                 raise InvalidState(f"unknown command {command.name!r}")
             result = await asyncio.wait_for(handler(command), command.timeout_seconds)
@@ -487,8 +514,139 @@ class Host:
                 "error_code": "internal",
                 "error_message": f"internal error: {type(error).__name__}: {error}",
             }
-        await self.writer.flush()
-        await asyncio.to_thread(self._finish, command.id, outcome)
+        return outcome
+
+    async def execute_many(
+        self, command_ids: Sequence[uuid.UUID], delays: Sequence[float] | None = None
+    ) -> None:
+        """Carry out the commands of a bulk action, each begun its delay (seconds) after
+        now (None: all at once), and store their outcomes in batches.
+
+        They are claimed in one transaction; one whose twin this host does not hold
+        takes the single path (:meth:`execute`: taken over or passed on).
+        """
+        if self._stopped:
+            return
+        self._in_flight += 1
+        self._commands_done.clear()
+        try:
+            await self._execute_many(command_ids, delays or [0.0] * len(command_ids))
+        finally:
+            self._in_flight -= 1
+            if not self._in_flight:
+                self._commands_done.set()
+
+    async def _execute_many(
+        self, command_ids: Sequence[uuid.UUID], delays: Sequence[float]
+    ) -> None:
+        claimed, elsewhere = await asyncio.to_thread(self._claim_many, command_ids)
+        delay_of = dict(zip(command_ids, delays, strict=True))
+        finished: list[tuple[uuid.UUID, dict[str, Any]]] = []
+        soon = [command for command in claimed if delay_of[command.id] <= PRELOAD_HORIZON]
+        to_build = {
+            command.charge_point_id
+            for command in soon
+            if (twin := self.twins.get(command.charge_point_id)) is None
+            or (command.name == "connect" and self._idle(twin))
+        }
+        desired = {
+            command.charge_point_id: DESIRED_STATE[command.name]
+            for command in claimed
+            if command.name in DESIRED_STATE
+        }
+        self._preloaded |= await asyncio.to_thread(self._load_configs, to_build, desired)
+        vehicle_ids = {
+            uuid.UUID(command.arguments["vehicle_id"])
+            for command in soon
+            if command.arguments.get("vehicle_id")
+        }
+        if vehicle_ids:
+            self._preloaded_vehicles |= await asyncio.to_thread(self._load_vehicles, vehicle_ids)
+        handlers = self._handlers | {
+            "connect": self._connect_stored,
+            "disconnect": self._disconnect_stored,
+        }
+
+        async def run(command: Command, delay: float) -> None:
+            if delay:
+                await asyncio.sleep(delay)
+            finished.append((command.id, await self._outcome(command, handlers)))
+
+        pending = {asyncio.ensure_future(run(command, delay_of[command.id])) for command in claimed}
+        pending |= {asyncio.ensure_future(self._execute(id)) for id in elsewhere}
+        try:
+            while pending:
+                _, pending = await asyncio.wait(pending, timeout=BULK_FINISH_INTERVAL)
+                if finished:
+                    batch = finished[:]
+                    del finished[:]
+                    await self.writer.flush()
+                    await asyncio.to_thread(self._finish_many, batch)
+        finally:
+            for charge_point_id in to_build:
+                self._preloaded.pop(charge_point_id, None)
+            for vehicle_id in vehicle_ids:
+                self._preloaded_vehicles.pop(vehicle_id, None)
+
+    def _claim_many(
+        self, command_ids: Sequence[uuid.UUID]
+    ) -> tuple[list[Command], list[uuid.UUID]]:
+        """Claim the pending commands whose twin this host holds (embedded: all of them);
+        answers them, and the ids of the others."""
+        with session_for(self.engine) as session:
+            commands = list(
+                session.scalars(
+                    select(Command).where(Command.id.in_(command_ids), Command.status == "pending")
+                )
+            )
+            elsewhere: list[uuid.UUID] = []
+            if not self.exclusive:
+                holders = dict(
+                    session.execute(
+                        select(ChargePoint.id, ChargePoint.host).where(
+                            ChargePoint.id.in_({c.charge_point_id for c in commands})
+                        )
+                    ).all()
+                )
+                elsewhere = [c.id for c in commands if holders.get(c.charge_point_id) != self.name]
+                commands = [c for c in commands if holders.get(c.charge_point_id) == self.name]
+            claimed = set(
+                session.scalars(
+                    update(Command)
+                    .where(Command.id.in_([c.id for c in commands]), Command.status == "pending")
+                    .values(status="running", host=self.name)
+                    .returning(Command.id)
+                    .execution_options(synchronize_session=False)
+                )
+            )
+            session.commit()
+            return [c for c in commands if c.id in claimed], elsewhere
+
+    def _finish_many(self, outcomes: list[tuple[uuid.UUID, dict[str, Any]]]) -> None:
+        """Store the outcomes of many commands in one transaction, then announce each."""
+        now = utcnow()
+        with session_for(self.engine) as session:
+            session.execute(
+                update(Command),
+                [
+                    {
+                        "id": command_id,
+                        "result": None,
+                        "error_code": None,
+                        "error_message": None,
+                        **outcome,
+                        "finished_at": now,
+                    }
+                    for command_id, outcome in outcomes
+                ],
+            )
+            session.commit()
+        if self.on_outcome is not None:
+            for command_id, outcome in outcomes:
+                try:
+                    self.on_outcome(command_id, outcome)
+                except Exception:
+                    logger.exception("could not announce the outcome of command %s", command_id)
 
     def _claim(self, command_id: uuid.UUID) -> Command | None:
         with session_for(self.engine) as session:
@@ -571,7 +729,10 @@ class Host:
             self.writer.state_changed(twin)
             await self.writer.flush()
             await twin.close()
-        config, rows, saved, wanted = await asyncio.to_thread(self._load_config, charge_point_id)
+        loaded = self._preloaded.pop(charge_point_id, None)
+        if loaded is None:
+            loaded = await asyncio.to_thread(self._load_config, charge_point_id)
+        config, rows, saved, wanted = loaded
         self.writer.register(config.charge_point_id, rows)
         self.live.register(config.charge_point_id, Watched(rows.user_id, rows.connectors))
         now = utcnow()
@@ -610,9 +771,7 @@ class Host:
             for connector in twin.connectors()
         )
 
-    def _load_config(
-        self, charge_point_id: uuid.UUID
-    ) -> tuple[ChargePointConfig, TwinRows, SavedTwin | None, bool]:
+    def _load_config(self, charge_point_id: uuid.UUID) -> LoadedTwin:
         with session_for(self.engine) as session:
             charge_point = session.scalar(
                 select(ChargePoint)
@@ -634,19 +793,85 @@ class Host:
             saved = self._saved_state(session, charge_point_id)
             self.writer.fence(str(charge_point_id), charge_point.lease_token)
             session.commit()
-            return (
-                charge_point_config(charge_point, self.ca_file),
-                TwinRows(
-                    user_id=charge_point.user_id,
-                    connectors={
-                        connector.connectorid: (connector.id, evse.id)
-                        for evse in charge_point.evses
-                        for connector in evse.connectors
-                    },
-                ),
-                saved,
-                charge_point.desired_state == "connected",
+            return self._loaded(charge_point, saved)
+
+    def _loaded(self, charge_point: ChargePoint, saved: SavedTwin | None) -> LoadedTwin:
+        return (
+            charge_point_config(charge_point, self.ca_file),
+            TwinRows(
+                user_id=charge_point.user_id,
+                connectors={
+                    connector.connectorid: (connector.id, evse.id)
+                    for evse in charge_point.evses
+                    for connector in evse.connectors
+                },
+            ),
+            saved,
+            charge_point.desired_state == "connected",
+        )
+
+    def _load_configs(
+        self, to_build: Collection[uuid.UUID], desired: dict[uuid.UUID, str]
+    ) -> dict[uuid.UUID, LoadedTwin]:
+        """For a bulk action, in one transaction: what :meth:`_load_config` answers for each
+        twin in ``to_build`` that this host may take without asking (embedded: all; else
+        those placed here or nowhere), and the ``desired`` state (connected,
+        disconnected) of each charge point stored after it is read, as connect and
+        disconnect store it."""
+        with session_for(self.engine) as session:
+            charge_points = session.scalars(
+                select(ChargePoint)
+                .where(ChargePoint.id.in_(list(to_build)))
+                .options(
+                    selectinload(ChargePoint.evses).selectinload(Evse.connectors),
+                    selectinload(ChargePoint.configuration),
+                )
+            ).all()
+            mine = [
+                charge_point
+                for charge_point in charge_points
+                if self.exclusive or charge_point.host in (self.name, None)
+            ]
+            for charge_point in mine:
+                if charge_point.host != self.name:
+                    charge_point.host = self.name
+                    charge_point.lease_token += 1
+            states = {
+                row.charge_point_id: row
+                for row in session.scalars(
+                    select(TwinState).where(TwinState.charge_point_id.in_([c.id for c in mine]))
+                )
+            }
+            savers = {row.saved_by for row in states.values() if row.saved_by != self.name}
+            heartbeats = dict(
+                session.execute(
+                    select(TwinHost.name, TwinHost.heartbeat_at).where(TwinHost.name.in_(savers))
+                ).all()
             )
+            loaded = {}
+            for charge_point in mine:
+                row = states.get(charge_point.id)
+                saved = None
+                if row is not None:
+                    heartbeat = (
+                        self._previous_heartbeat
+                        if row.saved_by == self.name
+                        else heartbeats.get(row.saved_by)
+                    )
+                    saved = _saved_twin(row, heartbeat)
+                self.writer.fence(str(charge_point.id), charge_point.lease_token)
+                loaded[charge_point.id] = self._loaded(charge_point, saved)
+            for state in ("connected", "disconnected"):
+                ids = [id for id, wanted in desired.items() if wanted == state]
+                if ids:
+                    session.execute(
+                        update(ChargePoint)
+                        .where(ChargePoint.id.in_(ids))
+                        .values(desired_state=state, host=self.name)
+                        .execution_options(synchronize_session=False)
+                    )
+            session.commit()
+            return loaded
 
     def _saved_state(self, session: Session, charge_point_id: uuid.UUID) -> SavedTwin | None:
         """The twin's saved state, and the last moment it is known to have been alive:
@@ -659,8 +884,7 @@ class Host:
             if row.saved_by == self.name
             else leases.last_heartbeat(session, row.saved_by)
         )
-        last_alive = max(row.saved_at, heartbeat) if heartbeat is not None else row.saved_at
-        return SavedTwin(row.state, row.saved_at, last_alive)
+        return _saved_twin(row, heartbeat)
 
     async def _reachable_twin(self, command: Command) -> ChargePointTwin:
         """The twin, once online if it is connecting right now (it has just moved here, say):
@@ -674,8 +898,15 @@ class Host:
         return twin
 
     async def _vehicle(self, vehicle_id: str) -> VehicleModel:
-        row = await asyncio.to_thread(self._load_vehicle, uuid.UUID(vehicle_id))
+        row = self._preloaded_vehicles.pop(uuid.UUID(vehicle_id), None)
+        if row is None:
+            row = await asyncio.to_thread(self._load_vehicle, uuid.UUID(vehicle_id))
         return vehicle_model(row)
+
+    def _load_vehicles(self, vehicle_ids: Collection[uuid.UUID]) -> dict[uuid.UUID, Vehicle]:
+        with session_for(self.engine) as session:
+            rows = session.scalars(select(Vehicle).where(Vehicle.id.in_(list(vehicle_ids))))
+            return {vehicle.id: vehicle for vehicle in rows}
 
     def _load_vehicle(self, vehicle_id: uuid.UUID) -> Vehicle:
         with session_for(self.engine) as session:
@@ -695,13 +926,24 @@ class Host:
     async def _connect(self, command: Command) -> dict[str, Any]:
         twin = await self._twin(command.charge_point_id, fresh=True)
         await asyncio.to_thread(self._set_desired_state, command.charge_point_id, "connected")
+        return await self._connect_stored(command, twin)
+
+    async def _connect_stored(
+        self, command: Command, twin: ChargePointTwin | None = None
+    ) -> dict[str, Any]:
+        """Connect, the desired state being stored already (the bulk path stores it)."""
+        if twin is None:
+            twin = await self._twin(command.charge_point_id, fresh=True)
         await twin.start()
         await twin.connected(timeout=max(command.timeout_seconds - 0.5, 0.1))
         return {"status": "connected"}
 
     async def _disconnect(self, command: Command) -> dict[str, Any]:
-        twin = self.twins.get(command.charge_point_id)
         await asyncio.to_thread(self._set_desired_state, command.charge_point_id, "disconnected")
+        return await self._disconnect_stored(command)
+
+    async def _disconnect_stored(self, command: Command) -> dict[str, Any]:
+        twin = self.twins.get(command.charge_point_id)
         if twin is not None:
             await twin.stop()
         return {"status": "disconnected"}
@@ -791,6 +1033,13 @@ class Host:
         twin = await self._twin(command.charge_point_id)
         await _maybe_await(twin.clear_fault(command.arguments["connector"]))
         return {}
+
+
+def _saved_twin(row: TwinState, heartbeat: datetime | None) -> SavedTwin:
+    """The saved state, last alive at its save or at the last heartbeat of the host that
+    saved it (``heartbeat``), if later."""
+    last_alive = max(row.saved_at, heartbeat) if heartbeat is not None else row.saved_at
+    return SavedTwin(row.state, row.saved_at, last_alive)
 
 
 async def _maybe_await(value: Any) -> Any:

@@ -20,8 +20,10 @@ assumed to agree to well within the grace).
 
 from __future__ import annotations
 
+import heapq
 import time
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -206,29 +208,36 @@ def take(session: Session, orphan: Orphan, new_host: str) -> int | None:
     return orphan.lease_token + 1
 
 
-def least_loaded_host(session: Session) -> str:
-    """The live host with the fewest twins (ties: the name, so that choices are stable)."""
-    now = utcnow()
+NO_HOST = (
+    "no twin host is running: start a worker (`elu-twins worker`, or `elu-twins up --distributed`)"
+)
+
+
+def _live_loads(session: Session) -> list[tuple[int, str]]:
+    """(twins held, name) of each live host, fewest first (ties: the name, so that choices
+    are stable)."""
     counts = (
         select(ChargePoint.host, func.count().label("twins"))
         .where(ChargePoint.host.is_not(None))
         .group_by(ChargePoint.host)
         .subquery()
     )
-    chosen = session.scalar(
-        select(TwinHost.name)
+    twins = func.coalesce(counts.c.twins, 0)
+    rows = session.execute(
+        select(twins, TwinHost.name)
         .outerjoin(counts, counts.c.host == TwinHost.name)
-        .where(_live(now))
-        .order_by(func.coalesce(counts.c.twins, 0), TwinHost.name)
-        .limit(1)
+        .where(_live(utcnow()))
+        .order_by(twins, TwinHost.name)
     )
-    if chosen is None:
-        raise ServiceUnavailable(
-            "no twin host is running: start a worker (`elu-twins worker`, or "
-            "`elu-twins up --distributed`)",
-            code="no_host",
-        )
-    return chosen
+    return [(int(count), name) for count, name in rows]
+
+
+def least_loaded_host(session: Session) -> str:
+    """The live host with the fewest twins (ties: the name, so that choices are stable)."""
+    loads = _live_loads(session)
+    if not loads:
+        raise ServiceUnavailable(NO_HOST, code="no_host")
+    return loads[0][1]
 
 
 @dataclass(frozen=True, slots=True)
@@ -269,3 +278,54 @@ def assign(session: Session, orphan: Orphan) -> tuple[str, int] | None:
     token = take(session, orphan, host)
     session.commit()
     return None if token is None else (host, token)
+
+
+def place_many(
+    session: Session, charge_point_ids: Iterable[uuid.UUID]
+) -> dict[uuid.UUID, Placement]:
+    """The hosts of many twins at once (a bulk action): each keeps its live host; the others
+    are spread over the live hosts, the least loaded first, in one transaction. A twin
+    that no longer exists has no placement."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": PLACEMENT_LOCK})
+    rows = session.execute(
+        select(ChargePoint.id, ChargePoint.host, ChargePoint.lease_token).where(
+            ChargePoint.id.in_(list(charge_point_ids))
+        )
+    ).all()
+    holders = {row.host for row in rows if row.host is not None}
+    statuses = dict(
+        session.execute(
+            select(TwinHost.name, TwinHost.status).where(
+                TwinHost.name.in_(holders),
+                TwinHost.status.in_(("running", "draining")),
+                TwinHost.lease_expires_at > utcnow(),
+            )
+        ).all()
+    )
+    placements: dict[uuid.UUID, Placement] = {}
+    orphans = []
+    for row in rows:
+        status = statuses.get(row.host) if row.host is not None else None
+        if status is not None:
+            placements[row.id] = Placement(row.host, row.lease_token, status == "draining")
+        else:
+            orphans.append(Orphan(row.id, row.host, row.lease_token))
+    moved = []
+    if orphans:
+        loads = _live_loads(session)
+        if not loads:
+            raise ServiceUnavailable(NO_HOST, code="no_host")
+        heapq.heapify(loads)
+        for orphan in orphans:
+            count, host = loads[0]
+            token = take(session, orphan, host)
+            if token is None:
+                moved.append(orphan.charge_point_id)
+                continue
+            placements[orphan.charge_point_id] = Placement(host, token)
+            heapq.heapreplace(loads, (count + 1, host))
+    session.commit()
+    for charge_point_id in moved:  # moved meanwhile: whoever moved it placed it
+        placements[charge_point_id] = place(session, charge_point_id)
+    return placements

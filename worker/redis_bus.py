@@ -16,6 +16,8 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from collections import defaultdict
+from collections.abc import Sequence
 from typing import Any
 
 import redis
@@ -26,7 +28,7 @@ from shared.db import session_for
 from shared.errors import ServiceUnavailable
 from shared.models import Command
 from worker import leases
-from worker.commands import GRACE
+from worker.commands import GRACE, bulk_deadline, pacing
 
 
 def outcome_channel(command_id: uuid.UUID | str) -> str:
@@ -53,15 +55,20 @@ class RedisBus:
         self.redis = client
         self.celery = celery
 
-    def dispatch(self, command: Command, timeout: float) -> None:
+    def _subscribe(self, *channels: str) -> redis.client.PubSub:
         subscription = self.redis.pubsub(ignore_subscribe_messages=True)
         try:
-            subscription.subscribe(outcome_channel(command.id))
+            subscription.subscribe(*channels)
         except redis.RedisError as error:
+            subscription.close()
             raise ServiceUnavailable(
                 f"Redis is not reachable ({error}): start it, or check ELU_REDIS_URL",
                 code="no_redis",
             ) from error
+        return subscription
+
+    def dispatch(self, command: Command, timeout: float) -> None:
+        subscription = self._subscribe(outcome_channel(command.id))
         try:
             with session_for(self.engine) as session:
                 placement = leases.place(session, command.charge_point_id)
@@ -73,5 +80,34 @@ class RedisBus:
             while (remaining := deadline - time.monotonic()) > 0:
                 if subscription.get_message(timeout=remaining) is not None:
                     return
+        finally:
+            subscription.close()
+
+    def dispatch_many(
+        self, commands: Sequence[Command], timeout: float, rate: float | None
+    ) -> None:
+        """One ``elu.run_commands`` task per host with its share of the commands, each with
+        its delay in the paced order of the whole request; one subscription hears all
+        the outcomes."""
+        waiting = {outcome_channel(command.id) for command in commands}
+        subscription = self._subscribe(*waiting)
+        try:
+            with session_for(self.engine) as session:
+                placements = leases.place_many(session, {c.charge_point_id for c in commands})
+            shares: dict[str, dict[str, list[Any]]] = defaultdict(
+                lambda: {"command_ids": [], "delays": []}
+            )
+            for command, delay in zip(commands, pacing(len(commands), rate), strict=True):
+                placement = placements.get(command.charge_point_id)
+                if placement is not None and not placement.draining:
+                    shares[placement.host]["command_ids"].append(str(command.id))
+                    shares[placement.host]["delays"].append(delay)
+            for host, share in shares.items():
+                send_to_host(self.celery, host, "run_commands", share)
+            deadline = time.monotonic() + bulk_deadline(len(commands), timeout, rate)
+            while waiting and (remaining := deadline - time.monotonic()) > 0:
+                message = subscription.get_message(timeout=remaining)
+                if message is not None:
+                    waiting.discard(message["channel"].decode())
         finally:
             subscription.close()

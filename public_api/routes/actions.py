@@ -3,8 +3,12 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from public_api.deps import CommandBusDep, CurrentUser, SessionDep, SettingsDep
-from shared.openapi import ACTION
+from shared.openapi import ACTION, errors
 from shared.schemas.action import (
+    BulkActionResult,
+    BulkChargePointAction,
+    BulkStartTransaction,
+    BulkStopTransaction,
     ChargePointAction,
     ConnectorAction,
     DataTransfer,
@@ -19,6 +23,19 @@ from shared.schemas.transaction import TransactionPublic
 from worker import actions
 
 router = APIRouter(prefix="/twin/charge-point/action", tags=["actions"])
+
+BULK_ERRORS = errors(
+    {
+        422: "a malformed body, more than 1,000 items, or pacing over 300 s",
+        503: "no twin host (or Redis) can be reached: no item was begun",
+    }
+)
+BULK = (
+    " One request for up to 1,000 items, begun `rate` per second (default: all at once);"
+    " answers once all have finished (or `timeout` after the last one began) with one"
+    " outcome per item, in order: `ok`, or the status and `code` the single action would"
+    " have answered (404 for what is not yours, 409 not connected, 504 timeout...)."
+)
 
 
 @router.post(
@@ -161,3 +178,66 @@ def clear_fault(
         session, bus, current_user, body.connector_id, "clear_fault", body.timeout
     )
     return ConnectorPublic.model_validate(connector)
+
+
+@router.post(
+    "/connect-charger/bulk",
+    responses=BULK_ERRORS,
+    summary="Connect many charge points",
+    description="Connect and boot each charge point, as `connect-charger` does." + BULK,
+)
+def connect_chargers(
+    session: SessionDep, bus: CommandBusDep, current_user: CurrentUser, body: BulkChargePointAction
+) -> BulkActionResult:
+    ids = [item.charge_point_id for item in body.items]
+    return actions.bulk_charge_point_command(
+        session, bus, current_user, ids, "connect", body.rate, body.timeout
+    )
+
+
+@router.post(
+    "/disconnect-charger/bulk",
+    responses=BULK_ERRORS,
+    summary="Disconnect many charge points",
+    description="Close each charge point's connection, as `disconnect-charger` does." + BULK,
+)
+def disconnect_chargers(
+    session: SessionDep, bus: CommandBusDep, current_user: CurrentUser, body: BulkChargePointAction
+) -> BulkActionResult:
+    ids = [item.charge_point_id for item in body.items]
+    return actions.bulk_charge_point_command(
+        session, bus, current_user, ids, "disconnect", body.rate, body.timeout
+    )
+
+
+@router.post(
+    "/start-transaction/bulk",
+    responses=BULK_ERRORS,
+    summary="Start transactions on many connectors",
+    description="Plug each vehicle in at its connector, authorise it and start, as "
+    "`start-transaction` does; each outcome has the `transaction_id`." + BULK,
+)
+def start_transactions(
+    session: SessionDep, bus: CommandBusDep, current_user: CurrentUser, body: BulkStartTransaction
+) -> BulkActionResult:
+    items = [
+        actions.StartItem(item.connector_id, item.vehicle_id, item.id_tag) for item in body.items
+    ]
+    return actions.bulk_start_transactions(
+        session, bus, current_user, items, body.rate, body.timeout
+    )
+
+
+@router.post(
+    "/stop-transaction/bulk",
+    responses=BULK_ERRORS,
+    summary="Stop many transactions",
+    description="Stop each transaction, as `stop-transaction` does." + BULK,
+)
+def stop_transactions(
+    session: SessionDep, bus: CommandBusDep, current_user: CurrentUser, body: BulkStopTransaction
+) -> BulkActionResult:
+    items = [(item.transaction_id, item.reason) for item in body.items]
+    return actions.bulk_stop_transactions(
+        session, bus, current_user, items, body.rate, body.timeout
+    )

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
-from shared.schemas.common import Number, RequestBody
+from shared.schemas.common import BULK_MAX_ITEMS, Number, RequestBody
 
 Timeout = Field(default=30.0, gt=0, le=300, description="seconds to wait for the twin and CSMS")
 
@@ -95,3 +96,101 @@ class SetFaulted(RequestBody):
     error_code: ChargePointErrorCode = "OtherError"
     info: str | None = Field(default=None, max_length=50)
     timeout: Number = Timeout
+
+
+# -- bulk actions (``.../action/<name>/bulk``) --------------------------------------
+
+#: Longest a bulk action may spread its items out over (items / rate), in seconds.
+BULK_MAX_PACING_SECONDS = 300.0
+
+Rate = Field(
+    default=None,
+    gt=0,
+    le=10_000,
+    description="items begun per second, spread over the request; default: all at once",
+)
+BulkTimeout = Field(
+    default=30.0,
+    gt=0,
+    le=300,
+    description="seconds each item may take once begun (as for the single action)",
+)
+
+
+def _items(description: str) -> Any:
+    return Field(
+        min_length=1,
+        max_length=BULK_MAX_ITEMS,
+        description=f"1 to {BULK_MAX_ITEMS} {description}; send more in several requests",
+    )
+
+
+class BulkRequest(RequestBody):
+    """Items (a list in each kind of bulk action), begun ``rate`` per second or all at once."""
+
+    items: Sequence[RequestBody]
+    rate: float | None = Rate
+    timeout: float = BulkTimeout
+
+    @model_validator(mode="after")
+    def _pacing_is_bounded(self) -> BulkRequest:
+        items = self.items
+        if self.rate is not None and len(items) / self.rate > BULK_MAX_PACING_SECONDS:
+            raise ValueError(
+                f"{len(items)} items at {self.rate:g} per second take "
+                f"{len(items) / self.rate:g} s; at most {BULK_MAX_PACING_SECONDS:g} s per "
+                "request: raise the rate or send fewer items"
+            )
+        return self
+
+
+class ChargePointItem(RequestBody):
+    charge_point_id: uuid.UUID
+
+
+class StartTransactionItem(RequestBody):
+    connector_id: uuid.UUID
+    vehicle_id: uuid.UUID
+    id_tag: str | None = Field(
+        default=None, max_length=36, description="default: the vehicle's id tag"
+    )
+
+
+class StopTransactionItem(RequestBody):
+    transaction_id: uuid.UUID
+    reason: StopReason = "Local"
+
+
+class BulkChargePointAction(BulkRequest):
+    items: list[ChargePointItem] = _items("charge points")
+
+
+class BulkStartTransaction(BulkRequest):
+    items: list[StartTransactionItem] = _items("(connector, vehicle) pairs")
+
+
+class BulkStopTransaction(BulkRequest):
+    items: list[StopTransactionItem] = _items("transactions")
+
+
+class BulkItemOutcome(BaseModel):
+    """What became of one item: ``status_code`` and ``code`` are what the single action
+    would have answered (200, or 404 ``not_found``, 409 ``not_connected``, 504 ``timeout``…)."""
+
+    index: int = Field(description="the item's position in the request, from 0")
+    ok: bool
+    status_code: int
+    code: str | None = None
+    detail: str | None = None
+    charge_point_id: uuid.UUID | None = None
+    transaction_id: uuid.UUID | None = Field(
+        default=None, description="the transaction started or stopped"
+    )
+
+
+class BulkActionResult(BaseModel):
+    """One outcome per item, in the request's order; one bad item never fails the others."""
+
+    data: list[BulkItemOutcome]
+    succeeded: int
+    failed: int
