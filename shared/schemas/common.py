@@ -81,8 +81,12 @@ Boolean = Annotated[bool, Field(strict=True)]
 
 
 def _is_integer(annotation: Any) -> bool:
+    """``int``, a constrained ``Annotated[int, ...]``, or a union holding one."""
+    if get_origin(annotation) is Annotated:
+        annotation = get_args(annotation)[0]
     return annotation is int or (
-        get_origin(annotation) in (Union, UnionType) and int in get_args(annotation)
+        get_origin(annotation) in (Union, UnionType)
+        and any(_is_integer(arg) for arg in get_args(annotation))
     )
 
 

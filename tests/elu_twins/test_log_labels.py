@@ -22,11 +22,20 @@ def output() -> Iterator[io.StringIO]:
     root.addHandler(handler)
     level = root.level
     root.setLevel(logging.INFO)
+    # A uvicorn server started earlier in the test session (with uvicorn's own logging
+    # config) leaves its loggers not propagating, or disabled; `up` passes log_config=None.
+    names = ("uvicorn", "uvicorn.access", "alembic", "alembic.runtime.migration")
+    loggers = [logging.getLogger(name) for name in names]
+    saved = [(logger.propagate, logger.disabled, logger.level) for logger in loggers]
+    for logger in loggers:
+        logger.propagate, logger.disabled, logger.level = True, False, logging.NOTSET
     try:
         yield stream
     finally:
         root.removeHandler(handler)
         root.setLevel(level)
+        for logger, (propagate, disabled, logger_level) in zip(loggers, saved, strict=True):
+            logger.propagate, logger.disabled, logger.level = propagate, disabled, logger_level
 
 
 def test_a_line_carries_the_label_of_its_context_or_of_its_logger(output: io.StringIO) -> None:
