@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
@@ -13,6 +14,7 @@ from public_api.routes import (
     actions,
     app_tokens,
     charge_points,
+    fleets,
     login,
     transactions,
     users,
@@ -24,6 +26,7 @@ from shared.login_throttle import LoginThrottle
 from shared.request_limits import install_request_limits
 from shared.settings import Settings, get_settings
 from worker.commands import CommandBus
+from worker.fleet.manager import FleetManager
 
 DESCRIPTION = """
 Create virtual charge points and vehicles, connect them to an OCPP 1.6 or 2.0.1
@@ -42,7 +45,11 @@ def _lifespan(settings: Settings) -> Callable[[FastAPI], AbstractAsyncContextMan
         # threads would let 40 slow CSMSs stall every other request.
         limiter = anyio.to_thread.current_default_thread_limiter()
         limiter.total_tokens = max(limiter.total_tokens, settings.api_threads)
-        yield
+        app.state.fleets.attach(asyncio.get_running_loop())
+        try:
+            yield
+        finally:
+            await app.state.fleets.close()
 
     return lifespan
 
@@ -64,8 +71,18 @@ def create_app(
     app.state.engine = engine or make_engine(settings.database_url)
     app.state.command_bus = command_bus
     app.state.login_throttle = LoginThrottle()
+    app.state.fleets = FleetManager(app.state.engine, command_bus)
     install_error_handlers(app)
     install_request_limits(app, settings.max_request_bytes, settings.max_bulk_request_bytes)
-    for module in (login, users, app_tokens, vehicles, charge_points, actions, transactions):
+    for module in (
+        login,
+        users,
+        app_tokens,
+        vehicles,
+        charge_points,
+        actions,
+        transactions,
+        fleets,
+    ):
         app.include_router(module.router)
     return app
