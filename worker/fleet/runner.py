@@ -36,8 +36,9 @@ logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-#: Threads that wait for commands, per fleet (Postgres' pool allows 30 connections).
-COMMAND_THREADS = 24
+#: Threads that wait for commands, per fleet (a thread holds a database connection only
+#: while it stores or reads the command, not while it waits).
+COMMAND_THREADS = 64
 #: Real seconds between two reads of the fleet's message log and connection states.
 MONITOR_INTERVAL = 1.0
 #: Real seconds between two snapshots of the figures saved on the fleet's row.
@@ -213,11 +214,19 @@ class FleetRunner:
     # -- connecting --------------------------------------------------------------------
 
     async def _connect_all(self) -> None:
+        """Connect the charge points ``connect_rate`` a second. The first connects alone
+        (the measured rate leaves it out): its host does work once on a first connection
+        that would otherwise hold it back and bunch it up with the next ones at the CSMS."""
         loop = asyncio.get_running_loop()
         rate = self.spec.scenario.connect_rate
+        if not self.members:
+            return
         began = loop.time()
+        await self._connect(self.members[0])
+        if rate is not None:
+            began = max(began, loop.time() - 1 / rate)
         connects = []
-        for number, member in enumerate(self.members):
+        for number, member in enumerate(self.members[1:], start=1):
             if rate is not None:
                 delay = began + number / rate - loop.time()
                 if delay > 0:

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import statistics
+from collections.abc import AsyncIterator
+from datetime import datetime
 from typing import Any
 
+import pytest
+from sqlalchemy import Engine
+
+from shared.settings import Settings
 from tests.csms.server import RunningCsms
-from tests.stack import Stack, eventually
+from tests.stack import Stack, eventually, running_stack
 
 
 def fleet_body(stack: Stack, count: int = 24, **scenario: Any) -> dict[str, Any]:
@@ -80,3 +87,116 @@ async def test_a_fleet_counts_what_the_csms_recorded(stack: Stack) -> None:
     assert counts["messages"]["StartTransaction"]["sent"] == len(mine)
     assert counts["latency"]["BootNotification"]["count"] == 24
     assert counts["latency"]["StartTransaction"]["p99_ms"] is not None
+
+
+@pytest.fixture
+async def embedded(settings: Settings, engine: Engine) -> AsyncIterator[Stack]:
+    """The embedded stack only: what these tests check does not depend on where twins run."""
+    async with running_stack(settings, engine) as running:
+        yield running
+
+
+async def _create(stack: Stack, headers: dict[str, str], body: dict[str, Any]) -> dict[str, Any]:
+    created = await stack.public.post("/twin/fleet/", headers=headers, json=body, timeout=60)
+    assert created.status_code == 200, created.text
+    return created.json()
+
+
+async def _stop(stack: Stack, headers: dict[str, str], fleet_id: str) -> dict[str, Any]:
+    stopped = await stack.public.post(f"/twin/fleet/{fleet_id}/stop", headers=headers, timeout=120)
+    assert stopped.status_code == 200, stopped.text
+    assert stopped.json()["status"] == "stopped"
+    return stopped.json()
+
+
+async def test_a_quota_too_small_refuses_the_whole_fleet(embedded: Stack) -> None:
+    stack = embedded
+    headers = await stack.account()
+    await stack.charge_point(headers)
+    body = fleet_body(stack, count=100)  # with the one above: 101 of the default 100
+    refused = await stack.public.post("/twin/fleet/", headers=headers, json=body)
+    assert refused.status_code == 403, refused.text
+    assert "100 charge points" in refused.json()["detail"]
+    assert "nothing was created" in refused.json()["detail"]
+    charge_points = await stack.public.get("/twin/charge-point/", headers=headers)
+    assert charge_points.json()["count"] == 1
+    vehicles = await stack.public.get("/twin/vehicle/", headers=headers)
+    assert vehicles.json()["count"] == 0
+    assert (await stack.public.get("/twin/fleet/", headers=headers)).json() == []
+
+    # Vehicles count too: 2 connectors each makes 100 vehicles for 50 charge points.
+    await stack.vehicle(headers)
+    body = fleet_body(stack, count=50)
+    body["charge_points"]["connectors_per_evse"] = 2
+    refused = await stack.public.post("/twin/fleet/", headers=headers, json=body)
+    assert refused.status_code == 403, refused.text
+    assert "100 vehicles" in refused.json()["detail"]
+    assert (await stack.public.get("/twin/charge-point/", headers=headers)).json()["count"] == 1
+
+
+async def test_connections_are_paced(embedded: Stack) -> None:
+    stack = embedded
+    headers = await stack.account()
+    body = fleet_body(stack, count=40, connect_rate=10, mean_arrival_interval=10**6)
+    fleet = await _create(stack, headers, body)
+    await eventually(
+        lambda: _fleet(stack, headers, fleet["id"]),
+        lambda f: f["status"] == "running",
+        timeout=30,
+    )
+    prefix = body["charge_points"]["identity_prefix"]
+    charge_points = await _csms_json(stack.csms_v16, "/api/charge-points")
+    times = sorted(
+        datetime.fromisoformat(cp["connected_at"])
+        for cp in charge_points["data"]
+        if cp["id"].startswith(prefix)
+    )
+    assert len(times) == 40
+    # The rate as the CSMS saw it: the slope of connections over time (least squares, so
+    # that one connect a busy database held back a little does not decide it), after the
+    # first, which connects alone.
+    seconds = [(time - times[1]).total_seconds() for time in times[1:]]
+    rate = statistics.linear_regression(seconds, list(range(len(seconds)))).slope
+    begun = (await _fleet(stack, headers, fleet["id"]))["counts"]["connect_rate"]
+    assert rate == pytest.approx(10, rel=0.1), f"connects begun {begun}/s"
+    stopped = await _stop(stack, headers, fleet["id"])
+    assert stopped["counts"]["connect_rate"] == pytest.approx(10, rel=0.1)
+    assert stopped["counts"]["booted"] == 40
+
+
+def _by_bay(arrivals: list[dict[str, Any]]) -> dict[tuple[int, int], list[tuple[Any, ...]]]:
+    bays: dict[tuple[int, int], list[tuple[Any, ...]]] = {}
+    for arrival in arrivals:
+        key = (arrival["charge_point"], arrival["connector"])
+        bays.setdefault(key, []).append(
+            (arrival["at"], arrival["kind"], arrival["start_soc"], arrival["dwell_time"])
+        )
+    return bays
+
+
+async def test_the_same_seed_draws_the_same_arrivals(embedded: Stack) -> None:
+    stack = embedded
+    headers = await stack.account()
+    runs = []
+    for number, seed in enumerate((11, 11, 12)):
+        body = fleet_body(stack, count=8, seed=seed, mean_arrival_interval=600, rejected_share=0.3)
+        body["charge_points"]["identity_prefix"] = f"SEED{number}-"
+        fleet = await _create(stack, headers, body)
+        await eventually(
+            lambda fleet=fleet: _fleet(stack, headers, fleet["id"]),
+            lambda f: f["counts"]["arrivals"] >= 16,
+            timeout=60,
+        )
+        await _stop(stack, headers, fleet["id"])
+        summary = await stack.public.get(f"/twin/fleet/{fleet['id']}/summary", headers=headers)
+        assert summary.status_code == 200, summary.text
+        runs.append(_by_bay(summary.json()["arrivals"]))
+
+    first, again, other = runs
+    for bay in first.keys() & again.keys():
+        shorter = min(len(first[bay]), len(again[bay]))
+        assert first[bay][:shorter] == again[bay][:shorter], bay
+    assert sum(len(a) for a in first.values()) >= 16
+    assert any(other.get(bay, [])[:1] != first[bay][:1] for bay in first), (
+        "another seed draws other arrivals"
+    )
