@@ -41,6 +41,9 @@ T = TypeVar("T")
 COMMAND_THREADS = 64
 #: Real seconds between two reads of the fleet's message log and connection states.
 MONITOR_INTERVAL = 1.0
+#: Reads, MONITOR_INTERVAL apart, of whether the disconnected twins are written as such
+#: (their hosts write in batches) before the final figures are saved.
+FINAL_READS = 5
 #: Real seconds between two snapshots of the figures saved on the fleet's row.
 SAVE_INTERVAL = 5.0
 #: Arrivals kept for the summary (the first ones drawn, in the order they came).
@@ -155,7 +158,6 @@ class FleetRunner:
             self.status = "stopping"
             await self._save()
             await self._wind_down()
-            self.status = "stopped"
         except Exception as error:
             logger.exception("fleet %s failed", self.fleet_id)
             self.status = "failed"
@@ -167,13 +169,19 @@ class FleetRunner:
                 await monitor
             with contextlib.suppress(Exception):
                 # The hosts write frames in batches: read the last ones before the end.
-                await asyncio.sleep(MONITOR_INTERVAL)
-                await self._read_log()
                 ids = [member.id for member in self.members]
-                self.figures.connected = await self._in_thread(
-                    lambda session: _connected(session, ids)
-                )
-                self.figures.messages_per_second = 0.0
+                for _ in range(FINAL_READS):
+                    await asyncio.sleep(MONITOR_INTERVAL)
+                    self.figures.connected = await self._in_thread(
+                        lambda session: _connected(session, ids)
+                    )
+                    if self.figures.connected == 0 or self.status == "failed":
+                        break
+                await self._read_log()
+            self.figures.messages_per_second = 0.0
+            if self.status != "failed":
+                self.status = "stopped"
+            with contextlib.suppress(Exception):
                 await self._save(stopped=True)
             self._pool.shutdown(wait=False)
             self._stopped.set()
@@ -330,7 +338,7 @@ class FleetRunner:
                 self.figures.sessions_rejected += 1
                 if arrival.kind != "rejected":
                     self.figures.errors["start_transaction: rejected"] += 1
-                await self._command(member, "unplug", connector=bay.connector)
+                await self._tidy(member, bay)
                 return
             if arrival.kind == "rejected":
                 self.figures.errors["rejected id tag accepted"] += 1
@@ -391,9 +399,16 @@ class FleetRunner:
         await self._command(member, "unplug", connector=bay.connector)
 
     async def _tidy(self, member: Member, bay: Bay) -> None:
-        """After a failed step: the bay free again for the next arrival, if possible."""
-        with contextlib.suppress(DomainError):
-            await self._command(member, "unplug", connector=bay.connector)
+        """After a refused or failed step: the vehicle unplugged if it still is, so that the
+        bay is free for the next arrival."""
+        plugged = await self._in_thread(
+            lambda session: session.scalar(
+                select(Connector.vehicle_id).where(Connector.id == bay.connector_row)
+            )
+        )
+        if plugged is not None:
+            with contextlib.suppress(DomainError):
+                await self._command(member, "unplug", connector=bay.connector)
 
     # -- stopping ----------------------------------------------------------------------
 

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import statistics
 from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
 from shared.settings import Settings
+from tests.builders import create_account
 from tests.csms.server import RunningCsms
 from tests.stack import Stack, eventually, running_stack
 
@@ -200,3 +204,117 @@ async def test_the_same_seed_draws_the_same_arrivals(embedded: Stack) -> None:
     assert any(other.get(bay, [])[:1] != first[bay][:1] for bay in first), (
         "another seed draws other arrivals"
     )
+
+
+async def test_a_mixed_fleet_with_rejected_id_tags(embedded: Stack) -> None:
+    stack = embedded
+    headers = await stack.account()
+    body = fleet_body(
+        stack,
+        count=12,
+        mean_arrival_interval=None,
+        # No arrivals in the first simulated hour (6 real s): time to set the allow lists.
+        arrivals_per_hour=[0] + [6] * 23,
+        dwell_time=300,
+        rejected_share=0.4,
+    )
+    body["charge_points"]["protocol"] = {"ocpp1.6": 0.5, "ocpp2.0.1": 0.5}
+    body["charge_points"]["csms_url_v201"] = stack.csms_v201.ws_url
+    fleet = await _create(stack, headers, body)
+    vehicles = (await stack.public.get("/twin/vehicle/", headers=headers)).json()["data"]
+    allowed = {"authorization": "allow_list", "allowed_id_tags": [v["id_tag"] for v in vehicles]}
+    for csms in (stack.csms_v16, stack.csms_v201):
+        assert (await csms.api.put("/api/settings", json=allowed)).status_code == 200
+
+    await eventually(
+        lambda: _fleet(stack, headers, fleet["id"]),
+        lambda f: f["counts"]["sessions_rejected"] >= 3 and f["counts"]["sessions_ended"] >= 4,
+        timeout=90,
+    )
+    counts = (await _stop(stack, headers, fleet["id"]))["counts"]
+    assert counts["booted"] == 12
+    assert counts["errors"] == {}, "every arrival went as drawn"
+    summary = (await stack.public.get(f"/twin/fleet/{fleet['id']}/summary", headers=headers)).json()
+    kinds = [arrival["kind"] for arrival in summary["arrivals"]]
+    assert kinds.count("rejected") == counts["sessions_rejected"]
+    assert kinds.count("local") == counts["sessions_started"]
+    assert all(arrival["at"] >= 3600 for arrival in summary["arrivals"])
+
+    prefix = body["charge_points"]["identity_prefix"]
+    started = 0
+    for csms in (stack.csms_v16, stack.csms_v201):
+        transactions = await _csms_json(csms, "/api/transactions")
+        mine = [tx for tx in transactions["data"] if tx["charge_point_id"].startswith(prefix)]
+        assert mine, "both protocols ran sessions"
+        assert all(tx["stopped_at"] is not None for tx in mine)
+        started += len(mine)
+    assert started == counts["sessions_started"] == counts["sessions_ended"]
+    assert counts["messages"]["Authorize"]["sent"] >= counts["sessions_rejected"]
+    assert counts["latency"]["TransactionEvent"]["count"] > 0
+
+
+async def test_latency_csv_and_delete(embedded: Stack) -> None:
+    stack = embedded
+    headers = await stack.account()
+    body = fleet_body(stack, count=6, mean_arrival_interval=300, duration_seconds=3)
+    fleet = await _create(stack, headers, body)
+    stopped = await eventually(
+        lambda: _fleet(stack, headers, fleet["id"]),
+        lambda f: f["status"] == "stopped",
+        timeout=60,
+    )
+    assert stopped["counts"]["connected"] == 0
+    assert stopped["stopped_at"] is not None
+
+    csv_answer = await stack.public.get(f"/twin/fleet/{fleet['id']}/latency.csv", headers=headers)
+    assert csv_answer.status_code == 200
+    assert csv_answer.headers["content-type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(csv_answer.text)))
+    boots = [row for row in rows if row["action"] == "BootNotification"]
+    assert sum(int(row["count"]) for row in boots) == 6
+    assert boots[-1]["le_ms"] == ""
+
+    stranger = await stack.account()
+    for method, path in (
+        ("GET", ""),
+        ("GET", "/summary"),
+        ("POST", "/stop"),
+        ("DELETE", ""),
+    ):
+        answer = await stack.public.request(
+            method, f"/twin/fleet/{fleet['id']}{path}", headers=stranger
+        )
+        assert answer.status_code == 404, (method, path, answer.text)
+
+    deleted = await stack.public.delete(f"/twin/fleet/{fleet['id']}", headers=headers)
+    assert deleted.status_code == 204, deleted.text
+    assert (await stack.public.get("/twin/charge-point/", headers=headers)).json()["count"] == 0
+    assert (await stack.public.get("/twin/vehicle/", headers=headers)).json()["count"] == 0
+    gone = await stack.public.get(f"/twin/fleet/{fleet['id']}", headers=headers)
+    assert gone.status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("change", "says"),
+    [
+        ({"charge_points": {"csms_url": "ws://csms/{cid}/ocpp"}}, "{cid} may only end"),
+        ({"charge_points": {"identity_prefix": "has space"}}, "identity_prefix"),
+        ({"charge_points": {"protocol": {"ocpp1.6": 0}}}, "must not all be zero"),
+        ({"scenario": {"arrivals_per_hour": [1, 2]}}, "needs 24 values"),
+        ({"scenario": {"dwell_time": 60, "target_soc": 80}}, "not both"),
+        ({"scenario": {"rejected_share": 1.5}}, "rejected_share"),
+        ({"vehicles": {"start_soc": {"kind": "uniform", "low": 50, "high": 120}}}, "0..100"),
+        ({"vehicles": {"battery_capacity": {"kind": "gamma"}}}, "battery_capacity"),
+        ({"scenario": {"seeed": 1}}, "seeed"),
+    ],
+)
+def test_bad_fleets_are_refused_saying_why(
+    public_client: TestClient, private_client: TestClient, change: dict[str, Any], says: str
+) -> None:
+    headers = create_account(private_client, public_client).headers
+    body: dict[str, Any] = {"charge_points": {"count": 2, "csms_url": "ws://csms:9000"}}
+    for part, values in change.items():
+        body[part] = body.get(part, {}) | values
+    answer = public_client.post("/twin/fleet/", headers=headers, json=body)
+    assert answer.status_code == 422, answer.text
+    assert says in answer.text
