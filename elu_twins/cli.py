@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from elu_twins.fleet_cli import fleet_app
 from shared.settings import Settings
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -15,6 +16,7 @@ LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 app = typer.Typer(help="ELU Twins: virtual OCPP charge points and vehicles.", no_args_is_help=True)
 user_app = typer.Typer(help="Manage users from the terminal (operator).", no_args_is_help=True)
 app.add_typer(user_app, name="user")
+app.add_typer(fleet_app, name="fleet")
 
 
 def configure_logging() -> None:
