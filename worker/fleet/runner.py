@@ -179,10 +179,10 @@ class FleetRunner:
                         break
                 await self._read_log()
             self.figures.messages_per_second = 0.0
-            if self.status != "failed":
-                self.status = "stopped"
+            final = "failed" if self.status == "failed" else "stopped"
             with contextlib.suppress(Exception):
-                await self._save(stopped=True)
+                await self._save(status=final, stopped=True)
+            self.status = final
             self._pool.shutdown(wait=False)
             self._stopped.set()
 

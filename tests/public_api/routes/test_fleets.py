@@ -141,7 +141,7 @@ async def test_a_quota_too_small_refuses_the_whole_fleet(embedded: Stack) -> Non
 async def test_connections_are_paced(embedded: Stack) -> None:
     stack = embedded
     headers = await stack.account()
-    body = fleet_body(stack, count=40, connect_rate=10, mean_arrival_interval=10**6)
+    body = fleet_body(stack, count=30, connect_rate=5, mean_arrival_interval=10**6)
     fleet = await _create(stack, headers, body)
     await eventually(
         lambda: _fleet(stack, headers, fleet["id"]),
@@ -155,17 +155,17 @@ async def test_connections_are_paced(embedded: Stack) -> None:
         for cp in charge_points["data"]
         if cp["id"].startswith(prefix)
     )
-    assert len(times) == 40
+    assert len(times) == 30
     # The rate as the CSMS saw it: the slope of connections over time (least squares, so
     # that one connect a busy database held back a little does not decide it), after the
     # first, which connects alone.
     seconds = [(time - times[1]).total_seconds() for time in times[1:]]
     rate = statistics.linear_regression(seconds, list(range(len(seconds)))).slope
     begun = (await _fleet(stack, headers, fleet["id"]))["counts"]["connect_rate"]
-    assert rate == pytest.approx(10, rel=0.1), f"connects begun {begun}/s"
+    assert rate == pytest.approx(5, rel=0.1), f"connects begun {begun}/s"
     stopped = await _stop(stack, headers, fleet["id"])
-    assert stopped["counts"]["connect_rate"] == pytest.approx(10, rel=0.1)
-    assert stopped["counts"]["booted"] == 40
+    assert stopped["counts"]["connect_rate"] == pytest.approx(5, rel=0.1)
+    assert stopped["counts"]["booted"] == 30
 
 
 def _by_bay(arrivals: list[dict[str, Any]]) -> dict[tuple[int, int], list[tuple[Any, ...]]]:
