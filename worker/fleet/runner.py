@@ -319,7 +319,8 @@ class FleetRunner:
             )
             transaction = await self._remote_start(member, bay)
             if transaction is None:
-                self.figures.errors["remote start: none came"] += 1
+                if not self._stopping.is_set():
+                    self.figures.errors["remote start: none came"] += 1
                 await self._command(member, "unplug", connector=bay.connector)
                 return
         else:

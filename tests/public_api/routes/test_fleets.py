@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import statistics
@@ -89,6 +90,10 @@ async def test_a_fleet_counts_what_the_csms_recorded(stack: Stack) -> None:
     assert not open_ones, (open_ones, counts)
     assert counts["sessions_ended"] == counts["sessions_started"]
     assert counts["messages"]["StartTransaction"]["sent"] == len(mine)
+    assert counts["messages"]["StopTransaction"]["sent"] == len(mine)
+    meter_values = sum(tx["meter_value_count"] for tx in mine)
+    assert meter_values > 0
+    assert counts["messages"]["MeterValues"]["sent"] == meter_values
     assert counts["latency"]["BootNotification"]["count"] == 24
     assert counts["latency"]["StartTransaction"]["p99_ms"] is not None
 
@@ -318,3 +323,84 @@ def test_bad_fleets_are_refused_saying_why(
     answer = public_client.post("/twin/fleet/", headers=headers, json=body)
     assert answer.status_code == 422, answer.text
     assert says in answer.text
+
+
+async def _remote_starter(csms: RunningCsms, prefix: str, sent: list[str]) -> None:
+    """What a driver's app does through the CSMS: start each vehicle that plugs in."""
+    started: set[tuple[str, int, str]] = set()
+    while True:
+        for charge_point in (await _csms_json(csms, "/api/charge-points"))["data"]:
+            if not charge_point["id"].startswith(prefix):
+                continue
+            for connector in charge_point["connectors"]:
+                key = (charge_point["id"], connector["connector_id"], connector["received_at"])
+                if connector["status"] != "Preparing" or key in started:
+                    continue
+                started.add(key)
+                sent.append(charge_point["id"])
+                await csms.api.post(
+                    f"/api/charge-points/{charge_point['id']}/calls/RemoteStartTransaction",
+                    json={"connectorId": connector["connector_id"], "idTag": "APP-USER"},
+                )
+        await asyncio.sleep(0.1)
+
+
+async def test_remote_starts_target_soc_and_faults(embedded: Stack) -> None:
+    stack = embedded
+    headers = await stack.account()
+    body = fleet_body(
+        stack,
+        count=8,
+        mean_arrival_interval=900,
+        dwell_time=None,
+        target_soc={"kind": "uniform", "low": 30, "high": 40},
+        remote_start_share=0.5,
+        remote_start_wait=3000,  # simulated: 5 real seconds
+        faults_per_hour=1,
+        fault_duration=120,
+    )
+    body["vehicles"]["start_soc"] = 20
+    prefix = body["charge_points"]["identity_prefix"]
+    remote_starts: list[str] = []
+    starter = asyncio.create_task(_remote_starter(stack.csms_v16, prefix, remote_starts))
+    try:
+        fleet = await _create(stack, headers, body)
+        await eventually(
+            lambda: _fleet(stack, headers, fleet["id"]),
+            lambda f: f["counts"]["sessions_ended"] >= 6 and f["counts"]["faults_injected"] >= 1,
+            timeout=90,
+        )
+        counts = (await _stop(stack, headers, fleet["id"]))["counts"]
+    finally:
+        starter.cancel()
+    assert counts["errors"] == {}
+    summary = (await stack.public.get(f"/twin/fleet/{fleet['id']}/summary", headers=headers)).json()
+    kinds = [arrival["kind"] for arrival in summary["arrivals"]]
+    assert kinds.count("remote") > 0
+    transactions = await _csms_json(stack.csms_v16, "/api/transactions")
+    mine = [tx for tx in transactions["data"] if tx["charge_point_id"].startswith(prefix)]
+    assert len(mine) == counts["sessions_started"]
+    remote = sum(1 for tx in mine if tx["id_tag"] == "APP-USER")
+    assert remote > 0
+    assert counts["messages"]["RemoteStartTransaction"]["received"] == len(remote_starts)
+    # Every arrival started, but a remote one still waiting for its start when the fleet
+    # stopped.
+    assert len(kinds) - 1 <= counts["sessions_started"] <= len(kinds)
+    assert all(tx["stopped_at"] is not None for tx in mine)
+    # Stopped at the target: from 20 % to 30-40 % of the battery, not a full charge.
+    for tx in mine:
+        if tx["stop_reason"] == "Local" and tx["meter_stop"] is not None:
+            assert tx["meter_stop"] - tx["meter_start"] < 0.5 * 80_000
+
+    faulted = 0
+    for charge_point in (await _csms_json(stack.csms_v16, "/api/charge-points"))["data"]:
+        if charge_point["id"].startswith(prefix):
+            messages = await stack.csms_v16.messages(charge_point["id"], limit=1000)
+            faulted += sum(
+                1
+                for message in messages["data"]
+                if message["action"] == "StatusNotification"
+                and message["message_type"] == "CALL"
+                and message["payload"]["status"] == "Faulted"
+            )
+    assert faulted == counts["faults_injected"]
