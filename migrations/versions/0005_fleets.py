@@ -32,6 +32,9 @@ def upgrade() -> None:
         sa.Column("arrivals", sa.JSON(), nullable=False),
         sa.Column("started_at", shared.models.base.UTCDateTime(timezone=True), nullable=True),
         sa.Column("stopped_at", shared.models.base.UTCDateTime(timezone=True), nullable=True),
+        sa.Column(
+            "stop_requested_at", shared.models.base.UTCDateTime(timezone=True), nullable=True
+        ),
         sa.Column("error", sa.Text(), nullable=True),
         sa.Column("id", sa.Uuid(), nullable=False),
         sa.Column("created_at", shared.models.base.UTCDateTime(timezone=True), nullable=False),

@@ -30,4 +30,6 @@ class Fleet(UuidPrimaryKey, Timestamps, Base):
     arrivals: Mapped[list[Any]]
     started_at: Mapped[datetime | None]
     stopped_at: Mapped[datetime | None]
+    #: Set by an API process that does not run the fleet; the one that does stops it.
+    stop_requested_at: Mapped[datetime | None]
     error: Mapped[str | None] = mapped_column(Text)

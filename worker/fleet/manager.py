@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 import uuid
 from typing import Any
 
@@ -19,6 +20,7 @@ from shared.crud.charge_points import create_charge_points, with_evses
 from shared.crud.ownership import get_owned
 from shared.errors import Conflict, QuotaExceeded, ServiceUnavailable
 from shared.models import ChargePoint, Fleet, User, Vehicle
+from shared.models.base import utcnow
 from shared.schemas.fleet import FleetCounts, FleetCreate, FleetPublic, FleetSummary
 from worker import actions
 from worker.commands import CommandBus
@@ -26,6 +28,8 @@ from worker.fleet import plan
 from worker.fleet.metrics import histogram_csv
 from worker.fleet.runner import Bay, FleetRunner, Member, public
 
+#: Real seconds between two reads of a fleet another API process is asked to stop.
+STOP_POLL_SECONDS = 0.5
 #: Real seconds a route waits for the loop to answer a question about a running fleet.
 LOOP_TIMEOUT = 10.0
 
@@ -123,7 +127,7 @@ class FleetManager:
         session.refresh(fleet)
         duration = None
         if fleet.started_at is not None:
-            end = fleet.stopped_at or _now()
+            end = fleet.stopped_at or utcnow()
             duration = round((end - fleet.started_at).total_seconds(), 3)
         runner = self.runners.get(fleet.id)
         arrivals: list[Any] = fleet.arrivals
@@ -158,18 +162,33 @@ class FleetManager:
         fleet = get_owned(session, Fleet, fleet_id, user)
         runner = self.runners.get(fleet.id)
         if runner is None or not runner.running:
-            if fleet.status not in ("stopped", "failed"):
-                raise Conflict(
-                    f"fleet {fleet_id} is not run by this API process (it was restarted): "
-                    "delete it, or stop its charge points one by one"
-                )
-            return public(fleet)
+            if fleet.status in ("stopped", "failed"):
+                return public(fleet)
+            return self._stop_elsewhere(session, fleet, timeout)
         assert self.loop is not None
         future = asyncio.run_coroutine_threadsafe(runner.stop(), self.loop)
         with contextlib.suppress(TimeoutError):
             future.result(timeout)
         session.expire_all()
         return self._public(get_owned(session, Fleet, fleet_id, user))
+
+    def _stop_elsewhere(self, session: Session, fleet: Fleet, timeout: float) -> FleetPublic:
+        """Another API process runs the fleet (distributed mode, several API processes):
+        ask it through the fleet's row, and wait for it to say it has stopped."""
+        if fleet.stop_requested_at is None:
+            fleet.stop_requested_at = utcnow()
+            session.commit()
+        deadline = time.monotonic() + timeout
+        while fleet.status not in ("stopped", "failed") and time.monotonic() < deadline:
+            time.sleep(STOP_POLL_SECONDS)
+            session.refresh(fleet)
+        if fleet.status not in ("stopped", "failed", "stopping"):
+            raise Conflict(
+                f"fleet {fleet.id} did not begin to stop within {timeout:g} s: the API "
+                "process that ran it has probably stopped (delete the fleet to remove its "
+                "charge points and vehicles)"
+            )
+        return public(fleet)
 
     def delete(self, session: Session, user: User, fleet_id: uuid.UUID, timeout: float) -> None:
         """Stop the fleet if it runs, then delete its charge points, vehicles and itself."""
@@ -200,12 +219,6 @@ async def _live(runner: FleetRunner) -> tuple[str, FleetCounts]:
 
 async def _histograms(runner: FleetRunner) -> dict[str, list[int]]:
     return runner.stats.histograms()
-
-
-def _now():  # type: ignore[no-untyped-def]
-    from shared.models.base import utcnow
-
-    return utcnow()
 
 
 def _id_tag_suffix() -> str:

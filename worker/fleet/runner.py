@@ -117,6 +117,7 @@ class FleetRunner:
         self._stopped = asyncio.Event()
         self._scenario_start = 0.0
         self._main: asyncio.Task[None] | None = None
+        self._abandoned = False
 
     # -- life cycle --------------------------------------------------------------------
 
@@ -130,11 +131,11 @@ class FleetRunner:
 
     async def abandon(self) -> None:
         """The API is going away: stop driving the twins at once (their hosts keep them)."""
+        self._abandoned = True
         if self._main is not None:
             self._main.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._main
-        self._pool.shutdown(wait=False, cancel_futures=True)
 
     @property
     def running(self) -> bool:
@@ -167,24 +168,44 @@ class FleetRunner:
             monitor.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await monitor
-            with contextlib.suppress(Exception):
-                # The hosts write frames in batches: read the last ones before the end.
-                ids = [member.id for member in self.members]
-                for _ in range(FINAL_READS):
-                    await asyncio.sleep(MONITOR_INTERVAL)
-                    self.figures.connected = await self._in_thread(
-                        lambda session: _connected(session, ids)
-                    )
-                    if self.figures.connected == 0 or self.status == "failed":
-                        break
-                await self._read_log()
-            self.figures.messages_per_second = 0.0
-            final = "failed" if self.status == "failed" else "stopped"
-            with contextlib.suppress(Exception):
-                await self._save(status=final, stopped=True)
-            self.status = final
-            self._pool.shutdown(wait=False)
-            self._stopped.set()
+            if self._abandoned:
+                await self._left_behind()
+            else:
+                await self._finish()
+
+    async def _finish(self) -> None:
+        """The final figures: the hosts write frames and disconnections in batches."""
+        with contextlib.suppress(Exception):
+            ids = [member.id for member in self.members]
+            for _ in range(FINAL_READS):
+                await asyncio.sleep(MONITOR_INTERVAL)
+                self.figures.connected = await self._in_thread(
+                    lambda session: _connected(session, ids)
+                )
+                if self.figures.connected == 0 or self.status == "failed":
+                    break
+            await self._read_log()
+        self.figures.messages_per_second = 0.0
+        final = "failed" if self.status == "failed" else "stopped"
+        with contextlib.suppress(Exception):
+            await self._save(status=final, stopped=True)
+        self.status = final
+        self._pool.shutdown(wait=False)
+        self._stopped.set()
+
+    async def _left_behind(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        self.status = "stopped"
+        with contextlib.suppress(Exception):
+            await self._save(
+                status="stopped",
+                error="the API process that ran the fleet stopped; its charge points stay "
+                "with their hosts as they were",
+                stopped=True,
+            )
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        self._stopped.set()
 
     def _spawn(self, coroutine: Any) -> None:
         task = asyncio.create_task(coroutine)
@@ -478,6 +499,13 @@ class FleetRunner:
                 self.figures.connected = await self._in_thread(
                     lambda session: _connected(session, ids)
                 )
+                requested = await self._in_thread(
+                    lambda session: session.scalar(
+                        select(Fleet.stop_requested_at).where(Fleet.id == self.fleet_id)
+                    )
+                )
+                if requested is not None:
+                    self._stopping.set()
             except Exception:
                 logger.exception("fleet %s: reading its figures failed", self.fleet_id)
                 continue

@@ -10,10 +10,12 @@ from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
+from public_api.app import create_app as create_public_app
 from shared.settings import Settings
 from tests.builders import create_account
 from tests.csms.server import RunningCsms
@@ -404,3 +406,34 @@ async def test_remote_starts_target_soc_and_faults(embedded: Stack) -> None:
                 and message["payload"]["status"] == "Faulted"
             )
     assert faulted == counts["faults_injected"]
+
+
+async def test_another_api_process_stops_the_fleet_through_its_row(
+    embedded: Stack, settings: Settings, engine: Engine
+) -> None:
+    """Distributed mode may run several public API processes: any of them stops a fleet."""
+    stack = embedded
+    headers = await stack.account()
+    body = fleet_body(stack, count=6, mean_arrival_interval=300)
+    fleet = await _create(stack, headers, body)
+    await eventually(
+        lambda: _fleet(stack, headers, fleet["id"]),
+        lambda f: f["counts"]["sessions_started"] >= 2,
+        timeout=60,
+    )
+    other = create_public_app(settings, engine)
+    async with (
+        other.router.lifespan_context(other),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=other), base_url="http://b") as b,
+    ):
+        read = await b.get(f"/twin/fleet/{fleet['id']}", headers=headers)
+        assert read.status_code == 200, read.text
+        assert read.json()["status"] == "running"
+        stopped = await b.post(f"/twin/fleet/{fleet['id']}/stop", headers=headers, timeout=120)
+    assert stopped.status_code == 200, stopped.text
+    assert stopped.json()["status"] == "stopped"
+    prefix = body["charge_points"]["identity_prefix"]
+    transactions = await _csms_json(stack.csms_v16, "/api/transactions")
+    mine = [tx for tx in transactions["data"] if tx["charge_point_id"].startswith(prefix)]
+    assert len(mine) == stopped.json()["counts"]["sessions_started"]
+    assert all(tx["stopped_at"] is not None for tx in mine)
