@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from sqlalchemy import Engine, func, select, update
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from shared.db import session_for
@@ -239,6 +240,12 @@ class FleetRunner:
             if error.code != "rejected":
                 self.figures.errors[f"{name}: {error.code or 'failed'}"] += 1
             raise
+        except SQLAlchemyError as error:
+            # A database that refuses a connection for a moment (too many clients) fails
+            # this step, not the fleet.
+            logger.warning("fleet %s: %s failed: %s", self.fleet_id, name, error)
+            self.figures.errors[f"{name}: database"] += 1
+            raise DomainError(f"{name}: {error}", code="database") from error
 
     # -- connecting --------------------------------------------------------------------
 
@@ -314,8 +321,11 @@ class FleetRunner:
                 )
             try:
                 await self._session(member, bay, arrival)
-            except DomainError:
-                await self._tidy(member, bay)
+            except (DomainError, SQLAlchemyError) as error:
+                if isinstance(error, SQLAlchemyError):
+                    self.figures.errors["session: database"] += 1
+                with contextlib.suppress(DomainError, SQLAlchemyError):
+                    await self._tidy(member, bay)
 
     async def _fault(self, member: Member, bay: Bay, duration: float) -> None:
         try:

@@ -87,12 +87,13 @@ async def test_a_fleet_counts_what_the_csms_recorded(stack: Stack) -> None:
     assert not any(cp["connected"] for cp in ours)
     transactions = await _csms_json(stack.csms_v16, "/api/transactions")
     mine = [tx for tx in transactions["data"] if tx["charge_point_id"].startswith(prefix)]
-    assert len(mine) == counts["sessions_started"]
+    assert len(mine) == counts["sessions_started"], counts
     open_ones = [tx for tx in mine if tx["stopped_at"] is None]
     assert not open_ones, (open_ones, counts)
     assert counts["sessions_ended"] == counts["sessions_started"]
     assert counts["messages"]["StartTransaction"]["sent"] == len(mine)
-    assert counts["messages"]["StopTransaction"]["sent"] == len(mine)
+    # At least once: a twin whose connection dropped sends an unanswered stop again.
+    assert counts["messages"]["StopTransaction"]["sent"] >= len(mine)
     meter_values = sum(tx["meter_value_count"] for tx in mine)
     assert meter_values > 0
     assert counts["messages"]["MeterValues"]["sent"] == meter_values
