@@ -6,7 +6,7 @@ PYTHON ?= python3
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.elu-installed
 
-.PHONY: install up up-distributed test lint format
+.PHONY: install up up-distributed test lint format lab notebooks
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -34,3 +34,12 @@ lint: $(STAMP)
 format: $(STAMP)
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
+
+# The notebooks in notebooks/, against a running `make up` (started first, in another shell).
+lab: $(STAMP)
+	$(BIN)/jupyter lab notebooks/
+
+# Run every notebook against a running `make up` and store it with its outputs (the plots).
+notebooks: $(STAMP)
+	$(BIN)/jupyter nbconvert --to notebook --execute --inplace \
+		--ExecutePreprocessor.record_timing=False notebooks/*.ipynb

@@ -134,7 +134,7 @@ def thread_split(start: Usage, end: Usage) -> dict[str, float]:
     return {"main_thread": round(main, 2), "other_threads": round(others, 2)}
 
 
-def wait_for(url: str, process: subprocess.Popen[Any], what: str, timeout: float = 60) -> None:
+def wait_for(url: str, process: subprocess.Popen[Any], what: str, timeout: float = 180) -> None:
     deadline = time.monotonic() + timeout
     while True:
         if process.poll() is not None:

@@ -31,12 +31,17 @@ CATEGORIES: list[tuple[str, tuple[str, ...]]] = [
     ("SQLAlchemy", ("sqlalchemy/",)),
     ("sqlite3 driver", ("sqlite3/",)),
     ("psycopg driver", ("psycopg/", "psycopg_binary/")),
-    ("schema validation", ("fastjsonschema", "<string>")),
+    ("schema validation", ("fastjsonschema", "<string>", "jsonschema/", "referencing/")),
+    ("regular expressions (re)", ("re/__init__.py", "re/_")),
     ("JSON", ("json/", "orjson")),
     ("websockets", ("websockets/",)),
     ("ocpp library", ("ocpp/",)),
     ("twin logic (worker/twin)", ("worker/twin/",)),
     ("host (worker/host.py, actions, commands)", ("worker/",)),
+    (
+        "bundled CSMS (shared/csms, csms_v16, csms_v201)",
+        ("shared/csms/", "csms_v16/", "csms_v201/"),
+    ),
     (
         "API (fastapi, starlette, uvicorn, pydantic, h11)",
         (
@@ -159,10 +164,10 @@ def shares(path: Path, top: int = 25, rate: int = 100) -> str:
 
 
 def _short(file: str) -> str:
-    for marker in ("site-packages/", "python3.11/", "/wt-bench/"):
+    for marker in ("site-packages/", "python3.11/"):
         if marker in file:
             return file.split(marker, 1)[1]
-    return file
+    return re.sub(r"^.*/wt-[^/]+/", "", file)
 
 
 if __name__ == "__main__":

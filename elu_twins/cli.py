@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from typing import Annotated
 
 import typer
 
+from elu_twins import log_labels
 from elu_twins.fleet_cli import fleet_app
 from shared.settings import Settings
-
-LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 app = typer.Typer(help="ELU Twins: virtual OCPP charge points and vehicles.", no_args_is_help=True)
 user_app = typer.Typer(help="Manage users from the terminal (operator).", no_args_is_help=True)
@@ -19,9 +19,13 @@ app.add_typer(user_app, name="user")
 app.add_typer(fleet_app, name="fleet")
 
 
-def configure_logging() -> None:
-    """INFO for ELU Twins; the per-frame logs of the ocpp library and CSMSs only from WARNING."""
-    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
+def configure_logging(label: str = "elu-twins") -> None:
+    """INFO for ELU Twins; the per-frame logs of the ocpp library and CSMSs only from WARNING.
+    Each line says which service logged it: ``label``, or ``ELU_LOG_LABEL`` (which
+    `elu-twins up --distributed` gives each process it starts)."""
+    logging.basicConfig(level=logging.INFO, format=log_labels.LOG_FORMAT)
+    log_labels.SERVICE.set(os.environ.get("ELU_LOG_LABEL") or label)
+    log_labels.label_handlers()
     for noisy in ("ocpp", "elu_twins.csms", "websockets", "alembic.runtime.plugins"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
@@ -74,13 +78,16 @@ def public_api(
     import uvicorn
 
     from elu_twins.distributed import create_public_app
+    from elu_twins.servers import SHUTDOWN_GRACE
 
     settings = _settings()
-    configure_logging()
+    configure_logging(log_labels.PUBLIC_API)
     uvicorn.run(
         create_public_app(settings),
         host=host or settings.host,
         port=port or settings.public_api_port,
+        log_config=None,
+        timeout_graceful_shutdown=SHUTDOWN_GRACE,  # open live event streams end
     )
 
 
@@ -95,9 +102,12 @@ def private_api(
     from private_api.app import create_app
 
     settings = _settings()
-    configure_logging()
+    configure_logging(log_labels.PRIVATE_API)
     uvicorn.run(
-        create_app(settings), host=host or settings.host, port=port or settings.private_api_port
+        create_app(settings),
+        host=host or settings.host,
+        port=port or settings.private_api_port,
+        log_config=None,
     )
 
 
@@ -115,7 +125,7 @@ def worker(
     from worker.host import default_host_name
 
     settings = _settings()
-    configure_logging()
+    configure_logging(log_labels.TWIN_HOST)
     run_worker(settings, name or settings.worker_name or default_host_name(), loglevel)
 
 
@@ -137,10 +147,20 @@ def flower(
 def _run_csms(version: str, port: int | None, host: str | None) -> None:
     import uvicorn
 
+    from elu_twins.servers import SHUTDOWN_GRACE
+
     settings = _settings()
     default_port = settings.csms_v16_port if version == "1.6" else settings.csms_v201_port
     factory = "csms_v16.app:create_app" if version == "1.6" else "csms_v201.app:create_app"
-    uvicorn.run(factory, factory=True, host=host or settings.host, port=port or default_port)
+    configure_logging(log_labels.CSMS_V16 if version == "1.6" else log_labels.CSMS_V201)
+    uvicorn.run(
+        factory,
+        factory=True,
+        host=host or settings.host,
+        port=port or default_port,
+        log_config=None,
+        timeout_graceful_shutdown=SHUTDOWN_GRACE,  # open live event streams end
+    )
 
 
 @app.command("csms-v16")

@@ -31,15 +31,17 @@ STOP_TIMEOUT = 40.0
 
 
 def create_public_app(settings: Settings) -> FastAPI:
-    """The public API whose commands reach the Celery workers through Redis."""
+    """The public API whose commands reach the Celery workers, and whose live events come
+    from them, through Redis."""
     from public_api.app import create_app
     from worker.celery_app import create_celery
     from worker.redis_bus import RedisBus
+    from worker.redis_events import RedisEventSource
 
     assert settings.database_url is not None
     engine = make_engine(settings.database_url)
     bus = RedisBus(engine, redis.Redis.from_url(settings.redis_url), create_celery(settings))
-    return create_app(settings, engine, bus)
+    return create_app(settings, engine, bus, RedisEventSource(settings.redis_url))
 
 
 def distributed_settings(settings: Settings) -> Settings:
@@ -131,7 +133,10 @@ def run_distributed(settings: Settings, workers: int) -> None:
         Child(
             label,
             url,
-            subprocess.Popen([sys.executable, "-m", "elu_twins", *arguments], env=environment),
+            subprocess.Popen(
+                [sys.executable, "-m", "elu_twins", *arguments],
+                env=environment | {"ELU_LOG_LABEL": label},
+            ),
         )
         for label, url, arguments in services(settings, workers)
     ]

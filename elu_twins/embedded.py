@@ -7,10 +7,12 @@ import logging
 
 from csms_v16.app import create_app as create_csms_v16
 from csms_v201.app import create_app as create_csms_v201
+from elu_twins import log_labels
 from elu_twins.servers import make_server, serve_all
 from private_api.app import create_app as create_private_app
 from public_api.app import create_app as create_public_app
-from shared.db import make_engine
+from shared.crud.users import has_users
+from shared.db import make_engine, session_for
 from shared.migrate import upgrade
 from shared.settings import Settings
 from worker.commands import InProcessBus
@@ -24,26 +26,30 @@ logger = logging.getLogger(__name__)
 HOST_NAME = "embedded"
 
 
-def banner(settings: Settings) -> str:
+def banner(settings: Settings, first_user: bool) -> str:
+    """Where everything is; and, until there is a user, how to create the first one."""
     host = settings.host
-    return "\n".join(
-        [
-            "ELU Twins is running (embedded mode).",
-            f"  public API      http://{host}:{settings.public_api_port}/docs",
-            f"  private API     http://{host}:{settings.private_api_port}/docs",
-            f"  OCPP 1.6 CSMS   ws://{host}:{settings.csms_v16_port}/<cid>"
-            f"   (API http://{host}:{settings.csms_v16_port}/docs)",
-            f"  OCPP 2.0.1 CSMS ws://{host}:{settings.csms_v201_port}/<cid>"
-            f"   (API http://{host}:{settings.csms_v201_port}/docs)",
-            f"  data            {settings.data_dir.resolve()}",
-            f"  operator key    {settings.operator_key}",
+    lines = [
+        "ELU Twins is running (embedded mode).",
+        f"  public API      http://{host}:{settings.public_api_port}/docs",
+        f"  dashboard       http://{host}:{settings.public_api_port}/ui",
+        f"  private API     http://{host}:{settings.private_api_port}/docs",
+        f"  OCPP 1.6 CSMS   ws://{host}:{settings.csms_v16_port}/<cid>"
+        f"   (API http://{host}:{settings.csms_v16_port}/docs)",
+        f"  OCPP 2.0.1 CSMS ws://{host}:{settings.csms_v201_port}/<cid>"
+        f"   (API http://{host}:{settings.csms_v201_port}/docs)",
+        f"  data            {settings.data_dir.resolve()}",
+        f"  operator key    {settings.operator_key}",
+    ]
+    if first_user:
+        lines += [
             "Create your first user:",
             f"  curl -X POST http://{host}:{settings.private_api_port}/user/ \\",
             f"    -H 'X-Operator-Key: {settings.operator_key}' \\",
             "    -H 'Content-Type: application/json' \\",
             """    -d '{"username": "me", "password": "change-me-please"}'""",
         ]
-    )
+    return "\n".join(lines)
 
 
 async def run_embedded(settings: Settings) -> None:
@@ -59,17 +65,37 @@ async def run_embedded(settings: Settings) -> None:
         resume_window=settings.resume_window,
     )
     bus = InProcessBus(twin_host, asyncio.get_running_loop())
+    csms_apps = [create_csms_v16(), create_csms_v201()]
+
+    async def stopping() -> None:
+        """Close the twins' websockets, then the live event streams still open."""
+        await twin_host.close()
+        for csms in csms_apps:
+            csms.state.csms.events.close()
+
     servers = [
         make_server(
-            create_public_app(settings, engine, bus), settings.host, settings.public_api_port
+            create_public_app(settings, engine, bus, twin_host.live),
+            settings.host,
+            settings.public_api_port,
+            log_labels.PUBLIC_API,
         ),
-        make_server(create_private_app(settings, engine), settings.host, settings.private_api_port),
-        make_server(create_csms_v16(), settings.host, settings.csms_v16_port),
-        make_server(create_csms_v201(), settings.host, settings.csms_v201_port),
+        make_server(
+            create_private_app(settings, engine),
+            settings.host,
+            settings.private_api_port,
+            log_labels.PRIVATE_API,
+        ),
+        make_server(csms_apps[0], settings.host, settings.csms_v16_port, log_labels.CSMS_V16),
+        make_server(csms_apps[1], settings.host, settings.csms_v201_port, log_labels.CSMS_V201),
     ]
+    log_labels.label_handlers({"worker": log_labels.TWIN_HOST})
+    log_labels.SERVICE.set(log_labels.TWIN_HOST)
     await twin_host.start()
-    print(banner(settings), flush=True)
+    with session_for(engine) as session:
+        first_user = not has_users(session)
+    print(banner(settings, first_user), flush=True)
     try:
-        await serve_all(servers, on_started=twin_host.restore, on_stopping=twin_host.close)
+        await serve_all(servers, on_started=twin_host.restore, on_stopping=stopping)
     finally:
         await twin_host.close()

@@ -11,17 +11,39 @@ from collections.abc import Awaitable, Callable, Generator, Iterable
 import uvicorn
 from fastapi import FastAPI
 
+from elu_twins.log_labels import labelled
+
 
 class QuietServer(uvicorn.Server):
-    """A uvicorn server that leaves signal handling to whoever runs the loop."""
+    """A uvicorn server that leaves signal handling to whoever runs the loop, and whose log
+    lines say ``label``."""
+
+    def __init__(self, config: uvicorn.Config, label: str) -> None:
+        super().__init__(config)
+        self.label = label
 
     @contextlib.contextmanager
     def capture_signals(self) -> Generator[None, None, None]:
         yield
 
 
-def make_server(app: FastAPI, host: str, port: int, log_level: str = "info") -> QuietServer:
-    return QuietServer(uvicorn.Config(app, host=host, port=port, log_level=log_level))
+#: Seconds a stopping server lets open answers (live event streams) run before it ends them.
+SHUTDOWN_GRACE = 3
+
+
+def make_server(
+    app: FastAPI, host: str, port: int, label: str, log_level: str = "info"
+) -> QuietServer:
+    # log_config=None: uvicorn's lines go to the root handlers, which label them.
+    config = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_level=log_level,
+        log_config=None,
+        timeout_graceful_shutdown=SHUTDOWN_GRACE,
+    )
+    return QuietServer(config, label)
 
 
 def check_ports_free(servers: Iterable[QuietServer]) -> None:
@@ -55,7 +77,9 @@ async def serve_all(
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
-    tasks = [asyncio.create_task(server.serve()) for server in servers]
+    tasks = [
+        asyncio.create_task(server.serve(), context=labelled(server.label)) for server in servers
+    ]
     stopper = asyncio.create_task(stop.wait())
     if on_started is not None:
         await _until_started(servers, tasks)

@@ -8,6 +8,7 @@ from sqlalchemy import Engine
 from private_api.routes import hosts, users
 from shared.db import make_engine
 from shared.errors import install_error_handlers
+from shared.openapi import document_errors
 from shared.request_limits import install_request_limits
 from shared.settings import Settings, get_settings
 
@@ -24,4 +25,5 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     install_request_limits(app, settings.max_request_bytes, settings.max_bulk_request_bytes)
     app.include_router(users.router)
     app.include_router(hosts.router)
+    document_errors(app, "the X-Operator-Key header is missing or wrong")
     return app

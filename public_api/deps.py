@@ -7,14 +7,18 @@ from dataclasses import dataclass
 from typing import Annotated
 
 import jwt
-from fastapi import Depends, HTTPException, Request, status
+from fastapi import Depends, HTTPException, Query, Request, status
 from fastapi.security import OAuth2PasswordBearer
+from sqlalchemy.orm import Session
 
+from shared.db import session_for
 from shared.deps import SessionDep, SettingsDep
 from shared.models import AppToken, User
 from shared.models.base import utcnow
 from shared.security import TOKEN_KINDS, TokenKind, decode_token
+from shared.settings import Settings
 from worker.commands import CommandBus
+from worker.live import EventSource
 
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/token")
 
@@ -40,6 +44,11 @@ class TokenClaims:
 
 
 def get_token_claims(settings: SettingsDep, token: TokenDep) -> TokenClaims:
+    return token_claims(settings, token)
+
+
+def token_claims(settings: Settings, token: str) -> TokenClaims:
+    """Who the token speaks for; 401 when it is invalid or expired."""
     assert settings.secret_key is not None
     try:
         claims = decode_token(settings.secret_key, token)
@@ -59,6 +68,11 @@ TokenClaimsDep = Annotated[TokenClaims, Depends(get_token_claims)]
 
 
 def get_current_user(session: SessionDep, claims: TokenClaimsDep) -> User:
+    return user_of(session, claims)
+
+
+def user_of(session: Session, claims: TokenClaims) -> User:
+    """The active user a valid token speaks for; 401 when revoked, expired or deactivated."""
     if claims.app_token_id is not None:
         app_token = session.get(AppToken, claims.app_token_id)
         if app_token is None or app_token.user_id != claims.user_id:
@@ -72,6 +86,47 @@ def get_current_user(session: SessionDep, claims: TokenClaimsDep) -> User:
 
 
 CurrentUser = Annotated[User, Depends(get_current_user)]
+
+
+optional_oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/token", auto_error=False)
+
+
+def get_stream_user(
+    request: Request,
+    settings: SettingsDep,
+    bearer: Annotated[str | None, Depends(optional_oauth2_scheme)],
+    token: Annotated[
+        str | None,
+        Query(description="The bearer token, for clients that cannot send headers (EventSource)"),
+    ] = None,
+) -> User:
+    """The user of a long-lived stream: the bearer token from the header or ``?token=``.
+
+    Reads the database in a session of its own, closed before the stream begins, so
+    that a viewer does not hold a database connection for as long as it watches.
+    """
+    credential = bearer or token
+    if not credential:
+        raise _unauthorized("not authenticated: send a bearer token or ?token=")
+    claims = token_claims(settings, credential)
+    with session_for(request.app.state.engine) as session:
+        return user_of(session, claims)
+
+
+StreamUser = Annotated[User, Depends(get_stream_user)]
+
+
+def get_event_source(request: Request) -> EventSource:
+    source = getattr(request.app.state, "events", None)
+    if source is None:
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE,
+            "live events are not available: this API runs without a twin host or Redis",
+        )
+    return source
+
+
+EventSourceDep = Annotated[EventSource, Depends(get_event_source)]
 
 
 def get_command_bus(request: Request) -> CommandBus:
@@ -94,8 +149,10 @@ OptionalCommandBusDep = Annotated[CommandBus | None, Depends(get_optional_comman
 __all__ = [
     "CommandBusDep",
     "CurrentUser",
+    "EventSourceDep",
     "OptionalCommandBusDep",
     "SessionDep",
     "SettingsDep",
+    "StreamUser",
     "TokenClaimsDep",
 ]

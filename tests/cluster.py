@@ -29,6 +29,8 @@ from worker.celery_app import create_celery
 from worker.commands import run_command
 from worker.redis_bus import RedisBus
 
+#: The repository the tests run from: worker processes import this code, not an installed one.
+ROOT = Path(__file__).resolve().parents[1]
 ELU_TWINS = Path(sys.executable).parent / "elu-twins"
 
 
@@ -51,8 +53,9 @@ class Cluster:
         name = name or f"w{len(self.workers) + 1}-{uuid.uuid4().hex[:6]}"
         log = self.folder / f"{name}.log"
         process = subprocess.Popen(
-            [str(ELU_TWINS), "worker", "--name", name, "--loglevel", "INFO"],
+            [sys.executable, "-m", "elu_twins", "worker", "--name", name, "--loglevel", "INFO"],
             env=child_environment(self.settings),
+            cwd=ROOT,
             stdout=log.open("wb"),
             stderr=subprocess.STDOUT,
         )

@@ -58,7 +58,7 @@ def embedded_env(data_dir: Path, ports: dict[str, int] | None = None) -> dict[st
 @contextmanager
 def run_embedded(
     data_dir: Path,
-    timeout: float = 30.0,
+    timeout: float = 120.0,
     ports: dict[str, int] | None = None,
     settings: dict[str, str] | None = None,
 ) -> Iterator[Embedded]:
@@ -132,7 +132,7 @@ def run_csms(command: str, data_dir: Path) -> Iterator[str]:
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + 60  # a loaded machine starts slowly
         while True:
             try:
                 httpx.get(f"{url}/api/settings", timeout=1).raise_for_status()

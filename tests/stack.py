@@ -20,6 +20,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import uvicorn
+from fastapi import FastAPI
 from sqlalchemy import Engine
 
 from csms_v16.app import create_app as create_csms_v16
@@ -31,10 +33,12 @@ from tests.cluster import Cluster
 from tests.csms.server import RunningCsms, serve
 from worker.commands import InProcessBus
 from worker.host import Host
+from worker.redis_events import RedisEventSource
 
 
 @dataclass
 class Stack:
+    public_app: FastAPI
     public: httpx.AsyncClient
     private: httpx.AsyncClient
     csms_v16: RunningCsms
@@ -87,6 +91,27 @@ class Stack:
         assert answer.status_code == 200, answer.text
         return answer.json()
 
+    @contextlib.asynccontextmanager
+    async def served_public(self) -> AsyncIterator[str]:
+        """The public API on a real HTTP server (a stream needs one: httpx's ASGI transport
+        reads an answer whole); answers its base URL."""
+        server = uvicorn.Server(
+            uvicorn.Config(
+                self.public_app, host="127.0.0.1", port=0, log_level="warning", lifespan="off"
+            )
+        )
+        task = asyncio.create_task(server.serve())
+        while not server.started:
+            if task.done():
+                task.result()
+            await asyncio.sleep(0.01)
+        port = server.servers[0].sockets[0].getsockname()[1]
+        try:
+            yield f"http://127.0.0.1:{port}"
+        finally:
+            server.should_exit = True
+            await task
+
     async def action(self, name: str, headers: dict[str, str], **body: Any) -> httpx.Response:
         return await self.public.post(
             f"/twin/charge-point/action/{name}", headers=headers, json=body, timeout=60
@@ -107,7 +132,7 @@ async def running_stack(
     )
     await host.start()
     bus = InProcessBus(host, asyncio.get_running_loop())
-    public_app = create_public_app(settings, engine, bus)
+    public_app = create_public_app(settings, engine, bus, host.live)
     private_app = create_private_app(settings, engine)
     try:
         async with (
@@ -123,7 +148,7 @@ async def running_stack(
                 headers={"X-Operator-Key": settings.operator_key or ""},
             ) as private,
         ):
-            yield Stack(public, private, csms_v16, csms_v201, {host.name: os.getpid()})
+            yield Stack(public_app, public, private, csms_v16, csms_v201, {host.name: os.getpid()})
     finally:
         await host.close()
 
@@ -132,7 +157,12 @@ async def running_stack(
 async def running_distributed_stack(cluster: Cluster) -> AsyncIterator[Stack]:
     """The stack over the cluster's worker processes; the twins the test connected are
     disconnected at the end, so that the next test's workers are not busy with them."""
-    public_app = create_public_app(cluster.settings, cluster.engine, cluster.bus)
+    public_app = create_public_app(
+        cluster.settings,
+        cluster.engine,
+        cluster.bus,
+        RedisEventSource(cluster.settings.redis_url),
+    )
     private_app = create_private_app(cluster.settings, cluster.engine)
     async with (
         serve(create_csms_v16()) as csms_v16,
@@ -149,7 +179,13 @@ async def running_distributed_stack(cluster: Cluster) -> AsyncIterator[Stack]:
     ):
         try:
             yield Stack(
-                public, private, csms_v16, csms_v201, cluster.host_pids(), mode="distributed"
+                public_app,
+                public,
+                private,
+                csms_v16,
+                csms_v201,
+                cluster.host_pids(),
+                mode="distributed",
             )
         finally:
             await asyncio.to_thread(cluster.disconnect_all)

@@ -9,6 +9,8 @@ it does not run the twins. The worker consumes its own queue ``host.<name>``
 - ``elu.run_command``: carry out a stored command (:meth:`Host.execute`);
 - ``elu.host_twin``: run a twin placed here (a twin whose host died or drained).
 
+Its twins' live events go to Redis while someone watches (:mod:`worker.redis_events`).
+
 Both only hand the work to the host's loop and return, so the worker's single
 (solo) execution slot never waits on a twin. Flower shows the workers and these
 tasks. A warm shutdown (SIGTERM) drains the host: its twins move to the other
@@ -31,6 +33,7 @@ from shared.db import make_engine
 from shared.settings import Settings
 from worker.host import Host
 from worker.redis_bus import host_queue, publish_outcome, send_to_host
+from worker.redis_events import RedisEventRelay
 
 logger = logging.getLogger(__name__)
 
@@ -90,6 +93,7 @@ class HostRunner:
             on_outcome=lambda command_id, outcome: publish_outcome(self.redis, command_id, outcome),
             forward=lambda host, task, arguments: send_to_host(celery, host, task, arguments),
         )
+        self.relay = RedisEventRelay(self.host.live, settings.redis_url)
         self.loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self.loop.run_forever, name="twin-host", daemon=True)
 
@@ -97,6 +101,7 @@ class HostRunner:
         self._thread.start()
         try:
             asyncio.run_coroutine_threadsafe(self.host.start(), self.loop).result(60)
+            asyncio.run_coroutine_threadsafe(self.relay.start(), self.loop).result(10)
         except BaseException:
             self._stop_loop()
             raise
@@ -114,6 +119,10 @@ class HostRunner:
             asyncio.run_coroutine_threadsafe(self.host.drain(), self.loop).result(DRAIN_TIMEOUT)
         except Exception:
             logger.exception("draining twin host %s failed", self.host.name)
+        try:
+            asyncio.run_coroutine_threadsafe(self.relay.close(), self.loop).result(5)
+        except Exception:
+            logger.exception("closing the live event relay of %s failed", self.host.name)
         self._stop_loop()
 
     def _stop_loop(self) -> None:

@@ -43,6 +43,7 @@ from shared.models import (
 from shared.models.base import utcnow
 from worker import leases
 from worker.leases import LeaseClock
+from worker.live import LiveEvents, Watched
 from worker.persistence import EventWriter, TwinRows
 from worker.twin.charge_point import ChargePointTwin
 from worker.twin.clock import Clock, SystemClock
@@ -138,6 +139,8 @@ class Host:
             on_lost=self._lost,
             host_name=self.name,
         )
+        #: The twins' event sink: persists through the writer, streams to live viewers.
+        self.live = LiveEvents(self.writer)
         self.twins: dict[uuid.UUID, ChargePointTwin] = {}
         self.loop: asyncio.AbstractEventLoop | None = None
         self._previous_heartbeat: datetime | None = None
@@ -218,8 +221,9 @@ class Host:
             await asyncio.wait_for(self._commands_done.wait(), CLOSE_TIMEOUT)
         twins = list(self.twins.values())
         for twin in twins:
+            twin.freeze()  # the state saved now is the last word: no sample after it
             self.writer.state_changed(twin)
-        await self.writer.flush()
+        await self.writer.flush(everything=True)
         if twins:
             closing = [asyncio.ensure_future(twin.close()) for twin in twins]
             _, late = await asyncio.wait(closing, timeout=CLOSE_TIMEOUT)
@@ -228,6 +232,7 @@ class Host:
             if late:
                 logger.warning("%d twin(s) did not close within %g s", len(late), CLOSE_TIMEOUT)
         await self.writer.close()
+        self.live.close()
 
     async def _keep_lease(self) -> None:
         """Renew the lease (the heartbeat operators see) a few times per lease period.
@@ -260,6 +265,7 @@ class Host:
         twins, self.twins = list(self.twins.values()), {}
         for twin in twins:
             self.writer.forget(twin.config.charge_point_id)
+            self.live.forget(twin.config.charge_point_id)
         await asyncio.gather(*(twin.close() for twin in twins), return_exceptions=True)
         await asyncio.to_thread(leases.release_all, self.engine, self.name)
 
@@ -269,6 +275,7 @@ class Host:
         if twin is not None:
             logger.warning("%s moved to another host; closing it here", twin.config.cid)
             self.writer.forget(charge_point_id)
+            self.live.forget(charge_point_id)
             self.spawn(twin.close())
 
     def spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
@@ -563,20 +570,24 @@ class Host:
             await twin.close()
         config, rows, saved, wanted = await asyncio.to_thread(self._load_config, charge_point_id)
         self.writer.register(config.charge_point_id, rows)
+        self.live.register(config.charge_point_id, Watched(rows.user_id, rows.connectors))
         now = utcnow()
         twin = ChargePointTwin(
             config,
             self.clock_factory(config.speed, saved.simulated(now, config.speed) if saved else None),
-            self.writer,
+            self.live.sink,
             store=self.writer,
             permit=lambda: self.permit(charge_point_id),
         )
         if saved is not None:
             resume = now - saved.last_alive <= self.resume_window
+            # A twin may have sent until its lease ran out (the lease gates every frame).
+            sent_until = min(now, saved.last_alive + timedelta(seconds=self.lease.seconds))
             twin.restore_state(
                 saved.state,
                 resume=resume,
                 last_alive=saved.simulated(saved.last_alive, config.speed),
+                sent_until=saved.simulated(sent_until, config.speed),
             )
             logger.info(
                 "%s: %s from its state of %s",
@@ -700,6 +711,7 @@ class Host:
             await twin.close()
         await self.writer.flush()
         self.writer.forget(str(command.charge_point_id))
+        self.live.forget(str(command.charge_point_id))
         return {"status": "removed"}
 
     def _let_go(self, charge_point_id: uuid.UUID) -> None:

@@ -19,6 +19,7 @@ import asyncio
 import contextlib
 import functools
 import logging
+import time
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -62,6 +63,18 @@ logger = logging.getLogger(__name__)
 
 #: Seconds a save that a twin waits for gathers others into its batch.
 SAVE_GATHER = 0.02
+#: Real seconds a twin whose registers, SoC and energy moved waits at most to be saved.
+PROGRESS_INTERVAL = 30.0
+#: Real seconds a connector's, transaction's or vehicle's row may lag behind values that
+#: only move along the charging curve (energy, register, SoC, a power within 1 % of the
+#: stored one). Reads carry the stored values on from when they were measured
+#: (worker/readings.py, for up to MAX_CARRY_ON = 120 s), so they stay true; any other
+#: change (status, power step, vehicle, transaction) is written with its batch.
+ROW_REFRESH = 60.0
+
+
+class StatesNotSaved(Exception):
+    """The events of a batch were written but the twins' states were not."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +98,8 @@ class EventWriter:
         prune_interval: float = 60.0,
         on_lost: Callable[[str], None] | None = None,
         host_name: str = "",
+        progress_interval: float = PROGRESS_INTERVAL,
+        row_refresh: float = ROW_REFRESH,
     ) -> None:
         self.engine = engine
         self.host_name = host_name
@@ -92,10 +107,13 @@ class EventWriter:
         self.message_log_limit = message_log_limit
         self.prune_interval = prune_interval
         self.on_lost = on_lost
+        self.progress_interval = progress_interval
         self._rows: dict[str, TwinRows] = {}
         self._tokens: dict[str, int] = {}
         self._pending: list[TwinEvent] = []
         self._changed: dict[str, ChargePointTwin] = {}
+        #: Twins whose state only progressed, with when (loop time) it first did.
+        self._progressed: dict[str, tuple[ChargePointTwin, float]] = {}
         self._saved_waiters: list[asyncio.Future[None]] = []
         self._wake = asyncio.Event()
         self._logged_since_prune: set[uuid.UUID] = set()
@@ -103,6 +121,10 @@ class EventWriter:
         #: When (real time) each connector's latest values were reported.
         self._measured: dict[tuple[str, int], datetime] = {}
         self._stored_transactions: set[uuid.UUID] = set()
+        #: Per row: what of it was last written, when (monotonic), and the latest event
+        #: not written since (see ROW_REFRESH). Touched only by the writing thread.
+        self._rows_written: dict[tuple[str, object], _Written] = {}
+        self._row_refresh = row_refresh
         self._lock = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
 
@@ -123,6 +145,24 @@ class EventWriter:
     def state_changed(self, twin: ChargePointTwin) -> None:
         self._changed[twin.config.charge_point_id] = twin
 
+    def state_progressed(self, twin: ChargePointTwin) -> None:
+        charge_point_id = twin.config.charge_point_id
+        if charge_point_id not in self._progressed:
+            self._progressed[charge_point_id] = (twin, asyncio.get_running_loop().time())
+
+    def _due_progress(self) -> None:
+        """Move the twins that progressed a progress interval ago to the states to save
+        now (oldest first: the dict keeps the order they came in)."""
+        due = asyncio.get_running_loop().time() - self.progress_interval
+        progressed = self._progressed
+        while progressed:
+            charge_point_id = next(iter(progressed))
+            twin, since = progressed[charge_point_id]
+            if since > due:
+                break
+            del progressed[charge_point_id]
+            self._changed[charge_point_id] = twin
+
     async def saved(self, twin: ChargePointTwin) -> None:
         """Return once the twin's state as of now is written (the next batch, sent at once)."""
         self.state_changed(twin)
@@ -137,7 +177,7 @@ class EventWriter:
     async def close(self) -> None:
         if self._task is not None:
             self._task.cancel()
-        await self.flush()
+        await self.flush(everything=True)
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
@@ -182,13 +222,13 @@ class EventWriter:
                     )
             session.commit()
 
-    async def flush(self) -> None:
-        """Write everything reported so far (also what arrives while writing waits its turn)."""
+    async def flush(self, *, everything: bool = False) -> None:
+        """Write what was reported so far (also what arrives while writing waits its turn).
+        ``everything``: also the rows held back by ROW_REFRESH (before the host stops)."""
         async with self._lock:
             waiters, self._saved_waiters = self._saved_waiters, []
             try:
-                await self._flush_events()
-                await self._flush_states()
+                await self._flush(everything)
             except BaseException as error:
                 for waiter in waiters:
                     if not waiter.done():
@@ -198,25 +238,35 @@ class EventWriter:
                 if not waiter.done():
                     waiter.set_result(None)
 
-    async def _flush_events(self) -> None:
-        if not self._pending:
-            return
+    async def _flush(self, everything: bool = False) -> None:
+        """The events, then the states of the twins that changed (fenced by their lease
+        tokens), in one hand-off to a worker thread: each hand-off costs the loop a wake-up."""
+        self._due_progress()
         batch, self._pending = self._pending, []
+        changed, self._changed = self._changed, {}
+        for charge_point_id in changed:  # saved now, progress included
+            self._progressed.pop(charge_point_id, None)
+        states = self._state_rows(changed)
+        if not batch and not states and not everything:
+            return
         try:
-            await asyncio.to_thread(self._write, batch)
-        except IntegrityError:
-            await asyncio.to_thread(self._write_one_by_one, batch)
+            written = await asyncio.to_thread(self._write_batch, batch, states, everything)
         except BaseException:
             self._pending[:0] = batch
+            for charge_point_id, twin in changed.items():
+                self._changed.setdefault(charge_point_id, twin)
             raise
+        if written is None:  # the events are written; the states wait for the next try
+            for charge_point_id, twin in changed.items():
+                self._changed.setdefault(charge_point_id, twin)
+            raise StatesNotSaved("saving twin states failed; they are kept for the next try")
+        for row in states:
+            if row["charge_point_id"] not in written and self.on_lost is not None:
+                self.on_lost(str(row["charge_point_id"]))
 
-    async def _flush_states(self) -> None:
-        """Save the state of every twin that changed, fenced by its lease token."""
-        if not self._changed:
-            return
-        changed, self._changed = self._changed, {}
+    def _state_rows(self, changed: dict[str, ChargePointTwin]) -> list[dict[str, Any]]:
         now = utcnow()
-        rows = [
+        return [
             {
                 "charge_point_id": uuid.UUID(charge_point_id),
                 "lease_token": self._tokens.get(charge_point_id, 0),
@@ -227,17 +277,24 @@ class EventWriter:
             for charge_point_id, twin in changed.items()
             if charge_point_id in self._rows
         ]
-        if not rows:
-            return
+
+    def _write_batch(
+        self, batch: list[TwinEvent], states: list[dict[str, Any]], everything: bool = False
+    ) -> set[uuid.UUID] | None:
+        """On a worker thread: the events, then the states. Answers the states written, or
+        None when only the states failed (the events must then not be written again)."""
+        if batch or everything:
+            try:
+                self._write(batch, everything=everything)
+            except IntegrityError:
+                self._write_one_by_one(batch)
+        if not states:
+            return set()
         try:
-            written = await asyncio.to_thread(self._write_states, rows)
-        except BaseException:
-            for charge_point_id, twin in changed.items():
-                self._changed.setdefault(charge_point_id, twin)
-            raise
-        for row in rows:
-            if row["charge_point_id"] not in written and self.on_lost is not None:
-                self.on_lost(str(row["charge_point_id"]))
+            return self._write_states(states)
+        except Exception:
+            logger.exception("saving %d twin states failed", len(states))
+            return None
 
     def _write_states(self, rows: list[dict[str, Any]]) -> set[uuid.UUID]:
         """Upsert the states; answers the ids written (a row with an older token than the
@@ -277,6 +334,7 @@ class EventWriter:
         self._rows.pop(charge_point_id, None)
         self._tokens.pop(charge_point_id, None)
         self._changed.pop(charge_point_id, None)
+        self._progressed.pop(charge_point_id, None)
         for per_connector in (self._links, self._measured):
             for key in [key for key in per_connector if key[0] == charge_point_id]:
                 del per_connector[key]
@@ -318,9 +376,10 @@ class EventWriter:
             "soc": event.soc,
         }
 
-    def _write(self, batch: list[TwinEvent]) -> None:
+    def _write(self, batch: list[TwinEvent], *, everything: bool = False) -> None:
         """Write one batch in one transaction: a few executemany statements, one per kind
-        of row, with repeated updates of a row coalesced to its latest state."""
+        of row, with repeated updates of a row coalesced to its latest state, and updates
+        that only move along the charging curve held back (ROW_REFRESH)."""
         frames: list[dict[str, Any]] = []
         samples: list[dict[str, Any]] = []
         charge_points: dict[str, ChargePointChanged] = {}
@@ -346,6 +405,11 @@ class EventWriter:
                     vehicles[event.vehicle_ref] = event
                 case ConfigurationChanged():
                     configurations[event.charge_point_id] = event
+        now = time.monotonic()
+        held = _HeldBack(self._rows_written, now, self._row_refresh, everything)
+        connectors = held.filter("connector", connectors, _connector_key)
+        transactions = held.filter("transaction", transactions, _transaction_key)
+        vehicles = held.filter("vehicle", vehicles, _vehicle_key)
         links: dict[tuple[str, int], tuple[str | None, str | None]] = {}
         with self.engine.begin() as connection:
             self._write_transactions(connection, transactions.values())
@@ -380,6 +444,7 @@ class EventWriter:
                     ],
                 )  # fmt: skip
         self._links.update(links)  # only once the transaction that wrote them committed
+        held.commit()
 
     def _charge_point_row(self, event: ChargePointChanged) -> dict[str, Any]:
         row: dict[str, Any] = {
@@ -556,3 +621,105 @@ def _grouped_by_keys(rows: Iterable[dict[str, Any]]) -> list[list[dict[str, Any]
 
 def _uuid(value: str | None) -> uuid.UUID | None:
     return None if value is None else uuid.UUID(value)
+
+
+@dataclass(slots=True)
+class _Written:
+    """What of a row was last written (its fixed part and its power), when, and the
+    newest event held back since."""
+
+    key: tuple[Any, ...]
+    power: float
+    at: float
+    held: Any = None
+
+
+def _connector_key(event: ConnectorChanged) -> tuple[tuple[Any, ...], float]:
+    return (
+        event.status,
+        event.error_code,
+        event.vehicle_ref,
+        event.transaction_ref,
+        event.csms_transaction_id,
+        event.id_tag,
+        event.current_type,
+    ), event.power_kw
+
+
+def _transaction_key(event: TransactionChanged) -> tuple[tuple[Any, ...], float]:
+    return (
+        event.status,
+        event.id_tag,
+        event.csms_transaction_id,
+        event.vehicle_ref,
+        event.start_time,
+        event.end_time,
+        event.meter_start_wh,
+        event.meter_stop_wh,
+        event.stop_reason,
+    ), 0.0
+
+
+def _vehicle_key(event: VehicleChanged) -> tuple[tuple[Any, ...], float]:
+    return (event.status,), 0.0
+
+
+class _HeldBack:
+    """Decides, for one batch, which row updates are written and which are held back
+    (only their continuous values moved, and their row is younger than ROW_REFRESH);
+    held-back events are written once their row is older, or with ``everything``."""
+
+    def __init__(
+        self,
+        written: dict[tuple[str, object], _Written],
+        now: float,
+        refresh: float,
+        everything: bool,
+    ) -> None:
+        self.written = written
+        self.now = now
+        self.refresh = refresh
+        self.everything = everything
+        self._marks: list[tuple[tuple[str, object], tuple[Any, ...], float, Any]] = []
+
+    def filter(
+        self,
+        kind: str,
+        events: dict[Any, Any],
+        key_of: Callable[[Any], tuple[tuple[Any, ...], float]],
+    ) -> dict[Any, Any]:
+        chosen: dict[Any, Any] = {}
+        for name, event in events.items():
+            row = (kind, name)
+            key, power = key_of(event)
+            last = self.written.get(row)
+            if (
+                self.everything
+                or last is None
+                or last.key != key
+                or abs(power - last.power) > 0.01 * max(abs(last.power), 0.1)
+                or self.now - last.at >= self.refresh
+            ):
+                chosen[name] = event
+                self._marks.append((row, key, power, None))
+            else:
+                self._marks.append((row, last.key, last.power, event))
+        for row, last in self.written.items():  # held back long enough: write them now
+            if (
+                row[0] == kind
+                and last.held is not None
+                and row[1] not in events
+                and (self.everything or self.now - last.at >= self.refresh)
+            ):
+                chosen[row[1]] = last.held
+                self._marks.append((row, last.key, last.power, None))
+        return chosen
+
+    def commit(self) -> None:
+        """The batch's transaction committed: remember what was written and held back."""
+        for row, key, power, held in self._marks:
+            last = self.written.get(row)
+            if held is None:
+                self.written[row] = _Written(key, power, self.now)
+            elif last is not None:
+                last.held = held

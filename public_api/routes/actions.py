@@ -3,6 +3,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from public_api.deps import CommandBusDep, CurrentUser, SessionDep
+from shared.openapi import ACTION
 from shared.schemas.action import (
     ChargePointAction,
     ConnectorAction,
@@ -19,17 +20,10 @@ from worker import actions
 
 router = APIRouter(prefix="/twin/charge-point/action", tags=["actions"])
 
-ERRORS = {
-    403: {"description": "the CSMS rejected it (e.g. the id tag)"},
-    404: {"description": "unknown charge point, connector, vehicle or transaction"},
-    409: {"description": "not connected, or not possible in the current state"},
-    504: {"description": "the twin or the CSMS did not answer within `timeout`"},
-}
-
 
 @router.post(
     "/connect-charger",
-    responses=ERRORS,
+    responses=ACTION,
     summary="Connect to the CSMS and boot; answers once the boot is accepted",
 )
 def connect_charger(
@@ -41,7 +35,7 @@ def connect_charger(
 
 @router.post(
     "/disconnect-charger",
-    responses=ERRORS,
+    responses=ACTION,
     summary="Close the connection; running sessions go on offline and are reported later",
 )
 def disconnect_charger(
@@ -55,7 +49,7 @@ def disconnect_charger(
 
 @router.post(
     "/start-transaction",
-    responses=ERRORS,
+    responses=ACTION,
     summary="Plug the vehicle in, authorise it and start a transaction",
 )
 def start_transaction(
@@ -73,7 +67,7 @@ def start_transaction(
     return TransactionPublic.model_validate(transaction)
 
 
-@router.post("/stop-transaction", responses=ERRORS, summary="Stop a running transaction")
+@router.post("/stop-transaction", responses=ACTION, summary="Stop a running transaction")
 def stop_transaction(
     session: SessionDep, bus: CommandBusDep, current_user: CurrentUser, body: StopTransaction
 ) -> TransactionPublic:
@@ -85,7 +79,7 @@ def stop_transaction(
 
 @router.post(
     "/plug-in",
-    responses=ERRORS,
+    responses=ACTION,
     summary="Plug a vehicle in without starting (the CSMS may then remote-start)",
 )
 def plug_in(
@@ -97,7 +91,7 @@ def plug_in(
     return ConnectorPublic.model_validate(connector)
 
 
-@router.post("/unplug", responses=ERRORS, summary="Unplug the vehicle (a running transaction ends)")
+@router.post("/unplug", responses=ACTION, summary="Unplug the vehicle (a running transaction ends)")
 def unplug(
     session: SessionDep, bus: CommandBusDep, current_user: CurrentUser, body: ConnectorAction
 ) -> ConnectorPublic:
@@ -109,7 +103,7 @@ def unplug(
 
 @router.post(
     "/data-transfer",
-    responses=ERRORS,
+    responses=ACTION,
     summary="Send a DataTransfer to the CSMS and return its answer",
 )
 def data_transfer(
@@ -128,7 +122,7 @@ def data_transfer(
     return DataTransferResult.model_validate(answer)
 
 
-@router.post("/set-faulted", responses=ERRORS, summary="Put a connector in Faulted")
+@router.post("/set-faulted", responses=ACTION, summary="Put a connector in Faulted")
 def set_faulted(
     session: SessionDep, bus: CommandBusDep, current_user: CurrentUser, body: SetFaulted
 ) -> ConnectorPublic:
@@ -145,7 +139,7 @@ def set_faulted(
     return ConnectorPublic.model_validate(connector)
 
 
-@router.post("/clear-fault", responses=ERRORS, summary="Clear a connector's fault")
+@router.post("/clear-fault", responses=ACTION, summary="Clear a connector's fault")
 def clear_fault(
     session: SessionDep, bus: CommandBusDep, current_user: CurrentUser, body: ConnectorAction
 ) -> ConnectorPublic:

@@ -9,6 +9,7 @@ from public_api.deps import CurrentUser, SessionDep, SettingsDep, TokenClaimsDep
 from shared.crud.app_tokens import create_app_token, list_app_tokens
 from shared.crud.ownership import get_owned
 from shared.models import AppToken
+from shared.openapi import errors
 from shared.schemas.auth import AppTokenCreate, AppTokenCreated, AppTokenPublic
 from shared.schemas.common import Limit, Offset, Page
 
@@ -20,6 +21,7 @@ router = APIRouter(prefix="/app-token", tags=["app tokens"])
     summary="Create an app token that expires after the given days",
     description="`expiry_in_days` is at most `ELU_APP_TOKEN_MAX_DAYS` (365 by default). "
     "Needs an access token from `POST /token`: an app token cannot create app tokens.",
+    responses=errors({403: "an app token cannot create app tokens"}),
 )
 def create(
     session: SessionDep,
@@ -58,12 +60,12 @@ def read_all(
     return Page(data=[AppTokenPublic.model_validate(row) for row in rows], count=count)
 
 
-@router.get("/{id}")
+@router.get("/{id:uuid}")
 def read(session: SessionDep, current_user: CurrentUser, id: uuid.UUID) -> AppTokenPublic:
     return AppTokenPublic.model_validate(get_owned(session, AppToken, id, current_user))
 
 
-@router.delete("/{id}", status_code=status.HTTP_204_NO_CONTENT, summary="Revoke an app token")
+@router.delete("/{id:uuid}", status_code=status.HTTP_204_NO_CONTENT, summary="Revoke an app token")
 def delete(session: SessionDep, current_user: CurrentUser, id: uuid.UUID) -> None:
     session.delete(get_owned(session, AppToken, id, current_user))
     session.commit()

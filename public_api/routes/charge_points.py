@@ -10,6 +10,7 @@ from shared.crud import charge_points as crud
 from shared.crud.ownership import get_owned, owned_connector, owned_evse
 from shared.crud.transactions import list_messages
 from shared.models import ChargePoint
+from shared.openapi import CHARGE_POINT_CONFLICT, QUOTA, TWIN_STOP
 from shared.schemas.charge_point import (
     ChargePointCreate,
     ChargePointPublic,
@@ -24,7 +25,11 @@ from worker import actions, readings
 router = APIRouter(prefix="/twin/charge-point", tags=["charge points"])
 
 
-@router.post("/", summary="Create a charge point with its EVSEs and connectors")
+@router.post(
+    "/",
+    responses=QUOTA | CHARGE_POINT_CONFLICT,
+    summary="Create a charge point with its EVSEs and connectors",
+)
 def create(
     session: SessionDep, current_user: CurrentUser, body: ChargePointCreate
 ) -> ChargePointPublic:
@@ -32,7 +37,11 @@ def create(
     return ChargePointPublic.model_validate(charge_point)
 
 
-@router.post("/bulk", summary="Create many charge points at once (all or none)")
+@router.post(
+    "/bulk",
+    responses=QUOTA | CHARGE_POINT_CONFLICT,
+    summary="Create many charge points at once (all or none)",
+)
 def create_many(
     session: SessionDep,
     current_user: CurrentUser,
@@ -56,24 +65,28 @@ def read_all(
     return Page(data=[readings.live_charge_point(session, row) for row in rows], count=count)
 
 
-@router.get("/evse/{id}", summary="One EVSE with its connectors")
+@router.get("/evse/{id:uuid}", summary="One EVSE with its connectors")
 def read_evse(session: SessionDep, current_user: CurrentUser, id: uuid.UUID) -> EvsePublic:
     return readings.live_evse(session, owned_evse(session, id, current_user))
 
 
-@router.get("/connector/{id}", summary="One connector with its live values")
+@router.get("/connector/{id:uuid}", summary="One connector with its live values")
 def read_connector(
     session: SessionDep, current_user: CurrentUser, id: uuid.UUID
 ) -> ConnectorPublic:
     return readings.live_connector(session, owned_connector(session, id, current_user))
 
 
-@router.get("/{id}")
+@router.get("/{id:uuid}")
 def read(session: SessionDep, current_user: CurrentUser, id: uuid.UUID) -> ChargePointPublic:
     return readings.live_charge_point(session, get_owned(session, ChargePoint, id, current_user))
 
 
-@router.patch("/{id}", summary="Change a charge point (takes effect at the next connect)")
+@router.patch(
+    "/{id:uuid}",
+    responses=CHARGE_POINT_CONFLICT,
+    summary="Change a charge point (takes effect at the next connect)",
+)
 def update(
     session: SessionDep, current_user: CurrentUser, id: uuid.UUID, body: ChargePointUpdate
 ) -> ChargePointPublic:
@@ -82,7 +95,10 @@ def update(
 
 
 @router.delete(
-    "/{id}", status_code=status.HTTP_204_NO_CONTENT, summary="Stop the twin and delete it"
+    "/{id:uuid}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=TWIN_STOP,
+    summary="Stop the twin and delete it",
 )
 def delete(
     session: SessionDep, bus: OptionalCommandBusDep, current_user: CurrentUser, id: uuid.UUID
@@ -90,7 +106,7 @@ def delete(
     actions.delete_charge_point(session, bus, current_user, id)
 
 
-@router.get("/{id}/message-log", summary="Every OCPP frame the charge point sent and received")
+@router.get("/{id:uuid}/message-log", summary="Every OCPP frame the charge point sent and received")
 def read_message_log(
     session: SessionDep,
     current_user: CurrentUser,

@@ -9,6 +9,7 @@ from fastapi.security import OAuth2PasswordRequestForm
 from public_api.deps import SessionDep, SettingsDep
 from shared.crud.users import authenticate
 from shared.login_throttle import LoginThrottle
+from shared.openapi import LOGIN
 from shared.schemas.auth import Token
 from shared.security import create_token
 
@@ -20,7 +21,7 @@ router = APIRouter(tags=["login"])
     summary="Get an access token (OAuth2 password flow)",
     description="Repeated failures for one username are slowed down: after a few, a 429 "
     "with `Retry-After` (seconds) until the next try.",
-    responses={429: {"description": "too many failed logins for this username; wait"}},
+    responses=LOGIN,
 )
 def login(
     request: Request,

@@ -38,12 +38,12 @@ def read_all(
     return Page(data=[readings.live_transaction(session, row) for row in rows], count=count)
 
 
-@router.get("/{id}")
+@router.get("/{id:uuid}")
 def read(session: SessionDep, current_user: CurrentUser, id: uuid.UUID) -> TransactionPublic:
     return readings.live_transaction(session, get_owned(session, Transaction, id, current_user))
 
 
-@router.get("/{id}/meter-values", summary="The meter values sent during a transaction")
+@router.get("/{id:uuid}/meter-values", summary="The meter values sent during a transaction")
 def read_meter_values(
     session: SessionDep,
     current_user: CurrentUser,

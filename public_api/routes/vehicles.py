@@ -9,6 +9,7 @@ from public_api.deps import CurrentUser, SessionDep
 from shared.crud import vehicles as crud
 from shared.crud.ownership import get_owned
 from shared.models import Vehicle
+from shared.openapi import QUOTA, VEHICLE_IN_USE
 from shared.schemas.common import BULK_DESCRIPTION, BULK_MAX_ITEMS, Limit, Offset, Page
 from shared.schemas.vehicle import VehicleCreate, VehiclePublic, VehicleUpdate
 from worker import readings
@@ -16,13 +17,13 @@ from worker import readings
 router = APIRouter(prefix="/twin/vehicle", tags=["vehicles"])
 
 
-@router.post("/", summary="Create a vehicle")
+@router.post("/", responses=QUOTA, summary="Create a vehicle")
 def create(session: SessionDep, current_user: CurrentUser, body: VehicleCreate) -> VehiclePublic:
     (vehicle,) = crud.create_vehicles(session, current_user, [body])
     return VehiclePublic.model_validate(vehicle)
 
 
-@router.post("/bulk", summary="Create many vehicles at once (all or none)")
+@router.post("/bulk", responses=QUOTA, summary="Create many vehicles at once (all or none)")
 def create_many(
     session: SessionDep,
     current_user: CurrentUser,
@@ -46,12 +47,14 @@ def read_all(
     return Page(data=[readings.live_vehicle(session, row) for row in rows], count=count)
 
 
-@router.get("/{id}")
+@router.get("/{id:uuid}")
 def read(session: SessionDep, current_user: CurrentUser, id: uuid.UUID) -> VehiclePublic:
     return readings.live_vehicle(session, get_owned(session, Vehicle, id, current_user))
 
 
-@router.patch("/{id}", summary="Change a vehicle that is not plugged in")
+@router.patch(
+    "/{id:uuid}", responses=VEHICLE_IN_USE, summary="Change a vehicle that is not plugged in"
+)
 def update(
     session: SessionDep, current_user: CurrentUser, id: uuid.UUID, body: VehicleUpdate
 ) -> VehiclePublic:
@@ -59,6 +62,11 @@ def update(
     return VehiclePublic.model_validate(crud.update_vehicle(session, vehicle, body))
 
 
-@router.delete("/{id}", status_code=status.HTTP_204_NO_CONTENT)
+@router.delete(
+    "/{id:uuid}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=VEHICLE_IN_USE,
+    summary="Delete a vehicle that is not plugged in",
+)
 def delete(session: SessionDep, current_user: CurrentUser, id: uuid.UUID) -> None:
     crud.delete_vehicle(session, current_user, id)

@@ -46,6 +46,10 @@ def get_user(session: Session, user_id: uuid.UUID) -> User:
     return user
 
 
+def has_users(session: Session) -> bool:
+    return session.scalar(select(User.id).limit(1)) is not None
+
+
 def list_users(session: Session, offset: int, limit: int) -> tuple[list[User], int]:
     users = session.scalars(select(User).order_by(User.created_at).offset(offset).limit(limit))
     return list(users), session.scalar(select(func.count()).select_from(User)) or 0

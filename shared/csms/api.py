@@ -1,10 +1,13 @@
 """The HTTP API both test CSMSs share, mounted under `/api`."""
 
+from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, HTTPException, Query, Request, status
+from fastapi.sse import EventSourceResponse
 from ocpp.messages import MessageType
 
+from shared.csms.events import CsmsSubscription
 from shared.csms.schemas import (
     CallPublic,
     ChargePointPublic,
@@ -23,6 +26,7 @@ from shared.csms.session import (
 )
 from shared.csms.settings import CsmsSettingsPublic, CsmsSettingsUpdate
 from shared.csms.state import ChargePointRecord, CsmsState
+from shared.schemas.event import CSMS_EVENT_KINDS, CsmsEventPublic, parse_kinds
 
 
 def get_state(request: Request) -> CsmsState:
@@ -41,6 +45,58 @@ def get_charge_point(state: StateDep, charge_point_id: str) -> ChargePointRecord
 
 
 ChargePointDep = Annotated[ChargePointRecord, Depends(get_charge_point)]
+
+
+STREAM_DESCRIPTION = f"""
+A server-sent event stream (`text/event-stream`) of what this CSMS exchanges with its
+charge points, as it happens: one `data:` line per event, a JSON object whose `kind` is
+{", ".join(f"`{kind}`" for kind in CSMS_EVENT_KINDS)} or `dropped` (a viewer too slow to
+read lost `count` events there; the CSMS never waits for it). `?kinds=frame` keeps only
+those kinds. A comment line (`: ping`) keeps an idle stream open every 15 s.
+
+    curl -N http://localhost:9000/api/events
+"""
+
+STREAM_ERRORS: dict[int | str, dict[str, Any]] = {
+    422: {"description": "An unknown kind in `kinds`"},
+}
+
+
+def get_kinds(
+    kinds: Annotated[
+        str | None,
+        Query(
+            description="Comma-separated kinds to stream (default: all): "
+            + ", ".join(CSMS_EVENT_KINDS),
+            max_length=100,
+        ),
+    ] = None,
+) -> frozenset[str] | None:
+    try:
+        return parse_kinds(kinds, CSMS_EVENT_KINDS)
+    except ValueError as error:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(error)) from None
+
+
+KindsDep = Annotated[frozenset[str] | None, Depends(get_kinds)]
+
+
+async def all_events(state: StateDep, kinds: KindsDep) -> AsyncIterator[CsmsSubscription]:
+    subscription = state.events.subscribe(None, kinds)
+    try:
+        yield subscription
+    finally:
+        state.events.unsubscribe(subscription)
+
+
+async def charge_point_events(
+    state: StateDep, kinds: KindsDep, charge_point_id: str
+) -> AsyncIterator[CsmsSubscription]:
+    subscription = state.events.subscribe(charge_point_id, kinds)
+    try:
+        yield subscription
+    finally:
+        state.events.unsubscribe(subscription)
 
 
 def create_api_router(ocpp_version: str, csms_initiated_actions: frozenset[str]) -> APIRouter:
@@ -64,6 +120,35 @@ def create_api_router(ocpp_version: str, csms_initiated_actions: frozenset[str])
     ) -> MessagesPublic:
         """The charge point's OCPP-J frames, oldest first; directions as seen by the CSMS."""
         return MessagesPublic.page(record.messages, offset, limit)
+
+    @router.get(
+        "/events",
+        tags=["live events"],
+        response_class=EventSourceResponse,
+        responses=STREAM_ERRORS,
+        summary="Live frames and connections of every charge point (server-sent events)",
+        description=STREAM_DESCRIPTION,
+    )
+    async def stream_all(
+        subscription: Annotated[CsmsSubscription, Depends(all_events)],
+    ) -> AsyncIterator[CsmsEventPublic]:
+        async for event in subscription:
+            yield event
+
+    @router.get(
+        "/charge-points/{charge_point_id}/events",
+        tags=["live events"],
+        response_class=EventSourceResponse,
+        responses=STREAM_ERRORS,
+        summary="Live frames and connections of one charge point (server-sent events)",
+        description=STREAM_DESCRIPTION
+        + "\nAny charge point id may be watched, also one that has not connected yet.",
+    )
+    async def stream_charge_point(
+        subscription: Annotated[CsmsSubscription, Depends(charge_point_events)],
+    ) -> AsyncIterator[CsmsEventPublic]:
+        async for event in subscription:
+            yield event
 
     @router.post(
         "/charge-points/{charge_point_id}/calls/{action}",

@@ -13,25 +13,25 @@ from decimal import Decimal
 from typing import Any
 from uuid import uuid4
 
-from ocpp.charge_point import (
-    _raise_key_error,
-    camel_to_snake_case,
-    remove_nones,
-    serialize_as_dict,
-    snake_to_camel_case,
-)
+from ocpp.charge_point import _raise_key_error
 from ocpp.exceptions import OCPPError
 from ocpp.messages import (
     Call,
     CallError,
     CallResult,
     MessageType,
-    _validate_payload,
     get_validator,
     validate_payload,
 )
 
 from shared.csms.connection import LoggingConnection
+from shared.csms.frames import (
+    call_result_frame,
+    check_request,
+    snake_case_arguments,
+    to_wire,
+    unpack,
+)
 from shared.csms.state import ChargePointRecord, CsmsState, MeterValueRecord
 
 _CONNECTION_LOST = object()
@@ -117,34 +117,66 @@ class CsmsSession:
         self.state = state
         self.record = record
         self.payload: dict[str, Any] = {}
-        """The wire (camelCase) payload of the CALL being handled."""
+        """The wire (camelCase) payload of the CALL being handled. Handlers get its top-level
+        fields as snake_case keyword arguments and read anything nested from here."""
+
+    async def start(self) -> None:
+        """Serve the connection until it closes: the library's loop without its per-frame
+        INFO log."""
+        receive = self.connection.recv
+        while True:
+            await self.route_message(await receive())
+
+    async def route_message(self, raw_msg: str) -> None:
+        """Answer a CALL, or hand a CALLRESULT / CALLERROR to the waiting `send_call`.
+
+        As the library does, a frame that is not OCPP-J is logged and left unanswered (it
+        has no unique id to answer), and an OCPPError raised while handling a CALL becomes
+        a CALLERROR.
+        """
+        try:
+            message = unpack(raw_msg)
+        except OCPPError as error:
+            self.logger.warning(
+                "%s: ignoring a frame that is not OCPP-J: %s", self.record.id, error
+            )
+            return
+        if isinstance(message, Call):
+            try:
+                await self._handle_call(message)
+            except OCPPError as error:
+                self.logger.warning(
+                    "%s: %s for %s: %s", self.record.id, error.code, message.action, error
+                )
+                await self._send(message.create_call_error(error).to_json())
+        else:
+            self._response_queue.put_nowait(message)
 
     async def _handle_call(self, msg: Call) -> None:
         """The library's call handling minus the per-message work that is not needed here.
 
-        Requests are validated as the library does, but in the event loop rather than a thread
-        (a hop per message costs more than validating a small payload); our own answers are
-        built from the library's dataclasses by code the tests cover, so they are not validated
-        again; `@after` hooks are not supported. An OCPPError raised here becomes a CALLERROR
-        in `route_message`.
+        Requests are validated against the official schemas by validators compiled once
+        (`shared.csms.frames.check_request`), in the event loop rather than a thread (a hop
+        per message costs more than validating a small payload); our own answers are built
+        from the library's dataclasses by code the tests cover, so they are not validated
+        again; `@after` hooks are not supported.
         """
         route = self.route_map.get(msg.action)
         if route is None or "_on_action" not in route:
             _raise_key_error(msg.action, self._ocpp_version)
             return
         if not route["_skip_schema_validation"]:
-            _validate_payload(msg, self._ocpp_version)
+            check_request(msg, self._ocpp_version)
         self.payload = msg.payload
         try:
-            response = route["_on_action"](**camel_to_snake_case(msg.payload))
+            response = route["_on_action"](**snake_case_arguments(msg.payload))
             if inspect.isawaitable(response):
                 response = await response
         except Exception as error:
             self.logger.exception("%s: error while handling %s", self.record.id, msg)
             await self._send(msg.create_call_error(error).to_json())
             return
-        payload = snake_to_camel_case(remove_nones(serialize_as_dict(response)))
-        await self._send(msg.create_call_result(payload).to_json())
+        await self._send(call_result_frame(msg.unique_id, to_wire(response)))
 
     async def _send(self, message: str) -> None:
         await self.connection.send(message)

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from itertools import count
 from typing import TYPE_CHECKING, Any
 
+from shared.csms.events import CsmsEvents
 from shared.csms.message_log import MessageLog
 from shared.csms.settings import (
     BOOT_STATUS,
@@ -177,6 +178,7 @@ class ChargePointRecord:
 class CsmsState:
     def __init__(self, settings: CsmsSettings | None = None) -> None:
         self.settings = settings or CsmsSettings()
+        self.events = CsmsEvents()
         self.charge_points: dict[str, ChargePointRecord] = {}
         self.transactions: dict[tuple[str, str], Transaction] = {}
         self._transaction_ids = count(1)

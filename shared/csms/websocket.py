@@ -66,10 +66,15 @@ def create_ocpp_endpoint(
         await websocket.accept(subprotocol=subprotocol)
         record = state.charge_point(charge_point_id)
         session = session_factory(
-            charge_point_id, LoggingConnection(websocket, record.messages), state, record, logger
+            charge_point_id,
+            LoggingConnection(websocket, record.messages, state.events, charge_point_id),
+            state,
+            record,
+            logger,
         )
         previous = record.session
         record.attach(session, subprotocol, user, password)
+        state.events.connection(charge_point_id, True, subprotocol)
         if previous is not None:
             await _replace(previous, charge_point_id, logger)
         try:
@@ -82,6 +87,8 @@ def create_ocpp_endpoint(
         finally:
             session.connection_lost()
             record.detach(session)
+            if record.session is None:
+                state.events.connection(charge_point_id, False, subprotocol)
 
     return ocpp_endpoint
 

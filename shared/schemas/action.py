@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from shared.schemas.common import RequestBody
+from shared.schemas.common import Number, RequestBody
 
 Timeout = Field(default=30.0, gt=0, le=300, description="seconds to wait for the twin and CSMS")
 
@@ -46,7 +46,7 @@ StopReason = Literal[
 
 class ChargePointAction(RequestBody):
     charge_point_id: uuid.UUID
-    timeout: float = Timeout
+    timeout: Number = Timeout
 
 
 class StartTransaction(RequestBody):
@@ -55,24 +55,24 @@ class StartTransaction(RequestBody):
     id_tag: str | None = Field(
         default=None, max_length=36, description="default: the vehicle's id tag"
     )
-    timeout: float = Timeout
+    timeout: Number = Timeout
 
 
 class StopTransaction(RequestBody):
     transaction_id: uuid.UUID
     reason: StopReason = "Local"
-    timeout: float = Timeout
+    timeout: Number = Timeout
 
 
 class PlugIn(RequestBody):
     connector_id: uuid.UUID
     vehicle_id: uuid.UUID
-    timeout: float = Timeout
+    timeout: Number = Timeout
 
 
 class ConnectorAction(RequestBody):
     connector_id: uuid.UUID
-    timeout: float = Timeout
+    timeout: Number = Timeout
 
 
 class DataTransfer(RequestBody):
@@ -80,7 +80,7 @@ class DataTransfer(RequestBody):
     vendor_id: str = Field(min_length=1, max_length=255)
     message_id: str | None = Field(default=None, max_length=50)
     data: Any = Field(default=None, description="any JSON; sent as the spec's data field")
-    timeout: float = Timeout
+    timeout: Number = Timeout
 
 
 class DataTransferResult(BaseModel):
@@ -94,4 +94,4 @@ class SetFaulted(RequestBody):
     connector_id: uuid.UUID
     error_code: ChargePointErrorCode = "OtherError"
     info: str | None = Field(default=None, max_length=50)
-    timeout: float = Timeout
+    timeout: Number = Timeout

@@ -1,13 +1,15 @@
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import datetime
+from functools import partial
 from typing import Literal
 from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator
 
-from shared.schemas.common import ORMModel, PartialUpdate, RequestBody
+from shared.schemas.common import Number, ORMModel, PartialUpdate, RequestBody
 
 OcppProtocol = Literal["ocpp1.6", "ocpp2.0.1"]
 
@@ -41,6 +43,13 @@ ConnectorType = Literal[
 #: so nothing is escaped or rewritten on the way to the CSMS (``.`` and ``..`` would be).
 CID_PATTERN = r"^[A-Za-z0-9._~-]{1,48}$"
 CSMS_URL_MAX_LENGTH = 512
+_PORT = r"(6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[1-9][0-9]{0,3})"
+#: What :func:`check_csms_url` accepts, for the OpenAPI schema: ws:// or wss://, a host
+#: name or IPv4 address, an optional port 1-65535 and an optional path; no query.
+CSMS_URL_PATTERN = rf"^wss?://[A-Za-z0-9._~-]+(:{_PORT})?(/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*)?$"
+CsmsUrlField = partial(
+    Field, max_length=CSMS_URL_MAX_LENGTH, json_schema_extra={"pattern": CSMS_URL_PATTERN}
+)
 
 
 def check_cid(cid: str | None) -> str | None:
@@ -67,6 +76,11 @@ def check_csms_url(url: str) -> str:
         raise ValueError(f"{usage}; the port must be a number from 1 to 65535")
     if parts.query or parts.fragment or url.endswith(("?", "#")):
         raise ValueError(f"{usage}; no ?query or #fragment (the charge point id ends the path)")
+    if not re.fullmatch(CSMS_URL_PATTERN, url):
+        raise ValueError(
+            f"{usage}; lower-case scheme, a host of letters, digits and . _ ~ - (no IPv6 "
+            "literal), a port without leading zeros, a path of URL characters"
+        )
     return url.rstrip("/")
 
 
@@ -75,14 +89,12 @@ class ConnectorCreate(RequestBody):
 
 
 class EvseCreate(RequestBody):
-    connectors: list[ConnectorCreate] = Field(default_factory=lambda: [ConnectorCreate()])
-
-    @field_validator("connectors")
-    @classmethod
-    def _not_empty(cls, connectors: list[ConnectorCreate]) -> list[ConnectorCreate]:
-        if not 1 <= len(connectors) <= 8:
-            raise ValueError("an EVSE has 1 to 8 connectors")
-        return connectors
+    connectors: list[ConnectorCreate] = Field(
+        default_factory=lambda: [ConnectorCreate()],
+        min_length=1,
+        max_length=8,
+        description="1 to 8 connectors",
+    )
 
 
 class ChargePointCreate(RequestBody):
@@ -97,31 +109,26 @@ class ChargePointCreate(RequestBody):
     password: str | None = Field(
         default=None, min_length=1, max_length=64, description="HTTP basic auth (profile 1)"
     )
-    csms_url: str = Field(max_length=CSMS_URL_MAX_LENGTH, examples=["ws://localhost:9000"])
+    csms_url: str = CsmsUrlField(examples=["ws://localhost:9000"])
     ocpp_protocol: OcppProtocol = "ocpp1.6"
-    voltage_ac: float = Field(default=230, gt=0, le=1000)
-    voltage_dc: float = Field(default=400, gt=0, le=1500)
+    voltage_ac: Number = Field(default=230, gt=0, le=1000)
+    voltage_dc: Number = Field(default=400, gt=0, le=1500)
     phases: int = Field(default=3, ge=1, le=3, description="AC phases the charge point uses")
-    maximum_dc_power: float = Field(default=50, ge=0, le=1000, description="kW")
-    maximum_ac_power: float = Field(default=22, ge=0, le=100, description="kW")
-    speed_factor: float = Field(
+    maximum_dc_power: Number = Field(default=50, ge=0, le=1000, description="kW")
+    maximum_ac_power: Number = Field(default=22, ge=0, le=100, description="kW")
+    speed_factor: Number = Field(
         default=1.0, gt=0, le=3600, description="simulated seconds per real second"
     )
     token_cost_per_minute: int = Field(default=2, ge=0)
-    evses: list[EvseCreate] = Field(default_factory=lambda: [EvseCreate()])
+    evses: list[EvseCreate] = Field(
+        default_factory=lambda: [EvseCreate()], min_length=1, max_length=32, description="1 to 32"
+    )
     ocpp_configuration: dict[str, str] = Field(
         default_factory=dict, description="initial OCPP 1.6 keys / 2.0.1 variables"
     )
 
     _url = field_validator("csms_url")(classmethod(lambda cls, v: check_csms_url(v)))
     _cid = field_validator("cid")(classmethod(lambda cls, v: check_cid(v)))
-
-    @field_validator("evses")
-    @classmethod
-    def _evse_count(cls, evses: list[EvseCreate]) -> list[EvseCreate]:
-        if not 1 <= len(evses) <= 32:
-            raise ValueError("a charge point has 1 to 32 EVSEs")
-        return evses
 
 
 class ChargePointUpdate(PartialUpdate):
@@ -135,13 +142,13 @@ class ChargePointUpdate(PartialUpdate):
 
     name: str | None = Field(default=None, min_length=1, max_length=100)
     password: str | None = Field(default=None, min_length=1, max_length=64)
-    csms_url: str | None = Field(default=None, max_length=CSMS_URL_MAX_LENGTH)
-    voltage_ac: float | None = Field(default=None, gt=0, le=1000)
-    voltage_dc: float | None = Field(default=None, gt=0, le=1500)
+    csms_url: str | None = CsmsUrlField(default=None)
+    voltage_ac: Number | None = Field(default=None, gt=0, le=1000)
+    voltage_dc: Number | None = Field(default=None, gt=0, le=1500)
     phases: int | None = Field(default=None, ge=1, le=3)
-    maximum_dc_power: float | None = Field(default=None, ge=0, le=1000)
-    maximum_ac_power: float | None = Field(default=None, ge=0, le=100)
-    speed_factor: float | None = Field(default=None, gt=0, le=3600)
+    maximum_dc_power: Number | None = Field(default=None, ge=0, le=1000)
+    maximum_ac_power: Number | None = Field(default=None, ge=0, le=100)
+    speed_factor: Number | None = Field(default=None, gt=0, le=3600)
     ocpp_configuration: dict[str, str] | None = None
 
     @field_validator("csms_url")

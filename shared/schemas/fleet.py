@@ -13,7 +13,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from shared.schemas.charge_point import (
     CSMS_URL_MAX_LENGTH,
@@ -30,7 +30,14 @@ CID_DIGITS = 5
 CID_PREFIX_PATTERN = r"^[A-Za-z0-9._~-]{1,40}$"
 
 
-class Uniform(RequestBody):
+class _DistributionBody(BaseModel):
+    """Like a RequestBody (unknown fields refused), without field validators that would
+    run before ``kind`` picks the distribution."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class Uniform(_DistributionBody):
     kind: Literal["uniform"]
     low: float
     high: float
@@ -42,7 +49,7 @@ class Uniform(RequestBody):
         return self
 
 
-class Normal(RequestBody):
+class Normal(_DistributionBody):
     """A normal distribution, clipped to [low, high] when they are given."""
 
     kind: Literal["normal"]
@@ -52,12 +59,12 @@ class Normal(RequestBody):
     high: float | None = None
 
 
-class Exponential(RequestBody):
+class Exponential(_DistributionBody):
     kind: Literal["exponential"]
     mean: float = Field(gt=0)
 
 
-class Choice(RequestBody):
+class Choice(_DistributionBody):
     """One of ``values``, with ``weights`` (relative; equal when not given)."""
 
     kind: Literal["choice"]

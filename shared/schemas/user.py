@@ -5,7 +5,7 @@ from datetime import datetime
 
 from pydantic import Field
 
-from shared.schemas.common import ORMModel, PartialUpdate, RequestBody
+from shared.schemas.common import Boolean, ORMModel, PartialUpdate, RequestBody
 
 
 class UserCreate(RequestBody):
@@ -36,5 +36,5 @@ class UserPublic(ORMModel):
 
 
 class UserUpdate(PartialUpdate):
-    is_active: bool | None = None
+    is_active: Boolean | None = None
     password: str | None = Field(default=None, min_length=8, max_length=128)

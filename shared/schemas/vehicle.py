@@ -2,12 +2,19 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Annotated
 
 from pydantic import Field, field_validator, model_validator
 
-from shared.schemas.common import ORMModel, PartialUpdate, RequestBody
+from shared.schemas.common import Number, ORMModel, PartialUpdate, RequestBody
 
-CurvePoints = list[tuple[float, float]]
+CurvePoint = tuple[
+    Annotated[Number, Field(ge=0, le=100, description="state of charge, %")],
+    Annotated[Number, Field(ge=0, description="kW")],
+]
+#: A charging curve: at least one ``[soc %, kW]`` point, in strictly ascending SoC (which
+#: JSON Schema cannot say); flat before the first point and after the last.
+CurvePoints = Annotated[list[CurvePoint], Field(min_length=1)]
 
 DEFAULT_DC_RATE_KW = 50.0
 DEFAULT_AC_RATE_KW = 11.0
@@ -26,16 +33,18 @@ class VehicleCreate(RequestBody):
     """A vehicle. ``maximum_charging_rate`` (kW) sets both the AC and DC maximum at once."""
 
     name: str = Field(min_length=1, max_length=100)
-    battery_capacity: float = Field(gt=0, le=1000, description="kWh")
-    soc: float = Field(default=10.0, ge=0, le=100, description="state of charge, %")
-    maximum_charging_rate: float | None = Field(default=None, gt=0, le=1000)
-    maximum_dc_charging_rate: float | None = Field(default=None, gt=0, le=1000)
-    maximum_ac_charging_rate: float | None = Field(default=None, gt=0, le=1000)
+    battery_capacity: Number = Field(gt=0, le=1000, description="kWh")
+    soc: Number = Field(default=10.0, ge=0, le=100, description="state of charge, %")
+    maximum_charging_rate: Number | None = Field(default=None, gt=0, le=1000)
+    maximum_dc_charging_rate: Number | None = Field(default=None, gt=0, le=1000)
+    maximum_ac_charging_rate: Number | None = Field(default=None, gt=0, le=1000)
     ac_charging_curve: CurvePoints | None = Field(
-        default=None, description="[[soc %, kW], ...]; default: flat at the AC rate"
+        default=None,
+        description="[[soc %, kW], ...] in ascending soc; default: flat at the AC rate",
     )
     dc_charging_curve: CurvePoints | None = Field(
-        default=None, description="[[soc %, kW], ...]; default: tapering above ~55 % SoC"
+        default=None,
+        description="[[soc %, kW], ...] in ascending soc; default: tapering above ~55 % SoC",
     )
 
     _curves = field_validator("ac_charging_curve", "dc_charging_curve")(_check_curve)
@@ -56,10 +65,10 @@ class VehicleUpdate(PartialUpdate):
     nullable = frozenset({"ac_charging_curve", "dc_charging_curve"})
 
     name: str | None = Field(default=None, min_length=1, max_length=100)
-    battery_capacity: float | None = Field(default=None, gt=0, le=1000)
-    soc: float | None = Field(default=None, ge=0, le=100)
-    maximum_dc_charging_rate: float | None = Field(default=None, gt=0, le=1000)
-    maximum_ac_charging_rate: float | None = Field(default=None, gt=0, le=1000)
+    battery_capacity: Number | None = Field(default=None, gt=0, le=1000)
+    soc: Number | None = Field(default=None, ge=0, le=100)
+    maximum_dc_charging_rate: Number | None = Field(default=None, gt=0, le=1000)
+    maximum_ac_charging_rate: Number | None = Field(default=None, gt=0, le=1000)
     ac_charging_curve: CurvePoints | None = None
     dc_charging_curve: CurvePoints | None = None
 
@@ -78,8 +87,9 @@ class VehiclePublic(ORMModel):
     maximum_ac_charging_rate: float
     soc: float
     status: str
-    ac_charging_curve: CurvePoints | None
-    dc_charging_curve: CurvePoints | None
+    # Lists, not CurvePoints: schemathesis cannot read the prefixItems of a tuple in a response.
+    ac_charging_curve: list[list[float]] | None
+    dc_charging_curve: list[list[float]] | None
     connector_id: uuid.UUID | None
     transaction_id: uuid.UUID | None
     user_id: uuid.UUID

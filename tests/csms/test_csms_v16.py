@@ -442,3 +442,43 @@ async def test_invalid_or_unexpected_calls_from_the_charge_point_get_a_callerror
 
     assert invalid.value.code == "TypeConstraintViolation"
     assert unexpected.value.code == "NotImplemented"
+
+
+async def test_a_timestamp_that_is_not_rfc_3339_gets_a_format_violation(
+    csms: RunningCsms,
+) -> None:
+    """The official schemas ask for ``format: date-time``, which the library's validator
+    does not check; the CSMS does, and records nothing of the refused message."""
+    async with charge_point(csms) as cp:
+        await cp.boot()
+        with pytest.raises(OCPPError) as invalid:
+            await cp.call(
+                call.StatusNotification(
+                    connector_id=1, error_code="NoError", status="Available", timestamp="today"
+                ),
+                skip_schema_validation=True,
+                suppress=False,
+            )
+        heartbeat = await cp.call(call.Heartbeat())
+
+    assert invalid.value.code == "FormatViolation"
+    assert "today" in str(invalid.value.details)
+    assert heartbeat.current_time.endswith("Z")
+    assert csms.state.charge_points["CP1"].connectors == {}
+
+
+async def test_answers_are_compact_camel_case_frames_and_a_frame_that_is_not_json_is_ignored(
+    csms: RunningCsms,
+) -> None:
+    async with websockets.connect(f"{csms.ws_url}/RAW", subprotocols=[SUBPROTOCOL]) as raw:
+        await raw.send("not json")
+        await raw.send('[2,"a1","Authorize",{"idTag":"TAG"}]')
+        answer = await raw.recv()
+        await raw.send('[2,"a2","StatusNotification",{"connectorId":1,"errorCode":"NoError"}]')
+        missing = await raw.recv()
+
+    assert answer == '[3,"a1",{"idTagInfo":{"status":"Accepted"}}]'
+    assert missing.startswith('[4,"a2","ProtocolError",')
+    log = await csms.messages("RAW")
+    kinds = [message["message_type"] for message in log["data"]]
+    assert kinds == ["INVALID", "CALL", "CALLRESULT", "CALL", "CALLERROR"]

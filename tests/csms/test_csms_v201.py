@@ -1,6 +1,7 @@
 """The OCPP 2.0.1 test CSMS, driven by a scripted charging station over a real websocket."""
 
 import asyncio
+import json
 from base64 import b64encode
 from collections.abc import AsyncIterator
 from typing import Any
@@ -352,3 +353,28 @@ async def test_reconnect_replaces_the_old_connection(csms: RunningCsms) -> None:
         assert (new.report_requests, old.report_requests) == ([1], [])
 
     await eventually(lambda: not csms.state.charge_points["CS1"].connected)
+
+
+async def test_transaction_event_answers_are_compact_camel_case_and_bad_times_refused(
+    csms: RunningCsms,
+) -> None:
+    event = {
+        "eventType": "Started",
+        "timestamp": "2026-11-26T10:00:00.000Z",
+        "triggerReason": "Authorized",
+        "seqNo": 0,
+        "transactionInfo": {"transactionId": "T1", "chargingState": "Charging"},
+        "idToken": {"idToken": "TAG", "type": "ISO14443"},
+        "evse": {"id": 1, "connectorId": 1},
+    }
+    async with websockets.connect(f"{csms.ws_url}/RAW", subprotocols=[SUBPROTOCOL]) as raw:
+        await raw.send(json.dumps([2, "e1", "TransactionEvent", event]))
+        answer = await raw.recv()
+        late = {**event, "eventType": "Updated", "seqNo": 1, "timestamp": "10:00"}
+        await raw.send(json.dumps([2, "e2", "TransactionEvent", late]))
+        refused = json.loads(await raw.recv())
+
+    assert answer == '[3,"e1",{"idTokenInfo":{"status":"Accepted"}}]'
+    assert refused[:3] == [4, "e2", "FormatViolation"]
+    (transaction,) = csms.state.transactions.values()
+    assert [e.seq_no for e in transaction.events] == [0]

@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.embedded import run_csms, run_embedded
+from tests.embedded import login, run_csms, run_embedded
 
 
 def test_readme_steps_1_to_3_against_a_running_instance(tmp_path: Path) -> None:
@@ -113,3 +113,54 @@ def test_each_test_csms_runs_on_its_own(command: str, subprotocol: str, tmp_path
         assert httpx.get(f"{url}/api/settings").status_code == 200
         docs = httpx.get(f"{url}/openapi.json").json()
         assert subprotocol in docs["info"]["title"]
+
+
+def test_each_server_labels_its_log_lines(tmp_path: Path) -> None:
+    with run_embedded(tmp_path) as embedded:
+        ports = embedded.ports
+        for port in ports.values():
+            assert httpx.get(f"http://127.0.0.1:{port}/openapi.json").status_code == 200
+    lines = (tmp_path / "up.log").read_text().splitlines()
+    for label, port in [
+        ("public API", ports["PUBLIC_API"]),
+        ("private API", ports["PRIVATE_API"]),
+        ("CSMS 1.6", ports["CSMS_V16"]),
+        ("CSMS 2.0.1", ports["CSMS_V201"]),
+    ]:
+        running = f"[{label}] uvicorn.error: Uvicorn running on http://127.0.0.1:{port} "
+        assert any(running in line for line in lines), (label, lines)
+        served = [line for line in lines if f"[{label}] uvicorn.access:" in line]
+        assert any('"GET /openapi.json HTTP/1.1" 200' in line for line in served), (label, lines)
+    # Every server's line is labelled, not only the startup ones: each request once.
+    access = [line for line in lines if "uvicorn.access:" in line and "/openapi.json" in line]
+    assert len({line.split("[", 1)[1].split("]", 1)[0] for line in access}) >= 4
+
+
+def test_the_first_user_hint_shows_only_while_there_is_no_user(tmp_path: Path) -> None:
+    log = tmp_path / "up.log"
+    with run_embedded(tmp_path) as embedded:
+        assert "Create your first user:" in log.read_text()
+        login(embedded)
+    seen = len(log.read_text())
+    with run_embedded(tmp_path, ports=embedded.ports):
+        again = log.read_text()[seen:]
+    assert "ELU Twins is running" in again
+    assert "Create your first user:" not in again
+    assert embedded.operator_key in again
+
+
+def test_open_event_streams_do_not_keep_up_from_stopping(tmp_path: Path) -> None:
+    with run_embedded(tmp_path) as embedded:
+        headers = login(embedded)
+        csms_url = f"http://127.0.0.1:{embedded.ports['CSMS_V16']}/api/events"
+        with (
+            httpx.stream("GET", f"{embedded.public_url}/twin/events", headers=headers) as twins,
+            httpx.stream("GET", csms_url) as csms,
+        ):
+            assert twins.status_code == csms.status_code == 200
+            embedded.process.terminate()
+            try:
+                returncode = embedded.process.wait(60)
+            except subprocess.TimeoutExpired:
+                returncode = None
+    assert returncode == 0, (tmp_path / "up.log").read_text()[-2000:]

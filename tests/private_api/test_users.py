@@ -48,7 +48,7 @@ def test_bad_bodies_name_the_field(private_client: TestClient) -> None:
 
 def test_unknown_user_is_404_and_delete_removes(private_client: TestClient) -> None:
     assert private_client.get(f"/user/{uuid.uuid4()}").status_code == 404
-    assert private_client.get("/user/not-a-uuid").status_code == 422
+    assert private_client.get("/user/not-a-uuid").status_code == 404
     body = {"username": f"u-{uuid.uuid4().hex[:8]}", "password": "a-long-password"}
     user_id = private_client.post("/user/", json=body).json()["id"]
     assert private_client.delete(f"/user/{user_id}").status_code == 204

@@ -118,6 +118,55 @@ async def test_resumed_twin_carries_on_the_session_without_booting(csms: Scripte
         await twin.close()
 
 
+async def test_a_state_older_than_the_last_meter_value_resumes_without_the_register_going_back(
+    csms: ScriptedCsms,
+) -> None:
+    """A host saves a twin's progress only every so often and sends 1.6 MeterValues
+    unsaved: the restore counts the energy up to the last moment the twin may have sent."""
+    clock = VirtualClock(start=START)
+    old, _ = await charging_twin(csms, clock, EventLog())
+    stale = through_json(old.save_state())
+    await clock.advance(120, settle=SETTLE)  # two more MeterValues the state does not cover
+    await csms.wait_for("MeterValues", count=4)
+    await old.close()  # the process died
+    seen = max(register(r) for r in csms.of("MeterValues"))
+    assert stale["connectors"][0]["register_wh"] < seen
+    assert stale["final"] is False
+
+    await clock.advance(600)  # down for ten minutes, alive for none of them
+    twin = await new_twin(csms, clock)
+    last_alive = clock.now() - timedelta(seconds=600)
+    twin.restore_state(stale, resume=True, last_alive=last_alive, sent_until=last_alive)
+    try:
+        await twin.start()
+        await twin.connected(timeout=5)
+        before = len(csms.of("MeterValues"))
+        await clock.advance(60, settle=SETTLE)
+        meter = await csms.wait_for("MeterValues", count=before + 1)
+        assert register(meter) >= seen
+        assert register(meter) - seen <= 22_000 * 60 / 3600 + 1  # the minute since, no more
+    finally:
+        await twin.close()
+
+
+async def test_a_final_state_resumes_its_register_as_saved(csms: ScriptedCsms) -> None:
+    """A host that stops cleanly freezes its twins before their last save: nothing was
+    sent after it, so nothing more is counted, however late the host's last sign of life."""
+    clock = VirtualClock(start=START)
+    old, _ = await charging_twin(csms, clock, EventLog())
+    old.freeze()
+    final = through_json(old.save_state())
+    await old.close()
+    assert final["final"] is True
+    await clock.advance(600)
+    twin = await new_twin(csms, clock)
+    twin.restore_state(final, resume=True, last_alive=clock.now(), sent_until=clock.now())
+    try:
+        assert twin.connectors()[0].register_wh == final["connectors"][0]["register_wh"]
+    finally:
+        await twin.close()
+
+
 async def test_messages_queued_offline_are_delivered_after_restore_in_order(
     csms: ScriptedCsms,
 ) -> None:
@@ -246,6 +295,9 @@ class BlockingStore:
 
     def state_changed(self, twin: ChargePointTwin) -> None:
         self.changes += 1
+
+    def state_progressed(self, twin: ChargePointTwin) -> None:
+        pass
 
     async def saved(self, twin: ChargePointTwin) -> None:
         self.waiting += 1

@@ -194,6 +194,9 @@ class SavingStore:
     def state_changed(self, twin: ChargePointTwin) -> None:
         pass
 
+    def state_progressed(self, twin: ChargePointTwin) -> None:
+        pass
+
     async def saved(self, twin: ChargePointTwin) -> None:
         self.states.append(through_json(twin.save_state()))
 

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import UTC, datetime
+from types import SimpleNamespace
+from typing import Any
 
 from sqlalchemy import Engine, func, select
 
 from shared.db import session_for
-from shared.models import MessageLogEntry, MeterSample
+from shared.models import Connector, MessageLogEntry, MeterSample, TwinState
 from shared.settings import Settings
 from tests.builders import stored_charge_point
-from worker.persistence import EventWriter
-from worker.twin.events import FrameLogged, MeterSampled
+from worker.persistence import EventWriter, TwinRows
+from worker.twin.events import ConnectorChanged, FrameLogged, MeterSampled
 
 
 def _sample(charge_point_id: str, connector_id: int = 1) -> MeterSampled:
@@ -65,3 +68,100 @@ async def test_the_message_log_keeps_the_newest_frames(engine: Engine, settings:
             .order_by(MessageLogEntry.id)
         ).all()
     assert kept == [str(number) for number in range(15, 25)]
+
+
+class _CountingTwin:
+    """As much of a twin as the state store uses: its id and ``save_state``."""
+
+    def __init__(self, charge_point_id: str) -> None:
+        self.config = SimpleNamespace(charge_point_id=charge_point_id)
+        self.saves = 0
+
+    def save_state(self) -> dict[str, Any]:
+        self.saves += 1
+        return {"saves": self.saves}
+
+
+def _stored_saves(engine: Engine, charge_point_id: str) -> int | None:
+    with session_for(engine) as session:
+        row = session.get(TwinState, uuid.UUID(charge_point_id))
+        return None if row is None else row.state["saves"]
+
+
+async def test_progress_is_saved_once_per_interval_and_a_change_at_once(
+    engine: Engine, settings: Settings
+) -> None:
+    """Registers and SoC move with every meter value of every twin: saving each twin's
+    state for each of them is what a fleet cannot afford."""
+    charge_point_id, rows = stored_charge_point(engine, settings)
+    writer = EventWriter(engine, progress_interval=0.3)
+    writer.register(charge_point_id, rows)
+    twin = _CountingTwin(charge_point_id)
+
+    for _ in range(20):
+        writer.state_progressed(twin)  # type: ignore[arg-type]
+        await writer.flush()
+    assert twin.saves == 0
+    await asyncio.sleep(0.35)
+    await writer.flush()
+    assert twin.saves == 1
+    assert _stored_saves(engine, charge_point_id) == 1
+
+    writer.state_progressed(twin)  # type: ignore[arg-type]
+    writer.state_changed(twin)  # type: ignore[arg-type]
+    await writer.flush()
+    assert _stored_saves(engine, charge_point_id) == 2
+    await asyncio.sleep(0.35)
+    await writer.flush()
+    assert twin.saves == 2, "the change's save took the progress with it"
+
+
+def _connector(
+    charge_point_id: str, status: str, power_kw: float, energy: float
+) -> ConnectorChanged:
+    return ConnectorChanged(
+        charge_point_id, datetime.now(UTC), 1, 1, status, power_kw, 32.0, 230.0, "AC",
+        energy, 100.0 + energy, 50.0, None, None, None, None,
+    )  # fmt: skip
+
+
+def _stored_connector(engine: Engine, rows: TwinRows) -> tuple[str, float, float]:
+    with session_for(engine) as session:
+        connector = session.get(Connector, rows.connectors[1][0])
+        assert connector is not None
+        return connector.status, connector.current_ac_power, connector.current_energy
+
+
+async def test_a_row_that_only_moves_along_the_curve_is_written_once_a_refresh(
+    engine: Engine, settings: Settings
+) -> None:
+    """Energy and SoC move with every meter value; reads carry the stored values on, so
+    writing them each time is not needed. Any other change is written with its batch."""
+    charge_point_id, rows = stored_charge_point(engine, settings)
+    writer = EventWriter(engine, row_refresh=0.3)
+    writer.register(charge_point_id, rows)
+
+    writer(_connector(charge_point_id, "Charging", 22.0, 1.0))
+    await writer.flush()
+    assert _stored_connector(engine, rows) == ("Charging", 22.0, 1.0)
+    writer(_connector(charge_point_id, "Charging", 22.05, 2.0))  # within 1 %: held back
+    await writer.flush()
+    assert _stored_connector(engine, rows) == ("Charging", 22.0, 1.0)
+    await asyncio.sleep(0.35)
+    await writer.flush(everything=False)
+    writer(_connector(charge_point_id, "Charging", 22.05, 2.5))  # the refresh is due
+    await writer.flush()
+    assert _stored_connector(engine, rows) == ("Charging", 22.05, 2.5)
+
+    writer(_connector(charge_point_id, "Charging", 11.0, 3.0))  # a power step
+    await writer.flush()
+    assert _stored_connector(engine, rows) == ("Charging", 11.0, 3.0)
+    writer(_connector(charge_point_id, "SuspendedEV", 0.0, 3.1))  # a status
+    await writer.flush()
+    assert _stored_connector(engine, rows) == ("SuspendedEV", 0.0, 3.1)
+
+    writer(_connector(charge_point_id, "SuspendedEV", 0.0, 3.2))
+    await writer.flush()
+    assert _stored_connector(engine, rows)[2] == 3.1
+    await writer.close()  # a host that stops writes what it held back
+    assert _stored_connector(engine, rows)[2] == 3.2

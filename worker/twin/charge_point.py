@@ -115,6 +115,7 @@ class ChargePointTwin(
         "_cp_operative",
         "_cp_scheduled_operative",
         "_epoch",
+        "_frozen",
         "_heartbeat_due",
         "_heartbeating",
         "_last_error",
@@ -124,6 +125,7 @@ class ChargePointTwin(
         "_meter_due",
         "_needs_boot",
         "_retry_message",
+        "_saved_keys",
         "_session_end",
         "_tasks",
         "_timer_task",
@@ -195,6 +197,10 @@ class ChargePointTwin(
         self._loop: ConnectionLoop | None = None
         self._loop_task: asyncio.Task[None] | None = None
         self._timer_task: asyncio.Task[None] | None = None
+        #: What of each connector / transaction was last marked as a change of the saved
+        #: state (see _mark_if_changed).
+        self._saved_keys: dict[tuple[str, object], tuple[object, ...]] = {}
+        self._frozen = False
         self._session_end: asyncio.Future[None] | None = None
         self._waiters: list[asyncio.Future[None]] | None = None
         self._tasks: set[asyncio.Task[Any]] | None = None
@@ -206,6 +212,29 @@ class ChargePointTwin(
         """Something :meth:`save_state` covers changed: tell the store (cheap)."""
         if self.store is not None:
             self.store.state_changed(self)
+
+    def mark_progressed(self) -> None:
+        """Only what moves continuously changed (registers, SoC, energy): the store saves
+        it with its next periodic save, not at once (one save per meter value each
+        twin is what a fleet cannot afford; a restore integrates the gap)."""
+        if self.store is not None:
+            self.store.state_progressed(self)
+
+    def _mark_if_changed(self, key: tuple[str, object], value: tuple[object, ...]) -> None:
+        if self._saved_keys.get(key) != value:
+            self._saved_keys[key] = value
+            self.mark_changed()
+        else:
+            self.mark_progressed()
+
+    def freeze(self) -> None:
+        """Take no more samples and run no more timers: the host is about to save the
+        twin's last state before it stops or moves it (a sample after that save would
+        be one the saved state does not cover). The state saved from now on is final."""
+        self._frozen = True
+        if self._timer_task is not None:
+            self._timer_task.cancel()
+            self._timer_task = None
 
     def permitted(self) -> bool:
         """Whether the host still holds the twin's lease (always, without a hook)."""
@@ -378,6 +407,8 @@ class ChargePointTwin(
 
     def _reschedule(self) -> None:
         """Re-plan the timer after something changed what is due next."""
+        if self._frozen:
+            return
         if asyncio.current_task() is self._timer_task and self._timer_task is not None:
             return
         if self._timer_task is not None:
@@ -523,7 +554,22 @@ class ChargePointTwin(
                 )
         event = self._connector_event(connector)
         self.sink(event)
-        self.mark_changed()
+        tx = connector.transaction
+        self._mark_if_changed(
+            ("connector", connector.connector_id),
+            (
+                status,
+                connector.operative,
+                connector.scheduled_operative,
+                connector.error_code,
+                connector.fault_info,
+                connector.finishing,
+                connector.reservation,
+                connector.vehicle_ref,
+                tx.ref if tx is not None else None,
+                self.profiles.revision,
+            ),
+        )
         return event
 
     def _connector_event(self, connector: ConnectorState) -> ConnectorChanged:
@@ -570,7 +616,23 @@ class ChargePointTwin(
 
     def _emit_transaction(self, tx: Transaction) -> None:
         self.sink(self._transaction_event(tx))
-        self.mark_changed()
+        self._mark_if_changed(
+            ("transaction", tx.ref),
+            (
+                tx.status,
+                tx.csms_transaction_id,
+                tx.id_tag,
+                tx.vehicle_ref,
+                tx.end_time,
+                tx.meter_stop_wh,
+                tx.stop_reason,
+                tx.stop_id_tag,
+                tx.suspended_by_csms,
+                tx.start_pending,
+            ),
+        )
+        if tx.end_time is not None:
+            self._saved_keys.pop(("transaction", tx.ref), None)
 
     def _set_vehicle_status(self, connector: ConnectorState, status: str) -> None:
         vehicle = connector.vehicle

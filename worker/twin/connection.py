@@ -246,8 +246,16 @@ class OutboundQueue:
             if self._meter_values > self.MAX_METER_VALUES and not self.twin.online:
                 self._drop_oldest_meter_value()
         if item.durable:
-            self.twin.mark_changed()
+            if item.kind == "meter" and len(self._items) == 1 and self._sent_unsaved():
+                self.twin.mark_progressed()  # it goes out now
+            else:  # it waits (offline, or behind an unanswered message): saved soon
+                self.twin.mark_changed()
         self.kick()
+
+    def _sent_unsaved(self) -> bool:
+        """Whether a meter value may go out before it is in the saved state: while online,
+        where the adapter allows it."""
+        return self.twin.online and not self.twin.adapter.meter_values_saved_before_send
 
     def _drop_oldest_meter_value(self) -> None:
         for index, queued in enumerate(self._items):
@@ -259,10 +267,13 @@ class OutboundQueue:
                 return
 
     def _popleft(self) -> QueuedMessage:
+        """A delivered meter value leaves the saved state with the next save, not at once:
+        were the host to die first, the restored twin sends it again (at least once, as a
+        restore promises), and one save per meter value is what a fleet can afford."""
         item = self._items.popleft()
         if item.kind == "meter":
             self._meter_values -= 1
-        if item.durable:
+        elif item.durable:
             self.twin.mark_changed()
         return item
 
@@ -308,7 +319,12 @@ class OutboundQueue:
         while self._items and twin.online and not self._held:
             item = self._items[0]
             store = twin.store
-            if store is not None and item.durable and not item.persisted:
+            if (
+                store is not None
+                and item.durable
+                and not item.persisted
+                and not (item.kind == "meter" and self._sent_unsaved())
+            ):
                 # Everything queued now is in the state written as of now.
                 waiting = [queued for queued in self._items if queued.durable]
                 try:

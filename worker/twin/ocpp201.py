@@ -671,7 +671,9 @@ class Ocpp201Adapter(OcppJAdapter, ChargePoint):
             result = await self._call("TransactionEvent", payload)
             state.seq_no += 1
             state.charging_state = charging
-            self.twin.mark_changed()
+            # Were the host to die before the next save, the restored twin sends this
+            # (queued) event again with the same number: a retry, not a reuse.
+            self.twin.mark_progressed()
             return result
 
     @staticmethod

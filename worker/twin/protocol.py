@@ -112,7 +112,11 @@ class Twin(Protocol):
         ...
 
     def mark_changed(self) -> None:
-        """Something the saved state covers changed (2.0.1: a seqNo moved)."""
+        """Something the saved state covers changed: saved with the next batch."""
+        ...
+
+    def mark_progressed(self) -> None:
+        """Only a counter moved (a seqNo after its event was delivered): saved later."""
         ...
 
     def handle_remote_start(
@@ -222,6 +226,12 @@ class ProtocolAdapter(ABC):
     :meth:`run_deferred` once the answer is sent: messages a CALL causes always
     follow its answer.
     """
+
+    #: Whether a periodic meter value must be in the saved state before it is sent.
+    #: 2.0.1: yes, its TransactionEvent takes a seqNo a restored twin must not reuse.
+    #: 1.6: no, MeterValues carry no sequence, and a restore counts the energy of the
+    #: unsaved moments, so the register the CSMS saw never goes back.
+    meter_values_saved_before_send: ClassVar[bool] = True
 
     #: The websocket subprotocol, e.g. ``"ocpp1.6"``.
     subprotocol: ClassVar[str]

@@ -76,6 +76,7 @@ class SavedStateMixin:
             "charge_point_id": self.config.charge_point_id,
             "protocol": self.config.protocol,
             "saved_at": time_to_state(self.now()),
+            "final": self._frozen,
             "boot": {
                 "status": self._boot_status,
                 "reason": self._boot_reason,
@@ -126,7 +127,14 @@ class SavedStateMixin:
             "transaction_ref": tx.ref if tx is not None else None,
         }
 
-    def restore_state(self, state: dict[str, Any], *, resume: bool, last_alive: datetime) -> None:
+    def restore_state(
+        self,
+        state: dict[str, Any],
+        *,
+        resume: bool,
+        last_alive: datetime,
+        sent_until: datetime | None = None,
+    ) -> None:
         """Take back what :meth:`save_state` returned, on a fresh twin before :meth:`start`.
 
         ``resume=True`` (back within the resume window, or taken over by another
@@ -134,13 +142,19 @@ class SavedStateMixin:
         saved boot was Accepted (a reconnect, not a reboot); StatusNotifications for
         connector 0 (1.6) and every connector; then every transaction message not
         acknowledged, in order (at least once). Running transactions go on with the
-        same transaction ref and CSMS id, 2.0.1 seqNo carries on, the registers from
-        their saved values: no energy is counted for the time the twin was down
-        (integration restarts now), and meter sampling restarts one interval from now.
+        same transaction ref and CSMS id, 2.0.1 seqNo carries on, and meter sampling
+        restarts one interval from now. The registers carry on from their saved
+        values; no energy is counted for the time the twin was down, but a state that
+        is not ``final`` (saved by a host that stopped cleanly, after its last sample)
+        may be older than the last meter value the twin sent (a twin's progress is
+        saved only every so often, and 1.6 meter values go out unsaved): the energy
+        up to ``sent_until`` (the last moment the twin may have sent anything, its
+        host's last sign of life plus its lease) is counted at the saved power, so
+        that the register the CSMS sees never goes back.
 
         ``resume=False`` (down too long: a power loss). The twin boots
         (BootNotification, reason PowerUp) and every running transaction ends as
-        of ``last_alive``, with the saved register and reason PowerLoss (1.6
+        of ``last_alive``, with the register as above and reason PowerLoss (1.6
         StopTransaction reason PowerLoss; 2.0.1 TransactionEvent Ended with
         triggerReason AbnormalCondition, 2.0.1 having no PowerLoss trigger, and
         stoppedReason PowerLoss), queued behind what of it was still undelivered.
@@ -221,6 +235,8 @@ class SavedStateMixin:
             )
 
         ended_now: set[str] = set()
+        if sent_until is not None and not state.get("final", False):
+            self._count_unsaved_energy(state, sent_until, now)
         if resume:
             self._boot_status = boot["status"]
             self._boot_reason = boot["reason"]
@@ -249,6 +265,23 @@ class SavedStateMixin:
             if tx.ref not in ended_now:
                 self._emit_transaction(tx)
         self._emit_charge_point()
+
+    def _count_unsaved_energy(
+        self, state: dict[str, Any], sent_until: datetime, now: float
+    ) -> None:
+        """Count the energy from the state's save to ``sent_until`` at the saved power."""
+        saved_at = time_from_state(state.get("saved_at"))
+        if saved_at is None:
+            return
+        gap = (min(sent_until, self.now()) - saved_at).total_seconds()
+        if gap <= 0:
+            return
+        for connector in self._connectors.values():
+            if connector.transaction is None or connector.vehicle is None:
+                continue
+            self._refresh(connector)  # the limit as saved
+            connector.integrated_at = now - gap
+            self._integrate(connector)
 
     @staticmethod
     def _restore_connector(

@@ -266,11 +266,13 @@ class ChargingProfileStore:
     nothing; with no profile installed it returns at once.
     """
 
-    __slots__ = ("_by_key", "_count")
+    __slots__ = ("_by_key", "_count", "revision")
 
     def __init__(self) -> None:
         self._by_key: dict[tuple[int, str], list[_Installed]] = {}
         self._count = 0
+        #: Moves with every install and removal, so that a change is cheap to notice.
+        self.revision = 0
 
     def __len__(self) -> int:
         return self._count
@@ -306,6 +308,7 @@ class ChargingProfileStore:
         entries.append(_Installed(connector_id, profile, anchor))
         entries.sort(key=lambda e: -e.profile.stack_level)
         self._count += 1
+        self.revision += 1
 
     @staticmethod
     def rejection_reason(connector_id: int, profile: ChargingProfile) -> str | None:
@@ -398,6 +401,8 @@ class ChargingProfileStore:
                 else:
                     del self._by_key[key]
         self._count -= removed
+        if removed:
+            self.revision += 1
         return removed
 
     # -- evaluation ---------------------------------------------------------------

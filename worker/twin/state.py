@@ -38,13 +38,20 @@ class StateStore(Protocol):
     ``state_changed`` is called, synchronously and often, whenever something the
     saved state covers has changed: it must be cheap (mark the twin dirty); the
     store coalesces and calls ``twin.save_state()`` later, on the loop thread.
-    ``saved`` returns once the twin's state as of the call is durably written; the
-    twin awaits it before the first send of every transaction message, so that
-    whatever the CSMS has seen (a transaction, a register value) is in the state a
-    restore would start from.
+    ``state_progressed`` is called instead when only what moves continuously changed
+    (registers, SoC, energy, a delivered meter value leaving the queue): the store
+    saves such a twin within its progress interval. ``saved`` returns once the twin's
+    state as of the call is durably written; the twin awaits it before the first send
+    of every transaction message (but a 1.6 meter value, see
+    ``ProtocolAdapter.meter_values_saved_before_send``), so that whatever the CSMS has
+    seen (a transaction, a seqNo) is in the state a restore starts from.
     """
 
     def state_changed(self, twin: SavesState) -> None: ...
+
+    def state_progressed(self, twin: SavesState) -> None:
+        """Only what moves continuously changed: save it within a while, not at once."""
+        ...
 
     async def saved(self, twin: SavesState) -> None: ...
 
