@@ -13,7 +13,12 @@ from worker.fleet.manager import FleetManager
 router = APIRouter(prefix="/twin/fleet", tags=["fleets"])
 
 Timeout = Annotated[
-    float, Query(gt=0, le=3600, description="seconds to wait for the fleet to stop")
+    float,
+    Query(
+        gt=0,
+        le=3600,
+        description="seconds to wait for the fleet to stop; it goes on stopping after that",
+    ),
 ]
 
 
@@ -41,34 +46,37 @@ def read_all(request: Request, session: SessionDep, current_user: CurrentUser) -
     return _fleets(request).list(session, current_user)
 
 
-@router.get("/{id}", summary="Progress and counts, live while the fleet runs")
+@router.get("/{id:uuid}", summary="Progress and counts, live while the fleet runs")
 def read(
     request: Request, session: SessionDep, current_user: CurrentUser, id: uuid.UUID
 ) -> FleetPublic:
     return _fleets(request).read(session, current_user, id)
 
 
-@router.get("/{id}/summary", summary="The figures of the run, with the arrivals drawn")
+@router.get("/{id:uuid}/summary", summary="The figures of the run, with the arrivals drawn")
 def summary(
     request: Request, session: SessionDep, current_user: CurrentUser, id: uuid.UUID
 ) -> FleetSummary:
     return _fleets(request).summary(session, current_user, id)
 
 
+class CsvResponse(PlainTextResponse):
+    media_type = "text/csv"
+
+
 @router.get(
-    "/{id}/latency.csv",
+    "/{id:uuid}/latency.csv",
     summary="Histograms of the CSMS's response times per action (CSV: action, le_ms, count)",
-    response_class=PlainTextResponse,
+    response_class=CsvResponse,
 )
 def latency_csv(
     request: Request, session: SessionDep, current_user: CurrentUser, id: uuid.UUID
-) -> PlainTextResponse:
-    text = _fleets(request).latency_csv(session, current_user, id)
-    return PlainTextResponse(text, media_type="text/csv")
+) -> CsvResponse:
+    return CsvResponse(_fleets(request).latency_csv(session, current_user, id))
 
 
 @router.post(
-    "/{id}/stop",
+    "/{id:uuid}/stop",
     summary="End the sessions towards the CSMS, unplug and disconnect",
     responses={409: {"description": "the fleet is not run by this API process"}},
 )
@@ -77,13 +85,13 @@ def stop(
     session: SessionDep,
     current_user: CurrentUser,
     id: uuid.UUID,
-    timeout: Timeout = 60,
+    timeout: Timeout = 5,
 ) -> FleetPublic:
     return _fleets(request).stop(session, current_user, id, timeout)
 
 
 @router.delete(
-    "/{id}",
+    "/{id:uuid}",
     status_code=status.HTTP_204_NO_CONTENT,
     summary="Stop the fleet if it runs, and delete its charge points and vehicles",
 )

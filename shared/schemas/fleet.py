@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from shared.schemas.charge_point import (
     CSMS_URL_MAX_LENGTH,
+    CSMS_URL_PATTERN,
     ConnectorType,
     OcppProtocol,
     check_csms_url,
@@ -28,6 +29,8 @@ FLEET_MAX_CHARGE_POINTS = 10_000
 #: Digits of the running number appended to ``identity_prefix``.
 CID_DIGITS = 5
 CID_PREFIX_PATTERN = r"^[A-Za-z0-9._~-]{1,40}$"
+#: A charge point's csms_url, or one ending with /{cid}.
+FLEET_CSMS_URL_PATTERN = CSMS_URL_PATTERN.removesuffix("$") + r"(/\{cid\})?$"
 
 
 class _DistributionBody(BaseModel):
@@ -124,11 +127,13 @@ class ChargePointTemplate(RequestBody):
     maximum_dc_power: float = Field(default=50, ge=0, le=1000, description="kW")
     csms_url: str = Field(
         max_length=CSMS_URL_MAX_LENGTH,
+        json_schema_extra={"pattern": FLEET_CSMS_URL_PATTERN},
         description="the CSMS; a trailing /{cid} may be written out (the twin appends it)",
     )
     csms_url_v201: str | None = Field(
         default=None,
         max_length=CSMS_URL_MAX_LENGTH,
+        json_schema_extra={"pattern": FLEET_CSMS_URL_PATTERN},
         description="the CSMS of the 2.0.1 charge points in a mix (default: csms_url)",
     )
     identity_prefix: str = Field(
@@ -204,6 +209,8 @@ class SessionScenario(RequestBody):
     )
     arrivals_per_hour: list[float] | None = Field(
         default=None,
+        min_length=24,
+        max_length=24,
         description="24 values: arrivals per charge point in each hour of the simulated day "
         "(replaces mean_arrival_interval)",
     )

@@ -21,6 +21,9 @@ from tests.builders import create_account
 from tests.csms.server import RunningCsms
 from tests.stack import Stack, eventually, running_stack
 
+#: Wait until stopped (by default, a stop answers after 5 s, maybe still stopping).
+STOP = {"timeout": 120}
+
 
 def fleet_body(stack: Stack, count: int = 24, **scenario: Any) -> dict[str, Any]:
     return {
@@ -73,7 +76,7 @@ async def test_a_fleet_counts_what_the_csms_recorded(stack: Stack) -> None:
     assert running["counts"]["connected"] == 24
 
     stopped = await stack.public.post(
-        f"/twin/fleet/{fleet['id']}/stop", headers=headers, timeout=120
+        f"/twin/fleet/{fleet['id']}/stop", headers=headers, params=STOP, timeout=120
     )
     assert stopped.status_code == 200, stopped.text
     assert stopped.json()["status"] == "stopped"
@@ -115,7 +118,9 @@ async def _create(stack: Stack, headers: dict[str, str], body: dict[str, Any]) -
 
 
 async def _stop(stack: Stack, headers: dict[str, str], fleet_id: str) -> dict[str, Any]:
-    stopped = await stack.public.post(f"/twin/fleet/{fleet_id}/stop", headers=headers, timeout=120)
+    stopped = await stack.public.post(
+        f"/twin/fleet/{fleet_id}/stop", headers=headers, params=STOP, timeout=120
+    )
     assert stopped.status_code == 200, stopped.text
     assert stopped.json()["status"] == "stopped"
     return stopped.json()
@@ -308,7 +313,7 @@ async def test_latency_csv_and_delete(embedded: Stack) -> None:
         ({"charge_points": {"csms_url": "ws://csms/{cid}/ocpp"}}, "{cid} may only end"),
         ({"charge_points": {"identity_prefix": "has space"}}, "identity_prefix"),
         ({"charge_points": {"protocol": {"ocpp1.6": 0}}}, "must not all be zero"),
-        ({"scenario": {"arrivals_per_hour": [1, 2]}}, "needs 24 values"),
+        ({"scenario": {"arrivals_per_hour": [1, 2]}}, "at least 24 items"),
         ({"scenario": {"dwell_time": 60, "target_soc": 80}}, "not both"),
         ({"scenario": {"rejected_share": 1.5}}, "rejected_share"),
         ({"vehicles": {"start_soc": {"kind": "uniform", "low": 50, "high": 120}}}, "0..100"),
@@ -431,7 +436,9 @@ async def test_another_api_process_stops_the_fleet_through_its_row(
         read = await b.get(f"/twin/fleet/{fleet['id']}", headers=headers)
         assert read.status_code == 200, read.text
         assert read.json()["status"] == "running"
-        stopped = await b.post(f"/twin/fleet/{fleet['id']}/stop", headers=headers, timeout=120)
+        stopped = await b.post(
+            f"/twin/fleet/{fleet['id']}/stop", headers=headers, params=STOP, timeout=120
+        )
     assert stopped.status_code == 200, stopped.text
     assert stopped.json()["status"] == "stopped"
     prefix = body["charge_points"]["identity_prefix"]
