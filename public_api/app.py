@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
@@ -17,6 +18,7 @@ from public_api.routes import (
     app_tokens,
     charge_points,
     events,
+    fleets,
     login,
     transactions,
     users,
@@ -29,6 +31,7 @@ from shared.openapi import document_errors
 from shared.request_limits import install_request_limits
 from shared.settings import Settings, get_settings
 from worker.commands import CommandBus
+from worker.fleet.manager import FleetManager
 from worker.live import EventSource
 
 DESCRIPTION = """
@@ -53,7 +56,11 @@ def _lifespan(settings: Settings) -> Callable[[FastAPI], AbstractAsyncContextMan
         # threads would let 40 slow CSMSs stall every other request.
         limiter = anyio.to_thread.current_default_thread_limiter()
         limiter.total_tokens = max(limiter.total_tokens, settings.api_threads)
-        yield
+        app.state.fleets.attach(asyncio.get_running_loop())
+        try:
+            yield
+        finally:
+            await app.state.fleets.close()
 
     return lifespan
 
@@ -91,6 +98,7 @@ def create_app(
     app.state.command_bus = command_bus
     app.state.events = event_source
     app.state.login_throttle = LoginThrottle()
+    app.state.fleets = FleetManager(app.state.engine, command_bus)
     install_error_handlers(app)
     install_request_limits(app, settings.max_request_bytes, settings.max_bulk_request_bytes)
     for module in (
@@ -102,6 +110,7 @@ def create_app(
         actions,
         transactions,
         events,
+        fleets,
     ):
         app.include_router(module.router)
     app.mount("/ui", StaticFiles(directory=UI_DIRECTORY, html=True), name="ui")

@@ -1,9 +1,10 @@
 """Schemathesis hooks for tests/shared/test_schemathesis.py (loaded through SCHEMATHESIS_HOOKS).
 
 Constraints JSON Schema cannot say, which the OpenAPI documents in words: a charging
-curve's points are in strictly ascending SoC, and ``ocpp_configuration`` takes only the
-keys and values of the charge point's protocol. Positive cases that break them are not
-positive, so they are dropped (a negative case may break them: it must be refused).
+curve's points are in strictly ascending SoC, ``ocpp_configuration`` takes only the keys
+and values of the charge point's protocol, and a fleet's rules across fields. Positive
+cases that break them are not positive, so they are dropped (a negative case may break
+them: it must be refused).
 """
 
 from __future__ import annotations
@@ -15,7 +16,26 @@ import schemathesis
 from schemathesis import GenerationMode
 
 
+def _breaks_fleet_rule(body: Any) -> bool:
+    """A fleet's rules across fields (a uniform's low not above its high, dwell_time or
+    target_soc, a distribution within its range, a mix not all zero): what the model's own
+    validators refuse, as opposed to the constraints in its schema."""
+    if not isinstance(body, dict) or "charge_points" not in body:
+        return False
+    from pydantic import ValidationError
+
+    from shared.schemas.fleet import FleetCreate
+
+    try:
+        FleetCreate.model_validate(body)
+    except ValidationError as error:
+        return any(problem["type"] == "value_error" for problem in error.errors())
+    return False
+
+
 def _breaks_unsayable_constraint(body: Any) -> bool:
+    if _breaks_fleet_rule(body):
+        return True
     items = body if isinstance(body, list) else [body]
     for item in items:
         if not isinstance(item, dict):

@@ -3,6 +3,7 @@
 from shared.models.base import Base
 from shared.models.charge_point import ChargePoint, Connector, Evse, OcppConfiguration
 from shared.models.command import Command, TwinHost, TwinState
+from shared.models.fleet import Fleet
 from shared.models.message_log import MessageLogEntry
 from shared.models.transaction import MeterSample, Transaction
 from shared.models.user import AppToken, Quota, User
@@ -15,6 +16,7 @@ __all__ = [
     "Command",
     "Connector",
     "Evse",
+    "Fleet",
     "MessageLogEntry",
     "MeterSample",
     "OcppConfiguration",

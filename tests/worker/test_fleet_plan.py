@@ -1,0 +1,111 @@
+"""What a fleet's seed draws: reproducible, and shaped as the scenario says."""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+import pytest
+
+from shared.schemas.fleet import FleetCreate
+from worker.fleet import plan
+from worker.fleet.metrics import BUCKETS_MS, LogRow, MessageStats, histogram_csv
+
+
+def fleet(**scenario: Any) -> FleetCreate:
+    return FleetCreate.model_validate(
+        {
+            "charge_points": {
+                "count": 10,
+                "protocol": {"ocpp1.6": 0.7, "ocpp2.0.1": 0.3},
+                "csms_url": "ws://csms:9000",
+                "evses": 2,
+            },
+            "vehicles": {"battery_capacity": {"kind": "choice", "values": [40, 60, 80]}},
+            "scenario": {"seed": 3} | scenario,
+        }
+    )
+
+
+def first(spec: FleetCreate, charge_point: int, connector: int, n: int) -> list[plan.Arrival]:
+    return list(itertools.islice(plan.arrivals(spec, charge_point, connector), n))
+
+
+def test_the_same_seed_draws_the_same_fleet_and_arrivals() -> None:
+    assert plan.protocols(fleet()) == plan.protocols(fleet())
+    assert plan.vehicle_bodies(fleet()) == plan.vehicle_bodies(fleet())
+    assert first(fleet(), 4, 2, 50) == first(fleet(), 4, 2, 50)
+    assert first(fleet(), 4, 2, 50) != first(fleet(seed=4), 4, 2, 50)
+    assert first(fleet(), 4, 2, 50) != first(fleet(), 4, 1, 50), "each connector its own"
+
+
+def test_a_mix_is_rounded_to_whole_charge_points() -> None:
+    protocols = plan.protocols(fleet())
+    assert protocols.count("ocpp1.6") == 7
+    assert protocols.count("ocpp2.0.1") == 3
+    bodies = plan.charge_point_bodies(fleet())
+    assert [body.cid for body in bodies[:2]] == ["FLEET-00001", "FLEET-00002"]
+    assert len(plan.vehicle_bodies(fleet())) == 20, "one vehicle per connector"
+
+
+def test_arrivals_follow_the_mean_interval_and_the_shares() -> None:
+    spec = fleet(mean_arrival_interval=1000, rejected_share=0.2, remote_start_share=0.5)
+    arrivals = first(spec, 0, 1, 4000)
+    gaps = [b.at - a.at for a, b in itertools.pairwise(arrivals)]
+    # Two connectors share the charge point's rate: 2,000 s apart at each.
+    assert sum(gaps) / len(gaps) == pytest.approx(2000, rel=0.05)
+    kinds = [arrival.kind for arrival in arrivals]
+    assert kinds.count("rejected") / len(kinds) == pytest.approx(0.2, abs=0.03)
+    assert kinds.count("remote") / len(kinds) == pytest.approx(0.4, abs=0.03)
+    assert all(10 <= arrival.start_soc <= 50 for arrival in arrivals)
+
+
+def test_an_hourly_profile_has_no_arrivals_in_its_empty_hours() -> None:
+    profile = [0.0] * 6 + [4.0] * 18
+    arrivals = first(fleet(mean_arrival_interval=None, arrivals_per_hour=profile), 1, 1, 500)
+    assert all((arrival.at // 3600) % 24 >= 6 for arrival in arrivals)
+
+
+def test_faults_come_at_their_rate_while_idle() -> None:
+    arrivals = first(fleet(faults_per_hour=0.5, fault_duration=60), 0, 1, 2000)
+    faults = [fault for arrival in arrivals for fault in arrival.faults_before]
+    hours = arrivals[-1].at / 3600
+    assert len(faults) / hours == pytest.approx(0.5, rel=0.15)
+    previous = 0.0
+    for arrival in arrivals:
+        for fault in arrival.faults_before:
+            assert previous <= fault.at < arrival.at
+        previous = arrival.at
+
+
+def test_response_times_match_calls_with_their_answers_in_real_time() -> None:
+    from datetime import UTC, datetime, timedelta
+    from uuid import uuid4
+
+    fast, slow = uuid4(), uuid4()
+    stats = MessageStats({fast: 1.0, slow: 100.0})
+    t0 = datetime(2026, 1, 1, tzinfo=UTC)
+    rows = []
+    for number, (charge_point, simulated_ms) in enumerate([(fast, 20), (slow, 2000)]):
+        rows.append(LogRow(2 * number, charge_point, t0, "sent", "CALL", "u1", "Heartbeat", {}))
+        rows.append(
+            LogRow(
+                2 * number + 1,
+                charge_point,
+                t0 + timedelta(milliseconds=simulated_ms),
+                "received",
+                "CALLRESULT",
+                "u1",
+                "Heartbeat",
+                {},
+            )
+        )
+    stats.add(rows)
+    latency = stats.latency()["Heartbeat"]
+    assert latency.count == 2
+    assert latency.p50_ms == pytest.approx(20)  # 2 s simulated at speed 100 is 20 ms real
+    assert stats.messages["Heartbeat"].sent == 2
+    assert stats.messages["Heartbeat"].received == 2
+    assert histogram_csv(stats.histograms()).splitlines()[1:] == [
+        f"Heartbeat,{bound:g},{2 if bound == 20 else 0}" for bound in BUCKETS_MS
+    ] + ["Heartbeat,,0"]
