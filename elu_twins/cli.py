@@ -11,12 +11,14 @@ import typer
 
 from elu_twins import log_labels
 from elu_twins.fleet_cli import fleet_app
+from elu_twins.watch_cli import watch
 from shared.settings import Settings
 
 app = typer.Typer(help="ELU Twins: virtual OCPP charge points and vehicles.", no_args_is_help=True)
 user_app = typer.Typer(help="Manage users from the terminal (operator).", no_args_is_help=True)
 app.add_typer(user_app, name="user")
 app.add_typer(fleet_app, name="fleet")
+app.command("watch")(watch)
 
 
 def configure_logging(label: str = "elu-twins") -> None:

@@ -52,11 +52,11 @@ class Api:
                 raise typer.BadParameter(
                     "give a token (--token or ELU_TOKEN), or --username and --password"
                 )
-            answer = self._send("POST", "/token", data={"username": username, "password": password})
+            answer = self.send("POST", "/token", data={"username": username, "password": password})
             token = answer["access_token"]
         self.client.headers["Authorization"] = f"Bearer {token}"
 
-    def _send(self, method: str, path: str, **options: Any) -> Any:
+    def send(self, method: str, path: str, **options: Any) -> Any:
         try:
             answer = self.client.request(method, path, **options)
         except httpx.HTTPError as error:
@@ -74,22 +74,22 @@ class Api:
         return answer.json()
 
     def create(self, body: dict[str, Any]) -> dict[str, Any]:
-        return self._send("POST", "/twin/fleet/", json=body)
+        return self.send("POST", "/twin/fleet/", json=body)
 
     def read(self, fleet_id: str) -> dict[str, Any]:
-        return self._send("GET", f"/twin/fleet/{fleet_id}")
+        return self.send("GET", f"/twin/fleet/{fleet_id}")
 
     def summary(self, fleet_id: str) -> dict[str, Any]:
-        return self._send("GET", f"/twin/fleet/{fleet_id}/summary")
+        return self.send("GET", f"/twin/fleet/{fleet_id}/summary")
 
     def stop(self, fleet_id: str) -> dict[str, Any]:
-        return self._send("POST", f"/twin/fleet/{fleet_id}/stop", params={"timeout": 600})
+        return self.send("POST", f"/twin/fleet/{fleet_id}/stop", params={"timeout": 600})
 
     def delete(self, fleet_id: str) -> None:
-        self._send("DELETE", f"/twin/fleet/{fleet_id}", params={"timeout": 600})
+        self.send("DELETE", f"/twin/fleet/{fleet_id}", params={"timeout": 600})
 
 
-def _fail(error: Exception) -> typer.Exit:
+def failed(error: Exception) -> typer.Exit:
     Console(stderr=True).print(f"[red]error:[/red] {error}", highlight=False)
     return typer.Exit(1)
 
@@ -227,17 +227,17 @@ def run(
             fleet = api.stop(fleet["id"])
         summary = api.summary(fleet["id"])
     except ApiError as error:
-        raise _fail(error) from error
+        raise failed(error) from error
     _print_final(console, summary, as_json)
     if summary["status"] == "failed":
         raise typer.Exit(1)
 
 
-def _api(url: str, token: str | None, username: str | None, password: str | None) -> Api:
+def open_api(url: str, token: str | None, username: str | None, password: str | None) -> Api:
     try:
         return Api(url, token, username, password)
     except ApiError as error:
-        raise _fail(error) from error
+        raise failed(error) from error
 
 
 @fleet_app.command("status")
@@ -250,11 +250,11 @@ def status(
     as_json: AsJson = False,
 ) -> None:
     """Show a fleet's progress and counts."""
-    api = _api(url, token, username, password)
+    api = open_api(url, token, username, password)
     try:
         summary = api.summary(fleet_id)
     except ApiError as error:
-        raise _fail(error) from error
+        raise failed(error) from error
     _print_final(Console(), summary, as_json)
 
 
@@ -268,12 +268,12 @@ def stop(
     as_json: AsJson = False,
 ) -> None:
     """End the fleet's sessions towards the CSMS and disconnect its charge points."""
-    api = _api(url, token, username, password)
+    api = open_api(url, token, username, password)
     try:
         api.stop(fleet_id)
         summary = api.summary(fleet_id)
     except ApiError as error:
-        raise _fail(error) from error
+        raise failed(error) from error
     _print_final(Console(), summary, as_json)
 
 
@@ -286,9 +286,9 @@ def delete(
     password: Password = None,
 ) -> None:
     """Stop the fleet if it runs, and delete its charge points and vehicles."""
-    api = _api(url, token, username, password)
+    api = open_api(url, token, username, password)
     try:
         api.delete(fleet_id)
     except ApiError as error:
-        raise _fail(error) from error
+        raise failed(error) from error
     typer.echo(f"deleted fleet {fleet_id}")

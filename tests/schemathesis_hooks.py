@@ -2,7 +2,8 @@
 
 Constraints JSON Schema cannot say, which the OpenAPI documents in words: a charging
 curve's points are in strictly ascending SoC, ``ocpp_configuration`` takes only the keys
-and values of the charge point's protocol, and a fleet's rules across fields. Positive
+and values of the charge point's protocol, a fleet's rules across fields, a bulk action's
+pacing (at most 300 s), and no text holds a NUL or a lone surrogate. Positive
 cases that break them are not positive, so they are dropped (a negative case may break
 them: it must be refused).
 """
@@ -33,8 +34,30 @@ def _breaks_fleet_rule(body: Any) -> bool:
     return False
 
 
+def _holds_unstorable_text(value: Any) -> bool:
+    """A NUL character or a lone surrogate in any string, at any depth: every body refuses
+    them (shared/schemas/common.py check_storable), which no per-field schema says."""
+    if isinstance(value, str):
+        return "\x00" in value or any(0xD800 <= ord(c) <= 0xDFFF for c in value)
+    if isinstance(value, dict):
+        return any(_holds_unstorable_text(k) or _holds_unstorable_text(v) for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return any(_holds_unstorable_text(item) for item in value)
+    return False
+
+
+def _breaks_bulk_pacing(body: Any) -> bool:
+    """A bulk action spreads its items over at most 300 s (len(items) / rate)."""
+    if not isinstance(body, dict) or not isinstance(body.get("items"), list):
+        return False
+    rate = body.get("rate")
+    if not isinstance(rate, int | float) or isinstance(rate, bool) or rate <= 0:
+        return False
+    return len(body["items"]) / rate > 300
+
+
 def _breaks_unsayable_constraint(body: Any) -> bool:
-    if _breaks_fleet_rule(body):
+    if _breaks_fleet_rule(body) or _holds_unstorable_text(body) or _breaks_bulk_pacing(body):
         return True
     items = body if isinstance(body, list) else [body]
     for item in items:
