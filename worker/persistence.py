@@ -124,6 +124,7 @@ class EventWriter:
         #: Per row: what of it was last written, when (monotonic), and the latest event
         #: not written since (see ROW_REFRESH). Touched only by the writing thread.
         self._rows_written: dict[tuple[str, object], _Written] = {}
+        self._young_rows: dict[tuple[str, object], None] = {}
         self._row_refresh = row_refresh
         self._lock = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
@@ -406,43 +407,47 @@ class EventWriter:
                 case ConfigurationChanged():
                     configurations[event.charge_point_id] = event
         now = time.monotonic()
-        held = _HeldBack(self._rows_written, now, self._row_refresh, everything)
+        held = _HeldBack(self._rows_written, self._young_rows, now, self._row_refresh, everything)
         connectors = held.filter("connector", connectors, _connector_key)
         transactions = held.filter("transaction", transactions, _transaction_key)
         vehicles = held.filter("vehicle", vehicles, _vehicle_key)
         links: dict[tuple[str, int], tuple[str | None, str | None]] = {}
-        with self.engine.begin() as connection:
-            self._write_transactions(connection, transactions.values())
-            if frames:
-                connection.execute(insert(MessageLogEntry), frames)
-                self._logged_since_prune.update(frame["charge_point_id"] for frame in frames)
-            if samples:
-                connection.execute(insert(MeterSample), samples)
-            for rows in _grouped_by_keys(
-                self._charge_point_row(event) for event in charge_points.values()
-            ):
-                connection.execute(_by_id(ChargePoint), rows)
-            links = self._write_connectors(connection, connectors.values())
-            if vehicles:
-                connection.execute(
-                    _by_id(Vehicle),
-                    [
-                        {"b_id": uuid.UUID(event.vehicle_ref), "soc": event.soc,
-                         "status": event.status}
-                        for event in vehicles.values()
-                    ],
-                )  # fmt: skip
-            if configurations:
-                connection.execute(
-                    update(OcppConfiguration).where(
-                        OcppConfiguration.charge_point_id == bindparam("b_charge_point_id")
-                    ),
-                    [
-                        {"b_charge_point_id": uuid.UUID(event.charge_point_id),
-                         "values": event.values}
-                        for event in configurations.values()
-                    ],
-                )  # fmt: skip
+        try:
+            with self.engine.begin() as connection:
+                self._write_transactions(connection, transactions.values())
+                if frames:
+                    connection.execute(insert(MessageLogEntry), frames)
+                    self._logged_since_prune.update(frame["charge_point_id"] for frame in frames)
+                if samples:
+                    connection.execute(insert(MeterSample), samples)
+                for rows in _grouped_by_keys(
+                    self._charge_point_row(event) for event in charge_points.values()
+                ):
+                    connection.execute(_by_id(ChargePoint), rows)
+                links = self._write_connectors(connection, connectors.values())
+                if vehicles:
+                    connection.execute(
+                        _by_id(Vehicle),
+                        [
+                            {"b_id": uuid.UUID(event.vehicle_ref), "soc": event.soc,
+                             "status": event.status}
+                            for event in vehicles.values()
+                        ],
+                    )  # fmt: skip
+                if configurations:
+                    connection.execute(
+                        update(OcppConfiguration).where(
+                            OcppConfiguration.charge_point_id == bindparam("b_charge_point_id")
+                        ),
+                        [
+                            {"b_charge_point_id": uuid.UUID(event.charge_point_id),
+                             "values": event.values}
+                            for event in configurations.values()
+                        ],
+                    )  # fmt: skip
+        except BaseException:
+            held.undo()
+            raise
         self._links.update(links)  # only once the transaction that wrote them committed
         held.commit()
 
@@ -667,20 +672,39 @@ def _vehicle_key(event: VehicleChanged) -> tuple[tuple[Any, ...], float]:
 class _HeldBack:
     """Decides, for one batch, which row updates are written and which are held back
     (only their continuous values moved, and their row is younger than ROW_REFRESH);
-    held-back events are written once their row is older, or with ``everything``."""
+    held-back events are written once their row is older, or with ``everything``.
+
+    An event is only ever held back on a row written less than ROW_REFRESH ago, so the
+    rows that may hold one are kept apart in ``young``, in the order they were written:
+    finding the due ones takes the oldest off its front, and costs nothing per idle row."""
 
     def __init__(
         self,
         written: dict[tuple[str, object], _Written],
+        young: dict[tuple[str, object], None],
         now: float,
         refresh: float,
         everything: bool,
     ) -> None:
         self.written = written
+        self.young = young
         self.now = now
         self.refresh = refresh
         self.everything = everything
         self._marks: list[tuple[tuple[str, object], tuple[Any, ...], float, Any]] = []
+        self._due = self._take_due()
+
+    def _take_due(self) -> dict[tuple[str, object], _Written]:
+        due: dict[tuple[str, object], _Written] = {}
+        while self.young:
+            row = next(iter(self.young))
+            last = self.written[row]
+            if not self.everything and self.now - last.at < self.refresh:
+                break
+            del self.young[row]
+            if last.held is not None:
+                due[row] = last
+        return due
 
     def filter(
         self,
@@ -704,13 +728,8 @@ class _HeldBack:
                 self._marks.append((row, key, power, None))
             else:
                 self._marks.append((row, last.key, last.power, event))
-        for row, last in self.written.items():  # held back long enough: write them now
-            if (
-                row[0] == kind
-                and last.held is not None
-                and row[1] not in events
-                and (self.everything or self.now - last.at >= self.refresh)
-            ):
+        for row, last in self._due.items():  # held back long enough: written now
+            if row[0] == kind and row[1] not in events:
                 chosen[row[1]] = last.held
                 self._marks.append((row, last.key, last.power, None))
         return chosen
@@ -718,8 +737,16 @@ class _HeldBack:
     def commit(self) -> None:
         """The batch's transaction committed: remember what was written and held back."""
         for row, key, power, held in self._marks:
-            last = self.written.get(row)
             if held is None:
                 self.written[row] = _Written(key, power, self.now)
-            elif last is not None:
-                last.held = held
+                self.young.pop(row, None)
+                self.young[row] = None  # the youngest now: to the end
+            else:
+                last = self.written.get(row)
+                if last is not None:
+                    last.held = held
+
+    def undo(self) -> None:
+        """The batch's transaction failed: the due rows stay due."""
+        for row in self._due:
+            self.young[row] = None

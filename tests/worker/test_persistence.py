@@ -163,5 +163,13 @@ async def test_a_row_that_only_moves_along_the_curve_is_written_once_a_refresh(
     writer(_connector(charge_point_id, "SuspendedEV", 0.0, 3.2))
     await writer.flush()
     assert _stored_connector(engine, rows)[2] == 3.1
-    await writer.close()  # a host that stops writes what it held back
+    await asyncio.sleep(0.35)  # due now: written with the next batch, whatever it holds
+    writer(FrameLogged(charge_point_id, datetime.now(UTC), "sent", "CALL", "1", "Heartbeat", {}))
+    await writer.flush()
     assert _stored_connector(engine, rows)[2] == 3.2
+
+    writer(_connector(charge_point_id, "SuspendedEV", 0.0, 3.3))
+    await writer.flush()
+    assert _stored_connector(engine, rows)[2] == 3.2
+    await writer.close()  # a host that stops writes what it held back
+    assert _stored_connector(engine, rows)[2] == 3.3
