@@ -1,8 +1,10 @@
 """OCPP 2.0.1: a twin saved in one process and restored in another.
 
 Resumed, the CSMS sees a reconnect and the transaction's events carrying on
-(same transactionId, seqNo without a gap or a reuse); restored after a long
-outage, it sees a charging station that lost power end the transaction.
+(same transactionId, seqNo without a gap or a reuse; after a crash, when the
+saved state is older than the last periodic event, seqNo skips the numbers the
+twin may have used meanwhile); restored after a long outage, it sees a charging
+station that lost power end the transaction.
 """
 
 from __future__ import annotations
@@ -261,6 +263,55 @@ async def test_an_event_sent_outside_the_queue_never_gets_its_seq_no_reused(
             p["transactionInfo"]["transactionId"] == started.transaction_ref
             for p in events_since(csms, before)
         )
+    finally:
+        await twin.close()
+
+
+async def test_periodic_events_go_out_unsaved_and_a_crash_restore_skips_their_seq_nos(
+    csms: ScriptedCsms201,
+) -> None:
+    """A periodic TransactionEvent does not wait for a save (one per meter value each
+    twin is what a fleet cannot afford); restored from a state saved before three of
+    them went out, the twin skips the numbers they may have used, never reusing one."""
+    clock = VirtualClock(start=START)
+    store = SavingStore()
+    old = new_twin(csms, clock, store=store)
+    await old.start()
+    await old.connected(timeout=5)
+    await old.plug_in(1, make_vehicle(soc=20.0), "veh-1")
+    started = await old.start_transaction(1, "TAG")
+    await clock.advance(60, settle=SETTLE)
+    await csms.wait_for("TransactionEvent", lambda p: p["triggerReason"] == "MeterValuePeriodic")
+    state = through_json(old.save_state())  # the host's last periodic save
+    saves = len(store.states)
+    for count in (2, 3, 4):
+        await clock.advance(60, settle=SETTLE)
+        await csms.wait_for(
+            "TransactionEvent", lambda p: p["triggerReason"] == "MeterValuePeriodic", count=count
+        )
+    assert len(store.states) == saves, "a periodic event waited for a save"
+    sent = [p["seqNo"] for p in csms.transaction_events(started.transaction_ref)]
+    assert sent == list(range(len(sent)))
+    assert saved_seq_no(state) == sent[-1] - 2
+    crashed_at = clock.now()
+    await old.close()
+
+    before = len(csms.received)
+    twin = new_twin(csms, clock)
+    twin.restore_state(state, resume=True, last_alive=crashed_at, sent_until=crashed_at)
+    try:
+        await twin.start()
+        await twin.connected(timeout=5)
+        await clock.advance(60, settle=SETTLE)
+        update = await csms.wait_for(
+            "TransactionEvent", lambda p: p["triggerReason"] == "MeterValuePeriodic", count=5
+        )
+        after = [p["seqNo"] for p in events_since(csms, before)]
+        assert update.payload["transactionInfo"]["transactionId"] == started.transaction_ref
+        assert after[0] > sent[-1], f"seqNo reused: sent {sent}, then {after}"
+        assert after[0] - sent[-1] <= 2, f"more numbers skipped than needed: {sent}, {after}"
+        assert after == sorted(set(after))
+        assert all(r.valid for r in csms.received)
     finally:
         await twin.close()
 

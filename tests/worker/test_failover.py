@@ -160,9 +160,14 @@ async def twins_by_host(stack: Stack, sessions: list[Session]) -> dict[str, list
     return by_host
 
 
-def assert_resumed(stack: Stack, session: Session, before: dict[str, Any]) -> None:
+def assert_resumed(
+    stack: Stack, session: Session, before: dict[str, Any], *, crashed: bool = False
+) -> None:
     """The session the CSMS knew goes on: one transaction, never a second start, no reboot,
-    the register never goes back, 2.0.1 seqNo continues, one connection at a time."""
+    the register never goes back, 2.0.1 seqNo continues, one connection at a time.
+
+    After a crash (``crashed``), seqNo may skip the numbers of the periodic events the
+    dead worker may have sent after its last save; after a drain it has no gap."""
     record = csms_record(stack, session)
     (transaction,) = csms_transactions(stack, session)
     assert transaction.id == before["transaction_id"]
@@ -189,7 +194,10 @@ def assert_resumed(stack: Stack, session: Session, before: dict[str, Any]) -> No
                 event.trigger_reason,
             ), f"{session.cid}: seqNo {event.seq_no} reused for another event"
         seq_nos = list(first_of_each)
-        assert seq_nos == list(range(len(seq_nos))), f"{session.cid}: seqNo gap: {seq_nos}"
+        if crashed:
+            assert seq_nos == sorted(seq_nos), f"{session.cid}: seqNo out of order: {seq_nos}"
+        else:
+            assert seq_nos == list(range(len(seq_nos))), f"{session.cid}: seqNo gap: {seq_nos}"
     resynchronised = [
         status for status in record.connectors.values() if status.received_at > before["at"]
     ]
@@ -273,7 +281,7 @@ async def test_kill_9_of_a_worker_resumes_its_300_charging_sessions_on_the_other
 
     await metered_again(stack, moved, before)
     for session in moved:
-        assert_resumed(stack, session, before[session.cid])
+        assert_resumed(stack, session, before[session.cid], crashed=True)
     answer = await stack.public.get(
         f"/operations/charge_point/transaction/{moved[0].transaction['id']}", headers=headers
     )

@@ -279,9 +279,9 @@ class OutboundQueue:
         self.kick()
 
     def _sent_unsaved(self) -> bool:
-        """Whether a meter value may go out before it is in the saved state: while online,
-        where the adapter allows it."""
-        return self.twin.online and not self.twin.adapter.meter_values_saved_before_send
+        """Whether a meter value may go out before it is in the saved state: while online
+        (a restore counts the energy and skips the 2.0.1 seqNos of the unsaved moments)."""
+        return self.twin.online
 
     def _drop_oldest_meter_value(self) -> None:
         for index, queued in enumerate(self._items):

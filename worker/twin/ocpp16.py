@@ -237,7 +237,6 @@ class Ocpp16Adapter(OcppJAdapter, ChargePoint):
     """OCPP 1.6J for one twin."""
 
     subprotocol: ClassVar[str] = "ocpp1.6"
-    meter_values_saved_before_send: ClassVar[bool] = False
     #: 1.6 spells two CALLERROR codes differently from 2.0.1 (which the library uses).
     error_codes: ClassVar[dict[str, str]] = {
         "FormatViolation": "FormationViolation",

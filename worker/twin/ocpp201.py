@@ -361,6 +361,15 @@ class Ocpp201Adapter(OcppJAdapter, ChargePoint):
             self._tx = {}
         self._tx[transaction.ref] = state
 
+    def skip_unsaved_numbers(self, transaction: Any, seconds: float) -> None:
+        """Skip the seqNos of the periodic and clock-aligned TransactionEvents that may
+        have gone out in ``seconds`` (at most one per interval, and one at its start):
+        a seqNo may then be missing after a crash, but never used twice."""
+        state = self._state(transaction)
+        for interval in (self.twin.sample_interval(), self.aligned_interval()):
+            if interval > 0:
+                state.seq_no += int(seconds // interval) + 1
+
     # -- offline periods -----------------------------------------------------------------
 
     def _went_online(self) -> None:

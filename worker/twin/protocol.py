@@ -227,12 +227,6 @@ class ProtocolAdapter(ABC):
     follow its answer.
     """
 
-    #: Whether a periodic meter value must be in the saved state before it is sent.
-    #: 2.0.1: yes, its TransactionEvent takes a seqNo a restored twin must not reuse.
-    #: 1.6: no, MeterValues carry no sequence, and a restore counts the energy of the
-    #: unsaved moments, so the register the CSMS saw never goes back.
-    meter_values_saved_before_send: ClassVar[bool] = True
-
     #: The websocket subprotocol, e.g. ``"ocpp1.6"``.
     subprotocol: ClassVar[str]
 
@@ -314,6 +308,13 @@ class ProtocolAdapter(ABC):
 
     def restore_transaction_state(self, transaction: Transaction, data: dict[str, Any]) -> None:
         """Take back what :meth:`transaction_state` returned."""
+        return None
+
+    def skip_unsaved_numbers(self, transaction: Transaction, seconds: float) -> None:
+        """The restored state may be up to ``seconds`` (twin time) older than what the
+        twin last sent, as a periodic meter value goes out before it is saved: skip
+        whatever numbers the version gives its transaction messages (2.0.1 seqNo) that
+        the twin may have used meanwhile, so that none is used twice."""
         return None
 
     #: Actions to run once the answer to the CALL being handled is on the wire;

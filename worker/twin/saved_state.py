@@ -236,7 +236,12 @@ class SavedStateMixin:
 
         ended_now: set[str] = set()
         if sent_until is not None and not state.get("final", False):
-            self._count_unsaved_energy(state, sent_until, now)
+            unsaved = self._unsaved_seconds(state, sent_until)
+            self._count_unsaved_energy(unsaved, now)
+            if same_protocol:
+                for tx in transactions.values():
+                    if tx.end_time is None:
+                        adapter.skip_unsaved_numbers(tx, unsaved)
         if resume:
             self._boot_status = boot["status"]
             self._boot_reason = boot["reason"]
@@ -266,14 +271,15 @@ class SavedStateMixin:
                 self._emit_transaction(tx)
         self._emit_charge_point()
 
-    def _count_unsaved_energy(
-        self, state: dict[str, Any], sent_until: datetime, now: float
-    ) -> None:
-        """Count the energy from the state's save to ``sent_until`` at the saved power."""
+    def _unsaved_seconds(self, state: dict[str, Any], sent_until: datetime) -> float:
+        """How long the twin may have gone on after the state was saved: to ``sent_until``."""
         saved_at = time_from_state(state.get("saved_at"))
         if saved_at is None:
-            return
-        gap = (min(sent_until, self.now()) - saved_at).total_seconds()
+            return 0.0
+        return max(0.0, (min(sent_until, self.now()) - saved_at).total_seconds())
+
+    def _count_unsaved_energy(self, gap: float, now: float) -> None:
+        """Count the energy of the ``gap`` seconds after the state's save at the saved power."""
         if gap <= 0:
             return
         for connector in self._connectors.values():

@@ -42,9 +42,10 @@ class StateStore(Protocol):
     (registers, SoC, energy, a delivered meter value leaving the queue): the store
     saves such a twin within its progress interval. ``saved`` returns once the twin's
     state as of the call is durably written; the twin awaits it before the first send
-    of every transaction message (but a 1.6 meter value, see
-    ``ProtocolAdapter.meter_values_saved_before_send``), so that whatever the CSMS has
-    seen (a transaction, a seqNo) is in the state a restore starts from.
+    of every transaction message but a periodic meter value that goes out at once, so
+    that whatever the CSMS has seen (a transaction, its messages) is in the state a
+    restore starts from (for those meter values, ``ProtocolAdapter.skip_unsaved_numbers``
+    and the restore's energy count cover the unsaved moments).
     """
 
     def state_changed(self, twin: SavesState) -> None: ...
