@@ -138,6 +138,7 @@ _PERIODS = variable("SmartChargingCtrlr", "PeriodsPerSchedule")
 _LIST_ITEMS = variable("LocalAuthListCtrlr", "ItemsPerMessage")
 _GET_ITEMS = variable("DeviceDataCtrlr", "ItemsPerMessage", "GetVariables")
 _SET_ITEMS = variable("DeviceDataCtrlr", "ItemsPerMessage", "SetVariables")
+_REPORT_ITEMS = variable("DeviceDataCtrlr", "ItemsPerMessage", "GetReport")
 
 
 class _TxState:
@@ -1088,6 +1089,29 @@ class Ocpp201Adapter(OcppJAdapter, ChargePoint):
             lambda: self.twin.spawn(self._send_report(request_id, generated_at, data))
         )
         return call_result.GetBaseReport(status="Accepted")
+
+    @on(Action.get_report)
+    def on_get_report(
+        self,
+        request_id: int,
+        component_variable: list[dict[str, Any]] | None = None,
+        component_criteria: list[str] | None = None,
+        **_: Any,
+    ) -> call_result.GetReport:
+        """B08: the variables that match the filters; more componentVariable entries
+        than ItemsPerMessage.GetReport is a CALLERROR (B08.FR.17)."""
+        if len(component_variable or ()) > int(self.value(_REPORT_ITEMS)):
+            raise OccurrenceConstraintViolationError(
+                details={"cause": f"at most {self.value(_REPORT_ITEMS)} componentVariable items"}
+            )
+        data = self.model.custom_report(component_variable, component_criteria, self._live)
+        if not data:
+            return call_result.GetReport(status="EmptyResultSet")
+        generated_at = format_time(self.twin.now())
+        self.after_answer(
+            lambda: self.twin.spawn(self._send_report(request_id, generated_at, data))
+        )
+        return call_result.GetReport(status="Accepted")
 
     async def _send_report(
         self, request_id: int, generated_at: str, data: list[dict[str, Any]]
