@@ -292,6 +292,30 @@ VARIABLES: tuple[Variable, ...] = (
     _ro("SmartChargingCtrlr", "ProfileStackLevel", "10", data_type="integer"),
     _ro("SmartChargingCtrlr", "PeriodsPerSchedule", "24", data_type="integer"),
     _ro("SmartChargingCtrlr", "RateUnit", "A,W", data_type="MemberList"),
+    # -- display messages (maxLimit of NumberOfDisplayMessages: how many it holds)
+    _ro("DisplayMessageCtrlr", "Available", "true", data_type="boolean"),
+    _bool("DisplayMessageCtrlr", "Enabled", True),
+    _ro(
+        "DisplayMessageCtrlr",
+        "NumberOfDisplayMessages",
+        data_type="integer",
+        max_limit=20,
+        live=True,
+    ),
+    _ro(
+        "DisplayMessageCtrlr",
+        "SupportedFormats",
+        "ASCII,UTF8",
+        data_type="MemberList",
+        values_list=("ASCII", "HTML", "URI", "UTF8"),
+    ),
+    _ro(
+        "DisplayMessageCtrlr",
+        "SupportedPriorities",
+        "AlwaysFront,InFront,NormalCycle",
+        data_type="MemberList",
+        values_list=("AlwaysFront", "InFront", "NormalCycle"),
+    ),
 )
 
 _BY_LOOKUP: dict[tuple[str, str, str, str], Variable] = {v.lookup: v for v in VARIABLES}

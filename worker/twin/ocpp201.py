@@ -55,6 +55,7 @@ from worker.twin.device_model import (
     typed,
     variable,
 )
+from worker.twin.display_messages import DisplayMessage, DisplayMessages
 from worker.twin.model import QueuedMessage
 from worker.twin.protocol import (
     MEASURAND_UNITS,
@@ -139,6 +140,12 @@ _LIST_ITEMS = variable("LocalAuthListCtrlr", "ItemsPerMessage")
 _GET_ITEMS = variable("DeviceDataCtrlr", "ItemsPerMessage", "GetVariables")
 _SET_ITEMS = variable("DeviceDataCtrlr", "ItemsPerMessage", "SetVariables")
 _REPORT_ITEMS = variable("DeviceDataCtrlr", "ItemsPerMessage", "GetReport")
+_DISPLAY_ENABLED = variable("DisplayMessageCtrlr", "Enabled")
+_DISPLAY_COUNT = variable("DisplayMessageCtrlr", "NumberOfDisplayMessages")
+_DISPLAY_FORMATS = variable("DisplayMessageCtrlr", "SupportedFormats")
+_DISPLAY_PRIORITIES = variable("DisplayMessageCtrlr", "SupportedPriorities")
+#: messageInfo entries per NotifyDisplayMessages part.
+DISPLAY_MESSAGES_PER_PART = 10
 
 
 class _TxState:
@@ -220,6 +227,7 @@ class Ocpp201Adapter(OcppJAdapter, ChargePoint):
         self._reset_when_idle = False
         self._evse_resets_when_idle: set[int] | None = None
         self._event_id = 0
+        self._display: DisplayMessages | None = None
 
     # -- configuration -----------------------------------------------------------------
 
@@ -291,6 +299,8 @@ class Ocpp201Adapter(OcppJAdapter, ChargePoint):
             return str(twin.authorizer.list_size())
         if component == "SmartChargingCtrlr":
             return str(len(twin.profiles))
+        if component == "DisplayMessageCtrlr":
+            return str(len(self.display_messages()))
         return ""
 
     # -- EVSE / connector numbering ------------------------------------------------------
@@ -329,6 +339,7 @@ class Ocpp201Adapter(OcppJAdapter, ChargePoint):
                 for start, end in self._offline_periods or ()
             ],
             "event_id": self._event_id,
+            **({"display_messages": self._display.to_state()} if self._display else {}),
         }
 
     def restore_state(self, data: dict[str, Any]) -> None:
@@ -341,6 +352,8 @@ class Ocpp201Adapter(OcppJAdapter, ChargePoint):
         ]
         self._offline_periods = [(a, b) for a, b in periods if a and b] or None
         self._event_id = int(data.get("event_id", 0))
+        if data.get("display_messages"):
+            self._display = DisplayMessages.from_state(data["display_messages"])
 
     def transaction_state(self, transaction: Any) -> dict[str, Any] | None:
         # Made now if no event was sent yet, as the first send would (same match
@@ -1129,6 +1142,93 @@ class Ocpp201Adapter(OcppJAdapter, ChargePoint):
                     **({"tbc": True} if seq_no < len(parts) - 1 else {}),
                 },
             )
+
+    # -- CSMS → twin: display messages --------------------------------------------------------
+
+    def _transaction_ongoing(self, transaction_id: str) -> bool:
+        tx = self.twin.find_transaction(transaction_id)
+        return tx is not None and not tx.ended
+
+    def display_messages(self) -> DisplayMessages:
+        """The twin's display messages, without those expired or whose transaction
+        has ended (their removal is saved)."""
+        if self._display is None:
+            self._display = DisplayMessages()
+        elif self._display.prune(self.twin.now(), self._transaction_ongoing):
+            self.twin.mark_changed()
+        return self._display
+
+    def shown_messages(self) -> list[dict[str, Any]]:
+        """The MessageInfoType of each message the display shows now, first first."""
+        twin = self.twin
+        statuses = {twin.status_of(0)[0]} | {c.status for c in twin.connectors()}
+        if "Faulted" in statuses:
+            state = "Faulted"
+        elif twin.status_of(0)[0] == "Unavailable" or statuses == {"Unavailable"}:
+            state = "Unavailable"
+        elif "Charging" in statuses:
+            state = "Charging"
+        else:
+            state = "Idle"
+        return [m.to_wire() for m in self.display_messages().shown(twin.now(), state)]
+
+    @on(Action.set_display_message)
+    def on_set_display_message(
+        self, message: dict[str, Any], **_: Any
+    ) -> call_result.SetDisplayMessage:
+        if self.value(_DISPLAY_ENABLED) != "true":
+            return call_result.SetDisplayMessage(status="Rejected")
+        try:
+            parsed = DisplayMessage.from_wire(message)
+        except (KeyError, TypeError, ValueError) as error:
+            logger.info("%s: SetDisplayMessage rejected: %s", self.id, error)
+            return call_result.SetDisplayMessage(status="Rejected")
+        status = self.display_messages().set(
+            parsed,
+            formats=typed(_DISPLAY_FORMATS, self.value(_DISPLAY_FORMATS)),
+            priorities=typed(_DISPLAY_PRIORITIES, self.value(_DISPLAY_PRIORITIES)),
+            capacity=int(_DISPLAY_COUNT.max_limit or 0),
+            transaction_ongoing=self._transaction_ongoing,
+        )
+        if status == "Accepted":
+            self.twin.mark_changed()
+        return call_result.SetDisplayMessage(status=status)
+
+    @on(Action.get_display_messages)
+    def on_get_display_messages(
+        self,
+        request_id: int,
+        id: list[int] | None = None,
+        priority: str | None = None,
+        state: str | None = None,
+        **_: Any,
+    ) -> call_result.GetDisplayMessages:
+        found = self.display_messages().find(id, priority, state)
+        if not found:
+            return call_result.GetDisplayMessages(status="Unknown")
+        infos = [m.to_wire() for m in found]
+        self.after_answer(lambda: self.twin.spawn(self._send_display_messages(request_id, infos)))
+        return call_result.GetDisplayMessages(status="Accepted")
+
+    async def _send_display_messages(self, request_id: int, infos: list[dict[str, Any]]) -> None:
+        size = DISPLAY_MESSAGES_PER_PART
+        parts = [infos[i : i + size] for i in range(0, len(infos), size)]
+        for n, part in enumerate(parts):
+            await self._call(
+                "NotifyDisplayMessages",
+                {
+                    "requestId": request_id,
+                    "messageInfo": part,
+                    **({"tbc": True} if n < len(parts) - 1 else {}),
+                },
+            )
+
+    @on(Action.clear_display_message)
+    def on_clear_display_message(self, id: int, **_: Any) -> call_result.ClearDisplayMessage:
+        if not self.display_messages().clear(id):
+            return call_result.ClearDisplayMessage(status="Unknown")
+        self.twin.mark_changed()
+        return call_result.ClearDisplayMessage(status="Accepted")
 
     # -- CSMS → twin: local authorisation ---------------------------------------------------------
 
