@@ -19,6 +19,7 @@ from tests.twin.scripted_csms201 import (
 )
 from worker.twin.charge_point import ChargePointTwin
 from worker.twin.clock import SystemClock
+from worker.twin.events import ConfigurationChanged
 from worker.twin.smart_charging import format_time
 
 #: The ``csms`` fixture (tests/twin/conftest.py) of this module.
@@ -345,3 +346,286 @@ async def test_transaction_message_goes_when_its_transaction_ends_and_others_sur
         assert [m["message"]["content"] for m in await get_messages(csms, 3)] == ["Welcome"]
     finally:
         await restored.close()
+
+
+# -- monitoring -----------------------------------------------------------------------------------
+
+
+def monitor(
+    comp: dict[str, Any], name: str, kind: str, value: float, severity: int = 5, **extra: Any
+) -> dict[str, Any]:
+    return {
+        "component": comp,
+        "variable": {"name": name},
+        "type": kind,
+        "value": value,
+        "severity": severity,
+        **extra,
+    }
+
+
+EVSE1 = {"name": "EVSE", "evse": {"id": 1}}
+
+
+async def set_monitors(csms: ScriptedCsms201, *monitors: dict[str, Any]) -> list[tuple[Any, ...]]:
+    answer = await csms.call("CS1", call.SetVariableMonitoring(set_monitoring_data=list(monitors)))
+    return [(r["status"], r.get("id")) for r in answer.set_monitoring_result]
+
+
+async def monitoring_report(csms: ScriptedCsms201, request_id: int, **request: Any) -> Any:
+    """(component, evse, variable, [(id, type, value, severity)]) per variable, or the
+    status when it is not Accepted."""
+    answer = await csms.call("CS1", call.GetMonitoringReport(request_id=request_id, **request))
+    if answer.status != "Accepted":
+        return answer.status
+    await csms.wait_for(
+        "NotifyMonitoringReport", lambda p: p["requestId"] == request_id and "tbc" not in p
+    )
+    parts = [
+        r.payload for r in csms.of("NotifyMonitoringReport") if r.payload["requestId"] == request_id
+    ]
+    assert [p["seqNo"] for p in parts] == list(range(len(parts)))
+    return [
+        (
+            m["component"]["name"],
+            json.dumps(m["component"].get("evse")),
+            m["variable"]["name"],
+            [(v["id"], v["type"], v["value"], v["severity"]) for v in m["variableMonitoring"]],
+        )
+        for p in parts
+        for m in p["monitor"]
+    ]
+
+
+HARD_WIRED = [
+    ("ChargingStation", "null", "Problem", [(1, "Delta", 0, 1)]),
+    ("Connector", '{"id": 1, "connectorId": 1}', "AvailabilityState", [(2, "Delta", 0, 1)]),
+    ("Connector", '{"id": 2, "connectorId": 1}', "AvailabilityState", [(3, "Delta", 0, 1)]),
+]
+
+
+async def test_set_clear_and_report_monitors(twin: ChargePointTwin, csms: ScriptedCsms201) -> None:
+    assert await monitoring_report(csms, 1) == HARD_WIRED
+    statuses = await set_monitors(
+        csms,
+        monitor(EVSE1, "Power", "UpperThreshold", 7000),
+        monitor(EVSE1, "Power", "LowerThreshold", 100),
+        monitor({"name": "OCPPCommCtrlr"}, "HeartbeatInterval", "Delta", 10),
+        monitor({"name": "ClockCtrlr"}, "DateTime", "Periodic", 3600, severity=8),
+        monitor(EVSE1, "Power", "UpperThreshold", 8000),  # same type and severity
+        monitor({"name": "FluxCapacitor"}, "Power", "Delta", 1),
+        monitor(EVSE1, "Warp", "Delta", 1),
+        monitor({"name": "EVSE", "evse": {"id": 9}}, "Power", "Delta", 1),
+        monitor({"name": "ChargingStation"}, "VendorName", "UpperThreshold", 1),
+        monitor({"name": "ClockCtrlr"}, "DateTime", "Periodic", 0),
+        monitor(EVSE1, "Power", "Delta", 100, id=4711),  # replaces an unknown id
+        monitor(EVSE1, "Power", "Delta", 100, severity=12),
+    )
+    assert statuses == [
+        ("Accepted", 1000),
+        ("Accepted", 1001),
+        ("Accepted", 1002),
+        ("Accepted", 1003),
+        ("Duplicate", None),
+        ("UnknownComponent", None),
+        ("UnknownVariable", None),
+        ("UnknownComponent", None),
+        ("UnsupportedMonitorType", None),
+        ("Rejected", None),
+        ("Rejected", None),
+        ("Rejected", None),
+    ]
+    # Replacing monitor 1000 by its id.
+    replaced = await set_monitors(csms, monitor(EVSE1, "Power", "UpperThreshold", 9000, id=1000))
+    assert replaced == [("Accepted", 1000)]
+
+    everything = await monitoring_report(csms, 2)
+    assert everything[:3] == HARD_WIRED
+    assert everything[3:] == [
+        (
+            "EVSE",
+            '{"id": 1}',
+            "Power",
+            [(1000, "UpperThreshold", 9000, 5), (1001, "LowerThreshold", 100, 5)],
+        ),
+        ("OCPPCommCtrlr", "null", "HeartbeatInterval", [(1002, "Delta", 10, 5)]),
+        ("ClockCtrlr", "null", "DateTime", [(1003, "Periodic", 3600, 8)]),
+    ]
+    thresholds = await monitoring_report(csms, 3, monitoring_criteria=["ThresholdMonitoring"])
+    assert [row[2] for row in thresholds] == ["Power"]
+    periodic = await monitoring_report(
+        csms,
+        4,
+        monitoring_criteria=["PeriodicMonitoring", "DeltaMonitoring"],
+        component_variable=[{"component": {"name": "ClockCtrlr"}}],
+    )
+    assert periodic == [("ClockCtrlr", "null", "DateTime", [(1003, "Periodic", 3600, 8)])]
+    unknown = [{"component": {"name": "EVSE", "evse": {"id": 2}}, "variable": {"name": "Power"}}]
+    assert await monitoring_report(csms, 5, component_variable=unknown) == "EmptyResultSet"
+
+    answer = await csms.call("CS1", call.ClearVariableMonitoring(id=[1001, 1001, 1, 77]))
+    assert [(r["id"], r["status"]) for r in answer.clear_monitoring_result] == [
+        (1001, "Accepted"),
+        (1001, "NotFound"),
+        (1, "Rejected"),
+        (77, "NotFound"),
+    ]
+    assert [row[3] for row in await monitoring_report(csms, 6)][3] == [
+        (1000, "UpperThreshold", 9000, 5)
+    ]
+    # The device model reports which variables can be monitored.
+    await csms.call("CS1", call.GetBaseReport(request_id=7, report_base="FullInventory"))
+    await csms.wait_for("NotifyReport", lambda p: p["requestId"] == 7 and "tbc" not in p)
+    assert all(
+        d["variableCharacteristics"]["supportsMonitoring"]
+        for r in csms.of("NotifyReport")
+        for d in r.payload["reportData"]
+    )
+    assert all(r.valid for r in csms.received)
+
+
+async def test_monitoring_base_and_level(
+    twin: ChargePointTwin, csms: ScriptedCsms201, events: EventLog
+) -> None:
+    assert await set_monitors(csms, monitor(EVSE1, "AvailabilityState", "Delta", 0)) == [
+        ("Accepted", 1000)
+    ]
+    answer = await csms.call("CS1", call.SetMonitoringBase(monitoring_base="All"))
+    assert answer.status == "Accepted"
+    assert len(await monitoring_report(csms, 1)) == 4  # All keeps custom monitors
+    answer = await csms.call("CS1", call.SetMonitoringBase(monitoring_base="HardWiredOnly"))
+    assert answer.status == "Accepted"
+    assert await monitoring_report(csms, 2) == HARD_WIRED
+
+    answer = await csms.call("CS1", call.SetMonitoringLevel(severity=10))
+    assert answer.status == "Rejected"
+    answer = await csms.call("CS1", call.SetMonitoringLevel(severity=4))
+    assert answer.status == "Accepted"
+    values = await csms.call(
+        "CS1",
+        call.GetVariables(
+            get_variable_data=[
+                {"component": {"name": "MonitoringCtrlr"}, "variable": {"name": name}}
+                for name in ("ActiveMonitoringBase", "ActiveMonitoringLevel")
+            ]
+        ),
+    )
+    assert [r["attribute_value"] for r in values.get_variable_result] == ["HardWiredOnly", "4"]
+    # Kept with the charge point's configuration, as SetVariables values are.
+    assert events.of(ConfigurationChanged)[-1].values == {
+        "MonitoringCtrlr/ActiveMonitoringBase": "HardWiredOnly",
+        "MonitoringCtrlr/ActiveMonitoringLevel": "4",
+    }
+
+    # Severity 5 is above the level: the monitor's events are not sent; severity 4 is.
+    await set_monitors(
+        csms,
+        monitor(EVSE1, "AvailabilityState", "Delta", 0, severity=5),
+        monitor({"name": "EVSE", "evse": {"id": 2}}, "AvailabilityState", "Delta", 0, severity=4),
+    )
+    await twin.plug_in(1, make_vehicle(), "veh-1")
+    await twin.plug_in(2, make_vehicle(), "veh-2")
+    event = await csms.wait_for("NotifyEvent")
+    data = event.payload["eventData"][0]
+    assert (data["component"], data["actualValue"], data["trigger"]) == (
+        {"name": "EVSE", "evse": {"id": 2}},
+        "Occupied",
+        "Delta",
+    )
+    assert data["eventNotificationType"] == "CustomMonitor"
+    await twin.adapter.check_monitors()  # type: ignore[attr-defined]
+    assert len(csms.of("NotifyEvent")) == 1
+    assert all(r.valid for r in csms.received)
+
+
+async def test_power_threshold_fires_while_charging_and_clears_when_power_drops(
+    twin: ChargePointTwin, csms: ScriptedCsms201
+) -> None:
+    statuses = await set_monitors(
+        csms, monitor(EVSE1, "Power", "UpperThreshold", 1000, severity=3, transaction=True)
+    )
+    assert statuses == [("Accepted", 1000)]
+    await twin.plug_in(1, make_vehicle(), "veh-1")
+    started = await twin.start_transaction(1, "TAG")
+    alert = await csms.wait_for("NotifyEvent", timeout=10)
+    data = alert.payload["eventData"][0]
+    assert data["trigger"] == "Alerting"
+    assert data["variableMonitoringId"] == 1000
+    assert data["component"] == EVSE1
+    assert data["variable"] == {"name": "Power"}
+    assert float(data["actualValue"]) > 1000
+    assert data["transactionId"] == started.transaction_ref
+    assert "cleared" not in data
+
+    profile = {
+        "id": 1,
+        "stackLevel": 0,
+        "chargingProfilePurpose": "TxProfile",
+        "chargingProfileKind": "Relative",
+        "transactionId": started.transaction_ref,
+        "chargingSchedule": [
+            {
+                "id": 1,
+                "chargingRateUnit": "W",
+                "chargingSchedulePeriod": [{"startPeriod": 0, "limit": 0}],
+            }
+        ],
+    }
+    answer = await csms.call("CS1", call.SetChargingProfile(evse_id=1, charging_profile=profile))
+    assert answer.status == "Accepted"
+    cleared = await csms.wait_for("NotifyEvent", count=2, timeout=10)
+    data = cleared.payload["eventData"][0]
+    assert (data["trigger"], data["cleared"], float(data["actualValue"])) == ("Alerting", True, 0)
+    assert len(csms.of("NotifyEvent")) == 2
+    assert all(r.valid for r in csms.received)
+
+
+async def test_periodic_monitor_and_monitors_survive_a_restart(
+    csms: ScriptedCsms201, events: EventLog
+) -> None:
+    twin = await booted_twin(csms, events)
+    try:
+        statuses = await set_monitors(
+            csms, monitor({"name": "OCPPCommCtrlr"}, "HeartbeatInterval", "Periodic", 60)
+        )
+        assert statuses == [("Accepted", 1000)]
+        await csms.wait_for("NotifyEvent", count=3, timeout=10)
+        data = [r.payload["eventData"][0] for r in csms.of("NotifyEvent")]
+        assert {(d["trigger"], d["actualValue"], d["variableMonitoringId"]) for d in data} == {
+            ("Periodic", "300", 1000)
+        }
+        state = json.loads(json.dumps(twin.save_state()))
+    finally:
+        await twin.close()
+
+    restored = ChargePointTwin(make_config(csms.url), SystemClock(speed=600), EventLog())
+    restored.restore_state(state, resume=True, last_alive=restored.now())
+    try:
+        await restored.start()
+        await restored.connected(timeout=5)
+        report = await monitoring_report(csms, 1, monitoring_criteria=["PeriodicMonitoring"])
+        assert report == [
+            ("OCPPCommCtrlr", "null", "HeartbeatInterval", [(1000, "Periodic", 60, 5)])
+        ]
+        before = len(csms.of("NotifyEvent"))
+        await csms.wait_for("NotifyEvent", count=before + 1, timeout=10)
+        assert await set_monitors(
+            csms, monitor({"name": "OCPPCommCtrlr"}, "HeartbeatInterval", "Delta", 1)
+        ) == [("Accepted", 1001)]
+    finally:
+        await restored.close()
+
+
+async def test_monitoring_bad_requests(twin: ChargePointTwin, csms: ScriptedCsms201) -> None:
+    garbage = {"setMonitoringData": [{"value": 1, "type": "Sometimes", "severity": 1}]}
+    await csms.send_raw("CS1", json.dumps([2, "m1", "SetVariableMonitoring", garbage]))
+    assert (await csms.wait_answer("m1"))[0] == 4
+    too_many = {"id": list(range(101))}
+    await csms.send_raw("CS1", json.dumps([2, "m2", "ClearVariableMonitoring", too_many]))
+    assert (await csms.wait_answer("m2"))[:3] == [4, "m2", "OccurrenceConstraintViolation"]
+    await csms.send_raw("CS1", '[2, "m3", "SetMonitoringBase", {"monitoringBase": "Most"}]')
+    assert (await csms.wait_answer("m3"))[:3] == [4, "m3", "FormatViolation"]
+    await csms.send_raw("CS1", '[2, "m4", "GetMonitoringReport", {}]')
+    assert (await csms.wait_answer("m4"))[:3] == [4, "m4", "ProtocolError"]
+    # Still answering.
+    assert await monitoring_report(csms, 1) == HARD_WIRED

@@ -292,6 +292,45 @@ VARIABLES: tuple[Variable, ...] = (
     _ro("SmartChargingCtrlr", "ProfileStackLevel", "10", data_type="integer"),
     _ro("SmartChargingCtrlr", "PeriodsPerSchedule", "24", data_type="integer"),
     _ro("SmartChargingCtrlr", "RateUnit", "A,W", data_type="MemberList"),
+    # -- monitoring
+    _ro("MonitoringCtrlr", "Available", "true", data_type="boolean"),
+    _bool("MonitoringCtrlr", "Enabled", True),
+    _ro(
+        "MonitoringCtrlr",
+        "ActiveMonitoringBase",
+        "All",
+        data_type="OptionList",
+        values_list=("All", "FactoryDefault", "HardWiredOnly"),
+    ),
+    _int("MonitoringCtrlr", "ActiveMonitoringLevel", 9, max_limit=9),
+    _ro(
+        "MonitoringCtrlr",
+        "ItemsPerMessage",
+        "100",
+        data_type="integer",
+        instance="SetVariableMonitoring",
+    ),
+    _ro(
+        "MonitoringCtrlr",
+        "ItemsPerMessage",
+        "100",
+        data_type="integer",
+        instance="ClearVariableMonitoring",
+    ),
+    _ro(
+        "MonitoringCtrlr",
+        "BytesPerMessage",
+        "65000",
+        data_type="integer",
+        instance="SetVariableMonitoring",
+    ),
+    _ro(
+        "MonitoringCtrlr",
+        "BytesPerMessage",
+        "65000",
+        data_type="integer",
+        instance="ClearVariableMonitoring",
+    ),
     # -- display messages (maxLimit of NumberOfDisplayMessages: how many it holds)
     _ro("DisplayMessageCtrlr", "Available", "true", data_type="boolean"),
     _bool("DisplayMessageCtrlr", "Enabled", True),
@@ -672,7 +711,7 @@ class DeviceModel:
                 if any(_meets(flags.get(_component_key(a), {}), c) for c in criteria)
             ]
         if component_variables:
-            addresses = [a for a in addresses if any(_selects(f, a) for f in component_variables)]
+            addresses = [a for a in addresses if any(selects(f, a) for f in component_variables)]
         return [self.report_entry(address, live) for address in addresses]
 
     def _component_flags(
@@ -701,7 +740,7 @@ class DeviceModel:
             attribute["value"] = self.value(address, live)[:MAX_VALUE_LENGTH]
         characteristics: dict[str, Any] = {
             "dataType": definition.data_type,
-            "supportsMonitoring": False,
+            "supportsMonitoring": definition.mutability != "WriteOnly",
         }
         if definition.unit:
             characteristics["unit"] = definition.unit
@@ -737,7 +776,7 @@ def _same(wanted: Any, actual: str | None) -> bool:
     return (wanted or "").lower() == (actual or "").lower()
 
 
-def _selects(selector: dict[str, Any], address: Address) -> bool:
+def selects(selector: dict[str, Any], address: Address) -> bool:
     """Whether a ComponentVariableType (snake_case, from the wire) names ``address``."""
     definition = address.variable
     component = selector.get("component") or {}
