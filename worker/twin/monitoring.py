@@ -17,7 +17,8 @@ What the twin decides where the specification leaves it open:
   FactoryDefault differ only in what happens to custom monitors: All keeps them,
   FactoryDefault and HardWiredOnly remove them.
 * A monitor with the ``transaction`` flag is evaluated only while a transaction
-  runs on its EVSE (on any EVSE for a station-wide variable).
+  runs on its EVSE (on any EVSE for a station-wide variable); a threshold it
+  reported exceeded is reported cleared when the transaction ends.
 * An event whose severity is above ``MonitoringCtrlr.ActiveMonitoringLevel`` is not
   sent (the monitor's state still moves on); no custom monitor sends anything while
   ``MonitoringCtrlr.Enabled`` is false.
@@ -233,6 +234,7 @@ class Monitoring:
                 if monitor.exceeded:
                     monitor.exceeded = False
                     flipped = True
+                    fired.append(Fired(monitor, actual, "Alerting", cleared=True))
                 monitor.reference = None
                 continue
             kind = monitor.type
@@ -261,7 +263,8 @@ class Monitoring:
                 fired.append(Fired(monitor, actual, "Delta"))
             elif monitor.due is not None and now >= monitor.due:
                 if kind == "Periodic":
-                    monitor.due = max(monitor.due + monitor.value, now)
+                    following = monitor.due + monitor.value
+                    monitor.due = following if following > now else now + monitor.value
                 else:
                     monitor.due = _next_aligned(now, monitor.value)
                 fired.append(Fired(monitor, actual, "Periodic"))
