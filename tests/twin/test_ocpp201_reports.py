@@ -629,3 +629,28 @@ async def test_monitoring_bad_requests(twin: ChargePointTwin, csms: ScriptedCsms
     assert (await csms.wait_answer("m4"))[:3] == [4, "m4", "ProtocolError"]
     # Still answering.
     assert await monitoring_report(csms, 1) == HARD_WIRED
+
+
+async def test_hard_wired_monitors_follow_the_monitoring_level(
+    twin: ChargePointTwin, csms: ScriptedCsms201
+) -> None:
+    await twin.set_faulted(1, "GroundFailure")
+    event = await csms.wait_for("NotifyEvent")
+    data = event.payload["eventData"][0]
+    assert (data["variableMonitoringId"], data["eventNotificationType"]) == (2, "HardWiredMonitor")
+    await twin.clear_fault(1)
+    await csms.wait_for("NotifyEvent", count=2)
+
+    answer = await csms.call("CS1", call.SetMonitoringLevel(severity=0))
+    assert answer.status == "Accepted"
+    await twin.set_faulted(2, "GroundFailure")
+    await csms.wait_for(
+        "StatusNotification", lambda p: p["evseId"] == 2 and p["connectorStatus"] == "Faulted"
+    )
+    # The twin sends one CALL at a time: a Heartbeat triggered now comes after any
+    # NotifyEvent of that fault.
+    heartbeats = len(csms.of("Heartbeat"))
+    await csms.call("CS1", call.TriggerMessage(requested_message="Heartbeat"))
+    await csms.wait_for("Heartbeat", count=heartbeats + 1)
+    assert len(csms.of("NotifyEvent")) == 2
+    assert all(r.valid for r in csms.received)

@@ -530,7 +530,8 @@ class Ocpp201Adapter(OcppJAdapter, ChargePoint):
         info: str | None,
         cleared: bool,
     ) -> None:
-        """A HardWiredNotification about a component's availability or problem."""
+        """What a hard-wired monitor reports of a component's availability or problem
+        (:mod:`worker.twin.monitoring`), unless the monitoring level is below its severity."""
         if int(self.value(_MONITORING_LEVEL)) < HARD_WIRED_SEVERITY:
             return
         component: dict[str, Any] = {"name": "ChargingStation"}
@@ -545,7 +546,7 @@ class Ocpp201Adapter(OcppJAdapter, ChargePoint):
             "timestamp": format_time(self.twin.now()),
             "trigger": "Delta",
             "actualValue": value,
-            "eventNotificationType": "HardWiredNotification",
+            "eventNotificationType": "HardWiredMonitor",
             "component": component,
             "variable": {"name": name},
             "variableMonitoringId": 1 + (connector_id or 0),
