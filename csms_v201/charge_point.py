@@ -224,8 +224,17 @@ class ChargePoint201(CsmsSession, OcppChargePoint):
         return call_result.ReportChargingProfiles()
 
     @on(Action.notify_monitoring_report)
-    def on_notify_monitoring_report(self, **_: Any) -> call_result.NotifyMonitoringReport:
-        self.note("NotifyMonitoringReport")
+    def on_notify_monitoring_report(
+        self, request_id: int, generated_at: str, tbc: bool = False, **_: Any
+    ) -> call_result.NotifyMonitoringReport:
+        record = self.record
+        record.add_report_part(
+            request_id,
+            generated_at,
+            tbc,
+            self.payload.get("monitor", []),
+            record.monitoring_reports,
+        )
         return call_result.NotifyMonitoringReport()
 
     @on(Action.notify_customer_information)
@@ -234,8 +243,17 @@ class ChargePoint201(CsmsSession, OcppChargePoint):
         return call_result.NotifyCustomerInformation()
 
     @on(Action.notify_display_messages)
-    def on_notify_display_messages(self, **_: Any) -> call_result.NotifyDisplayMessages:
-        self.note("NotifyDisplayMessages")
+    def on_notify_display_messages(
+        self, request_id: int, tbc: bool = False, **_: Any
+    ) -> call_result.NotifyDisplayMessages:
+        record = self.record
+        record.add_report_part(
+            request_id,
+            ocpp_now(),
+            tbc,
+            self.payload.get("messageInfo", []),
+            record.display_messages,
+        )
         return call_result.NotifyDisplayMessages()
 
     @on(Action.notify_ev_charging_needs)

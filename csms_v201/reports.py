@@ -1,4 +1,5 @@
-"""OCPP 2.0.1 only: the device model reports and events a charging station has sent."""
+"""OCPP 2.0.1 only: the device model, monitoring and display message reports and the
+events a charging station has sent."""
 
 from fastapi import APIRouter
 
@@ -10,8 +11,16 @@ router = APIRouter(tags=["charge points"])
 
 @router.get("/charge-points/{charge_point_id}/reports")
 def read_reports(record: ChargePointDep) -> ReportsPublic:
-    """NotifyReport parts gathered per requestId, and NotifyEvent payloads, oldest first."""
+    """NotifyReport parts gathered per requestId, NotifyEvent payloads, and the
+    NotifyMonitoringReport and NotifyDisplayMessages parts gathered per requestId,
+    oldest first."""
     return ReportsPublic(
         reports=[ReportPublic.model_validate(report) for report in record.reports.values()],
         events=list(record.events),
+        monitoring_reports=[
+            ReportPublic.model_validate(report) for report in record.monitoring_reports.values()
+        ],
+        display_messages=[
+            ReportPublic.model_validate(report) for report in record.display_messages.values()
+        ],
     )

@@ -206,4 +206,8 @@ class ReportPublic(ORMModel):
 class ReportsPublic(BaseModel):
     reports: list[ReportPublic]
     events: list[dict[str, Any]]
+    monitoring_reports: list[ReportPublic] = []
+    """NotifyMonitoringReport parts per requestId; ``report_data`` holds their monitors."""
+    display_messages: list[ReportPublic] = []
+    """NotifyDisplayMessages parts per requestId; ``report_data`` holds their messageInfo."""
     """NotifyEvent payloads as received, oldest first."""

@@ -132,6 +132,10 @@ class ChargePointRecord:
     )
     """Meter values that belong to no transaction."""
     reports: dict[int, Report] = field(default_factory=dict)
+    monitoring_reports: dict[int, Report] = field(default_factory=dict)
+    """NotifyMonitoringReport parts per requestId (``report_data``: their monitors)."""
+    display_messages: dict[int, Report] = field(default_factory=dict)
+    """NotifyDisplayMessages parts per requestId (``report_data``: their messageInfo)."""
     events: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=EVENT_LIMIT))
     session: "CsmsSession | None" = None
 
@@ -163,13 +167,21 @@ class ChargePointRecord:
         self.connectors[(status.evse_id, status.connector_id)] = status
 
     def add_report_part(
-        self, request_id: int, generated_at: str, tbc: bool, data: list[dict[str, Any]]
+        self,
+        request_id: int,
+        generated_at: str,
+        tbc: bool,
+        data: list[dict[str, Any]],
+        reports: dict[int, Report] | None = None,
     ) -> None:
-        report = self.reports.get(request_id)
+        """One part of a report sequence, into ``reports`` (NotifyReport's by default)."""
+        if reports is None:
+            reports = self.reports
+        report = reports.get(request_id)
         if report is None:
-            if len(self.reports) >= REPORT_LIMIT:
-                del self.reports[next(iter(self.reports))]
-            report = self.reports[request_id] = Report(request_id, generated_at)
+            if len(reports) >= REPORT_LIMIT:
+                del reports[next(iter(reports))]
+            report = reports[request_id] = Report(request_id, generated_at)
         report.parts += 1
         report.report_data.extend(data)
         report.complete = not tbc

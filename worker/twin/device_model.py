@@ -292,6 +292,69 @@ VARIABLES: tuple[Variable, ...] = (
     _ro("SmartChargingCtrlr", "ProfileStackLevel", "10", data_type="integer"),
     _ro("SmartChargingCtrlr", "PeriodsPerSchedule", "24", data_type="integer"),
     _ro("SmartChargingCtrlr", "RateUnit", "A,W", data_type="MemberList"),
+    # -- monitoring
+    _ro("MonitoringCtrlr", "Available", "true", data_type="boolean"),
+    _bool("MonitoringCtrlr", "Enabled", True),
+    _ro(
+        "MonitoringCtrlr",
+        "ActiveMonitoringBase",
+        "All",
+        data_type="OptionList",
+        values_list=("All", "FactoryDefault", "HardWiredOnly"),
+    ),
+    _int("MonitoringCtrlr", "ActiveMonitoringLevel", 9, max_limit=9),
+    _ro(
+        "MonitoringCtrlr",
+        "ItemsPerMessage",
+        "100",
+        data_type="integer",
+        instance="SetVariableMonitoring",
+    ),
+    _ro(
+        "MonitoringCtrlr",
+        "ItemsPerMessage",
+        "100",
+        data_type="integer",
+        instance="ClearVariableMonitoring",
+    ),
+    _ro(
+        "MonitoringCtrlr",
+        "BytesPerMessage",
+        "65000",
+        data_type="integer",
+        instance="SetVariableMonitoring",
+    ),
+    _ro(
+        "MonitoringCtrlr",
+        "BytesPerMessage",
+        "65000",
+        data_type="integer",
+        instance="ClearVariableMonitoring",
+    ),
+    # -- display messages (maxLimit of NumberOfDisplayMessages: how many it holds)
+    _ro("DisplayMessageCtrlr", "Available", "true", data_type="boolean"),
+    _bool("DisplayMessageCtrlr", "Enabled", True),
+    _ro(
+        "DisplayMessageCtrlr",
+        "NumberOfDisplayMessages",
+        data_type="integer",
+        max_limit=20,
+        live=True,
+    ),
+    _ro(
+        "DisplayMessageCtrlr",
+        "SupportedFormats",
+        "ASCII,UTF8",
+        data_type="MemberList",
+        values_list=("ASCII", "HTML", "URI", "UTF8"),
+    ),
+    _ro(
+        "DisplayMessageCtrlr",
+        "SupportedPriorities",
+        "AlwaysFront,InFront,NormalCycle",
+        data_type="MemberList",
+        values_list=("AlwaysFront", "InFront", "NormalCycle"),
+    ),
 )
 
 _BY_LOOKUP: dict[tuple[str, str, str, str], Variable] = {v.lookup: v for v in VARIABLES}
@@ -621,32 +684,118 @@ class DeviceModel:
                 continue
             if base == "SummaryInventory" and not definition.summary:
                 continue
-            attribute: dict[str, Any] = {
-                "type": "Actual",
-                "mutability": definition.mutability,
-                "persistent": True,
-                "constant": definition.mutability == "ReadOnly" and not definition.live,
-            }
-            if definition.mutability != "WriteOnly":
-                attribute["value"] = self.value(address, live)[:MAX_VALUE_LENGTH]
-            characteristics: dict[str, Any] = {
-                "dataType": definition.data_type,
-                "supportsMonitoring": False,
-            }
-            if definition.unit:
-                characteristics["unit"] = definition.unit
-            if definition.min_limit is not None:
-                characteristics["minLimit"] = definition.min_limit
-            if definition.max_limit is not None:
-                characteristics["maxLimit"] = definition.max_limit
-            if definition.values_list:
-                characteristics["valuesList"] = ",".join(definition.values_list)
-            data.append(
-                {
-                    "component": address.component_json(),
-                    "variable": address.variable_json(),
-                    "variableAttribute": [attribute],
-                    "variableCharacteristics": characteristics,
-                }
-            )
+            data.append(self.report_entry(address, live))
         return data
+
+    def custom_report(
+        self,
+        component_variables: list[dict[str, Any]] | None,
+        criteria: list[str] | None,
+        live: LiveValue,
+    ) -> list[dict[str, Any]]:
+        """The reportData of a NotifyReport answering GetReport (B08).
+
+        A variable is reported when it matches one of ``component_variables`` (if
+        given) and its component meets one of ``criteria`` (if given). A filter that
+        leaves out the component's instance or EVSE, the variable, or the variable's
+        instance matches every one of them (B08: "no instance", "no evseId").
+        Criteria (B08.FR.07-10): Active, Available, Enabled: the component's variable
+        of that name is true, or the component has none; Problem: its Problem is true.
+        """
+        addresses = list(self.addresses())
+        if criteria:
+            flags = self._component_flags(addresses, live)
+            addresses = [
+                a
+                for a in addresses
+                if any(_meets(flags.get(_component_key(a), {}), c) for c in criteria)
+            ]
+        if component_variables:
+            addresses = [a for a in addresses if any(selects(f, a) for f in component_variables)]
+        return [self.report_entry(address, live) for address in addresses]
+
+    def _component_flags(
+        self, addresses: list[Address], live: LiveValue
+    ) -> dict[tuple[Any, ...], dict[str, bool]]:
+        """Per component instance: the value of its Active / Available / Enabled /
+        Problem variables, for those it has."""
+        flags: dict[tuple[Any, ...], dict[str, bool]] = {}
+        for address in addresses:
+            definition = address.variable
+            if definition.name in _CRITERIA_VARIABLES and definition.instance is None:
+                value = self.value(address, live) == "true"
+                flags.setdefault(_component_key(address), {})[definition.name] = value
+        return flags
+
+    def report_entry(self, address: Address, live: LiveValue) -> dict[str, Any]:
+        """One ReportDataType (camelCase)."""
+        definition = address.variable
+        attribute: dict[str, Any] = {
+            "type": "Actual",
+            "mutability": definition.mutability,
+            "persistent": True,
+            "constant": definition.mutability == "ReadOnly" and not definition.live,
+        }
+        if definition.mutability != "WriteOnly":
+            attribute["value"] = self.value(address, live)[:MAX_VALUE_LENGTH]
+        characteristics: dict[str, Any] = {
+            "dataType": definition.data_type,
+            "supportsMonitoring": definition.mutability != "WriteOnly",
+        }
+        if definition.unit:
+            characteristics["unit"] = definition.unit
+        if definition.min_limit is not None:
+            characteristics["minLimit"] = definition.min_limit
+        if definition.max_limit is not None:
+            characteristics["maxLimit"] = definition.max_limit
+        if definition.values_list:
+            characteristics["valuesList"] = ",".join(definition.values_list)
+        return {
+            "component": address.component_json(),
+            "variable": address.variable_json(),
+            "variableAttribute": [attribute],
+            "variableCharacteristics": characteristics,
+        }
+
+
+_CRITERIA_VARIABLES = frozenset({"Active", "Available", "Enabled", "Problem"})
+
+
+def _component_key(address: Address) -> tuple[Any, ...]:
+    v = address.variable
+    return (v.component, v.component_instance, address.evse_id, address.connector_id)
+
+
+def _meets(flags: dict[str, bool], criterion: str) -> bool:
+    if criterion == "Problem":
+        return flags.get("Problem", False)
+    return flags.get(criterion, True)
+
+
+def _same(wanted: Any, actual: str | None) -> bool:
+    return (wanted or "").lower() == (actual or "").lower()
+
+
+def selects(selector: dict[str, Any], address: Address) -> bool:
+    """Whether a ComponentVariableType (snake_case, from the wire) names ``address``."""
+    definition = address.variable
+    component = selector.get("component") or {}
+    if not _same(component.get("name"), definition.component):
+        return False
+    if component.get("instance") is not None and not _same(
+        component["instance"], definition.component_instance
+    ):
+        return False
+    evse = component.get("evse")
+    if evse is not None:
+        if evse.get("id") != address.evse_id:
+            return False
+        connector_id = evse.get("connector_id")
+        if connector_id is not None and connector_id != address.connector_id:
+            return False
+    variable_ = selector.get("variable")
+    if variable_ is None:
+        return True
+    if not _same(variable_.get("name"), definition.name):
+        return False
+    return variable_.get("instance") is None or _same(variable_["instance"], definition.instance)

@@ -36,29 +36,42 @@ CALL, CALLERROR, validation of the twin's own CALLs) is :mod:`worker.twin.wire`.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
+from ocpp.exceptions import (
+    FormatViolationError,
+    NotSupportedError,
+    OccurrenceConstraintViolationError,
+    OCPPError,
+)
 from ocpp.exceptions import NotImplementedError as OcppNotImplemented
-from ocpp.exceptions import NotSupportedError, OccurrenceConstraintViolationError, OCPPError
 from ocpp.routing import on
 from ocpp.v201 import ChargePoint, call_result
 from ocpp.v201.enums import Action
 
 from worker.twin.authorization import LocalListEntry
 from worker.twin.device_model import (
+    MAX_VALUE_LENGTH,
     SETTING_VARIABLES,
     Address,
     DeviceModel,
+    parse_key,
+    selects,
     typed,
     variable,
 )
+from worker.twin.display_messages import DisplayMessage, DisplayMessages
 from worker.twin.model import QueuedMessage
+from worker.twin.monitoring import HARD_WIRED_SEVERITY, Fired, Monitor, Monitoring
 from worker.twin.protocol import (
     MEASURAND_UNITS,
     BootAnswer,
+    CallFailed,
+    ConnectionLost,
     IdTagInfo,
     LoggedConnection,
     MeterSample,
@@ -138,6 +151,24 @@ _PERIODS = variable("SmartChargingCtrlr", "PeriodsPerSchedule")
 _LIST_ITEMS = variable("LocalAuthListCtrlr", "ItemsPerMessage")
 _GET_ITEMS = variable("DeviceDataCtrlr", "ItemsPerMessage", "GetVariables")
 _SET_ITEMS = variable("DeviceDataCtrlr", "ItemsPerMessage", "SetVariables")
+_REPORT_ITEMS = variable("DeviceDataCtrlr", "ItemsPerMessage", "GetReport")
+_DISPLAY_ENABLED = variable("DisplayMessageCtrlr", "Enabled")
+_DISPLAY_COUNT = variable("DisplayMessageCtrlr", "NumberOfDisplayMessages")
+_DISPLAY_FORMATS = variable("DisplayMessageCtrlr", "SupportedFormats")
+_DISPLAY_PRIORITIES = variable("DisplayMessageCtrlr", "SupportedPriorities")
+#: messageInfo entries per NotifyDisplayMessages part.
+DISPLAY_MESSAGES_PER_PART = 10
+_MONITORING_ENABLED = variable("MonitoringCtrlr", "Enabled")
+_MONITORING_BASE = variable("MonitoringCtrlr", "ActiveMonitoringBase")
+_MONITORING_LEVEL = variable("MonitoringCtrlr", "ActiveMonitoringLevel")
+_SET_MONITORING_ITEMS = variable("MonitoringCtrlr", "ItemsPerMessage", "SetVariableMonitoring")
+_SET_MONITORING_BYTES = variable("MonitoringCtrlr", "BytesPerMessage", "SetVariableMonitoring")
+_CLEAR_MONITORING_ITEMS = variable("MonitoringCtrlr", "ItemsPerMessage", "ClearVariableMonitoring")
+_CLEAR_MONITORING_BYTES = variable("MonitoringCtrlr", "BytesPerMessage", "ClearVariableMonitoring")
+#: monitor entries (one per variable) per NotifyMonitoringReport part.
+MONITORS_PER_PART = 20
+#: Real seconds between two evaluations of a twin's threshold and delta monitors.
+MONITOR_CHECK_SECONDS = 0.5
 
 
 class _TxState:
@@ -219,6 +250,9 @@ class Ocpp201Adapter(OcppJAdapter, ChargePoint):
         self._reset_when_idle = False
         self._evse_resets_when_idle: set[int] | None = None
         self._event_id = 0
+        self._display: DisplayMessages | None = None
+        self._monitoring: Monitoring | None = None
+        self._monitor_task: asyncio.Task[None] | None = None
 
     # -- configuration -----------------------------------------------------------------
 
@@ -274,8 +308,8 @@ class Ocpp201Adapter(OcppJAdapter, ChargePoint):
             if name == "SupplyPhases":
                 return "0" if first.current_type == "DC" else str(config.phases_ac)
             if name == "Power":
-                dc = first.current_type == "DC"
-                return f"{(config.maximum_dc_power if dc else config.maximum_ac_power) * 1000:g}"
+                power = sum(twin.current_sample(c, "Trigger").power_w for c in connectors)
+                return f"{power:.1f}"
             if name == "ConnectorType":
                 return first.config.connector_type
         if name == "MessageTimeout":
@@ -290,6 +324,8 @@ class Ocpp201Adapter(OcppJAdapter, ChargePoint):
             return str(twin.authorizer.list_size())
         if component == "SmartChargingCtrlr":
             return str(len(twin.profiles))
+        if component == "DisplayMessageCtrlr":
+            return str(len(self.display_messages()))
         return ""
 
     # -- EVSE / connector numbering ------------------------------------------------------
@@ -328,6 +364,8 @@ class Ocpp201Adapter(OcppJAdapter, ChargePoint):
                 for start, end in self._offline_periods or ()
             ],
             "event_id": self._event_id,
+            **({"display_messages": self._display.to_state()} if self._display else {}),
+            **({"monitoring": self._monitoring.to_state()} if self._monitoring else {}),
         }
 
     def restore_state(self, data: dict[str, Any]) -> None:
@@ -340,6 +378,10 @@ class Ocpp201Adapter(OcppJAdapter, ChargePoint):
         ]
         self._offline_periods = [(a, b) for a, b in periods if a and b] or None
         self._event_id = int(data.get("event_id", 0))
+        if data.get("display_messages"):
+            self._display = DisplayMessages.from_state(data["display_messages"])
+        if data.get("monitoring"):
+            self._monitoring = Monitoring.from_state(data["monitoring"])
 
     def transaction_state(self, transaction: Any) -> dict[str, Any] | None:
         # Made now if no event was sent yet, as the first send would (same match
@@ -398,9 +440,11 @@ class Ocpp201Adapter(OcppJAdapter, ChargePoint):
     def attach(self, connection: LoggedConnection) -> None:
         super().attach(connection)
         self._last_status = None
+        self._restart_monitoring()
 
     def detach(self) -> None:
         super().detach()
+        self._restart_monitoring()
         if self._offline_since is None:
             self._offline_since = self.twin.now()
 
@@ -495,7 +539,10 @@ class Ocpp201Adapter(OcppJAdapter, ChargePoint):
         info: str | None,
         cleared: bool,
     ) -> None:
-        """A HardWiredNotification about a component's availability or problem."""
+        """What a hard-wired monitor reports of a component's availability or problem
+        (:mod:`worker.twin.monitoring`), unless the monitoring level is below its severity."""
+        if int(self.value(_MONITORING_LEVEL)) < HARD_WIRED_SEVERITY:
+            return
         component: dict[str, Any] = {"name": "ChargingStation"}
         if connector_id is not None:
             evse_id, evse_connector_id = self._evse_of(connector_id)
@@ -508,9 +555,10 @@ class Ocpp201Adapter(OcppJAdapter, ChargePoint):
             "timestamp": format_time(self.twin.now()),
             "trigger": "Delta",
             "actualValue": value,
-            "eventNotificationType": "HardWiredNotification",
+            "eventNotificationType": "HardWiredMonitor",
             "component": component,
             "variable": {"name": name},
+            "variableMonitoringId": 1 + (connector_id or 0),
         }
         if cleared:
             event["cleared"] = True
@@ -518,9 +566,12 @@ class Ocpp201Adapter(OcppJAdapter, ChargePoint):
             event["techCode"] = error_code[:50]
         if info and not cleared:
             event["techInfo"] = info[:500]
+        await self._send_events([event])
+
+    async def _send_events(self, events: list[dict[str, Any]]) -> None:
         generated_at = format_time(self.twin.now())
         await self._call(
-            "NotifyEvent", {"generatedAt": generated_at, "seqNo": 0, "eventData": [event]}
+            "NotifyEvent", {"generatedAt": generated_at, "seqNo": 0, "eventData": events}
         )
 
     def _next_event_id(self) -> int:
@@ -1098,6 +1149,29 @@ class Ocpp201Adapter(OcppJAdapter, ChargePoint):
         )
         return call_result.GetBaseReport(status="Accepted")
 
+    @on(Action.get_report)
+    def on_get_report(
+        self,
+        request_id: int,
+        component_variable: list[dict[str, Any]] | None = None,
+        component_criteria: list[str] | None = None,
+        **_: Any,
+    ) -> call_result.GetReport:
+        """B08: the variables that match the filters; more componentVariable entries
+        than ItemsPerMessage.GetReport is a CALLERROR (B08.FR.17)."""
+        if len(component_variable or ()) > int(self.value(_REPORT_ITEMS)):
+            raise OccurrenceConstraintViolationError(
+                details={"cause": f"at most {self.value(_REPORT_ITEMS)} componentVariable items"}
+            )
+        data = self.model.custom_report(component_variable, component_criteria, self._live)
+        if not data:
+            return call_result.GetReport(status="EmptyResultSet")
+        generated_at = format_time(self.twin.now())
+        self.after_answer(
+            lambda: self.twin.spawn(self._send_report(request_id, generated_at, data))
+        )
+        return call_result.GetReport(status="Accepted")
+
     async def _send_report(
         self, request_id: int, generated_at: str, data: list[dict[str, Any]]
     ) -> None:
@@ -1114,6 +1188,359 @@ class Ocpp201Adapter(OcppJAdapter, ChargePoint):
                     **({"tbc": True} if seq_no < len(parts) - 1 else {}),
                 },
             )
+
+    # -- CSMS → twin: display messages --------------------------------------------------------
+
+    def _transaction_ongoing(self, transaction_id: str) -> bool:
+        tx = self.twin.find_transaction(transaction_id)
+        return tx is not None and not tx.ended
+
+    def display_messages(self) -> DisplayMessages:
+        """The twin's display messages, without those expired or whose transaction
+        has ended (their removal is saved)."""
+        if self._display is None:
+            self._display = DisplayMessages()
+        elif self._display.prune(self.twin.now(), self._transaction_ongoing):
+            self.twin.mark_changed()
+        return self._display
+
+    def shown_messages(self) -> list[dict[str, Any]]:
+        """The MessageInfoType of each message the display shows now, first first."""
+        twin = self.twin
+        statuses = {twin.status_of(0)[0]} | {c.status for c in twin.connectors()}
+        if "Faulted" in statuses:
+            state = "Faulted"
+        elif twin.status_of(0)[0] == "Unavailable" or statuses == {"Unavailable"}:
+            state = "Unavailable"
+        elif "Charging" in statuses:
+            state = "Charging"
+        else:
+            state = "Idle"
+        return [m.to_wire() for m in self.display_messages().shown(twin.now(), state)]
+
+    @on(Action.set_display_message)
+    def on_set_display_message(
+        self, message: dict[str, Any], **_: Any
+    ) -> call_result.SetDisplayMessage:
+        if self.value(_DISPLAY_ENABLED) != "true":
+            return call_result.SetDisplayMessage(status="Rejected")
+        try:
+            parsed = DisplayMessage.from_wire(message)
+        except (KeyError, TypeError, ValueError) as error:
+            logger.info("%s: SetDisplayMessage rejected: %s", self.id, error)
+            return call_result.SetDisplayMessage(status="Rejected")
+        status = self.display_messages().set(
+            parsed,
+            formats=typed(_DISPLAY_FORMATS, self.value(_DISPLAY_FORMATS)),
+            priorities=typed(_DISPLAY_PRIORITIES, self.value(_DISPLAY_PRIORITIES)),
+            capacity=int(_DISPLAY_COUNT.max_limit or 0),
+            transaction_ongoing=self._transaction_ongoing,
+        )
+        if status == "Accepted":
+            self.twin.mark_changed()
+        return call_result.SetDisplayMessage(status=status)
+
+    @on(Action.get_display_messages)
+    def on_get_display_messages(
+        self,
+        request_id: int,
+        id: list[int] | None = None,
+        priority: str | None = None,
+        state: str | None = None,
+        **_: Any,
+    ) -> call_result.GetDisplayMessages:
+        found = self.display_messages().find(id, priority, state)
+        if not found:
+            return call_result.GetDisplayMessages(status="Unknown")
+        infos = [m.to_wire() for m in found]
+        self.after_answer(lambda: self.twin.spawn(self._send_display_messages(request_id, infos)))
+        return call_result.GetDisplayMessages(status="Accepted")
+
+    async def _send_display_messages(self, request_id: int, infos: list[dict[str, Any]]) -> None:
+        size = DISPLAY_MESSAGES_PER_PART
+        parts = [infos[i : i + size] for i in range(0, len(infos), size)]
+        for n, part in enumerate(parts):
+            await self._call(
+                "NotifyDisplayMessages",
+                {
+                    "requestId": request_id,
+                    "messageInfo": part,
+                    **({"tbc": True} if n < len(parts) - 1 else {}),
+                },
+            )
+
+    @on(Action.clear_display_message)
+    def on_clear_display_message(self, id: int, **_: Any) -> call_result.ClearDisplayMessage:
+        if not self.display_messages().clear(id):
+            return call_result.ClearDisplayMessage(status="Unknown")
+        self.twin.mark_changed()
+        return call_result.ClearDisplayMessage(status="Accepted")
+
+    # -- CSMS → twin: monitoring ---------------------------------------------------------------
+
+    def _hard_wired(self) -> list[Monitor]:
+        """The monitors behind the notifications :meth:`_notify_event` sends; their
+        ids are 1 (the station's Problem) and 1 + each connector's id."""
+        monitors = [
+            Monitor(
+                1,
+                "ChargingStation/Problem",
+                "Delta",
+                0,
+                HARD_WIRED_SEVERITY,
+                kind="HardWiredMonitor",
+            )
+        ]
+        for connector in self.twin.connectors():
+            key = f"Connector@{connector.evse_id}.{connector.config.evse_connector_id}"
+            monitors.append(
+                Monitor(
+                    1 + connector.connector_id,
+                    f"{key}/AvailabilityState",
+                    "Delta",
+                    0,
+                    HARD_WIRED_SEVERITY,
+                    kind="HardWiredMonitor",
+                )
+            )
+        return monitors
+
+    def monitoring(self) -> Monitoring:
+        if self._monitoring is None:
+            self._monitoring = Monitoring()
+        return self._monitoring
+
+    def _check_size(self, items: int, items_var: Any, data: Any, bytes_var: Any) -> None:
+        """CALLERROR for a request with more items or bytes than the station takes
+        (the size is that of the request's data as JSON)."""
+        if items > int(self.value(items_var)):
+            raise OccurrenceConstraintViolationError(
+                details={"cause": f"at most {self.value(items_var)} items per request"}
+            )
+        if len(json.dumps(plain(data))) > int(self.value(bytes_var)):
+            raise FormatViolationError(
+                details={"cause": f"at most {self.value(bytes_var)} bytes per request"}
+            )
+
+    @on(Action.set_variable_monitoring)
+    def on_set_variable_monitoring(
+        self, set_monitoring_data: list[dict[str, Any]], **_: Any
+    ) -> call_result.SetVariableMonitoring:
+        self._check_size(
+            len(set_monitoring_data),
+            _SET_MONITORING_ITEMS,
+            set_monitoring_data,
+            _SET_MONITORING_BYTES,
+        )
+        enabled = self.value(_MONITORING_ENABLED) == "true"
+        hard_wired = {m.id for m in self._hard_wired()}
+        now = self.twin.now().timestamp()
+        results = []
+        for item in set_monitoring_data:
+            monitor_id = None
+            found = self.model.find(item["component"], item["variable"])
+            if isinstance(found, str):
+                status = found
+            elif not enabled or not 0 <= item["severity"] <= 9:
+                status = "Rejected"
+            elif found.variable.mutability == "WriteOnly":
+                status = "UnsupportedMonitorType"
+            else:
+                status, monitor_id = self.monitoring().set(
+                    found.key,
+                    found.variable.data_type in ("integer", "decimal"),
+                    item["type"],
+                    float(item["value"]),
+                    item["severity"],
+                    bool(item.get("transaction", False)),
+                    item.get("id"),
+                    hard_wired,
+                    now,
+                )
+            result: dict[str, Any] = {
+                "status": status,
+                "type": item["type"],
+                "severity": item["severity"],
+                "component": item["component"],
+                "variable": item["variable"],
+            }
+            if monitor_id is not None:
+                result["id"] = monitor_id
+            results.append(result)
+        if any(r["status"] == "Accepted" for r in results):
+            self.twin.mark_changed()
+            self.after_answer(self._monitors_changed)
+        return call_result.SetVariableMonitoring(set_monitoring_result=results)
+
+    @on(Action.clear_variable_monitoring)
+    def on_clear_variable_monitoring(
+        self, id: list[int], **_: Any
+    ) -> call_result.ClearVariableMonitoring:
+        self._check_size(len(id), _CLEAR_MONITORING_ITEMS, id, _CLEAR_MONITORING_BYTES)
+        hard_wired = {m.id for m in self._hard_wired()}
+        results = [
+            {"status": self.monitoring().clear(monitor_id, hard_wired), "id": monitor_id}
+            for monitor_id in id
+        ]
+        if any(r["status"] == "Accepted" for r in results):
+            self.twin.mark_changed()
+            self.after_answer(self._monitors_changed)
+        return call_result.ClearVariableMonitoring(clear_monitoring_result=results)
+
+    @on(Action.set_monitoring_base)
+    def on_set_monitoring_base(
+        self, monitoring_base: str, **_: Any
+    ) -> call_result.SetMonitoringBase:
+        if monitoring_base != "All" and self._monitoring:
+            self._monitoring.clear_custom()
+            self.after_answer(self._monitors_changed)
+        self.model.load({Address(_MONITORING_BASE).key: monitoring_base})
+        self.twin.mark_changed()
+        self.twin.settings_changed()
+        return call_result.SetMonitoringBase(status="Accepted")
+
+    @on(Action.set_monitoring_level)
+    def on_set_monitoring_level(self, severity: int, **_: Any) -> call_result.SetMonitoringLevel:
+        if not 0 <= severity <= 9:
+            return call_result.SetMonitoringLevel(status="Rejected")
+        self.model.load({Address(_MONITORING_LEVEL).key: str(severity)})
+        self.twin.settings_changed()
+        return call_result.SetMonitoringLevel(status="Accepted")
+
+    @on(Action.get_monitoring_report)
+    def on_get_monitoring_report(
+        self,
+        request_id: int,
+        component_variable: list[dict[str, Any]] | None = None,
+        monitoring_criteria: list[str] | None = None,
+        **_: Any,
+    ) -> call_result.GetMonitoringReport:
+        by_key: dict[str, tuple[Address, list[dict[str, Any]]]] = {}
+        for monitor in [
+            *self._hard_wired(),
+            *(self._monitoring.monitors() if self._monitoring else ()),
+        ]:
+            address = parse_key(self.model.evses, monitor.key)
+            if address is None or not Monitoring.matches(monitor, monitoring_criteria):
+                continue
+            if component_variable and not any(selects(f, address) for f in component_variable):
+                continue
+            by_key.setdefault(monitor.key, (address, []))[1].append(monitor.to_wire())
+        if not by_key:
+            return call_result.GetMonitoringReport(status="EmptyResultSet")
+        data = [
+            {
+                "component": address.component_json(),
+                "variable": address.variable_json(),
+                "variableMonitoring": monitors,
+            }
+            for address, monitors in by_key.values()
+        ]
+        generated_at = format_time(self.twin.now())
+        self.after_answer(
+            lambda: self.twin.spawn(self._send_monitoring_report(request_id, generated_at, data))
+        )
+        return call_result.GetMonitoringReport(status="Accepted")
+
+    async def _send_monitoring_report(
+        self, request_id: int, generated_at: str, data: list[dict[str, Any]]
+    ) -> None:
+        size = MONITORS_PER_PART
+        parts = [data[i : i + size] for i in range(0, len(data), size)]
+        for seq_no, part in enumerate(parts):
+            await self._call(
+                "NotifyMonitoringReport",
+                {
+                    "requestId": request_id,
+                    "generatedAt": generated_at,
+                    "seqNo": seq_no,
+                    "monitor": part,
+                    **({"tbc": True} if seq_no < len(parts) - 1 else {}),
+                },
+            )
+
+    # -- monitors at work --------------------------------------------------------------------
+
+    def _monitors_changed(self) -> None:
+        """Monitors were added or removed: check them now, and (re)start the loop."""
+        self._restart_monitoring()
+        if self._monitoring and self.twin.online:
+            self.twin.spawn(self.check_monitors())
+
+    def _restart_monitoring(self) -> None:
+        """Evaluate custom monitors while connected and there are any; twins without
+        monitors pay for no task."""
+        if self._monitor_task is not None:
+            self._monitor_task.cancel()
+            self._monitor_task = None
+        if self._connection is not None and self._monitoring:
+            self._monitor_task = asyncio.ensure_future(self._monitoring_loop())
+
+    async def _monitoring_loop(self) -> None:
+        twin = self.twin
+        step = max(1.0, twin.config.speed * MONITOR_CHECK_SECONDS)
+        while True:
+            wait = step
+            if twin.online:
+                try:
+                    await self.check_monitors()
+                except (ConnectionLost, CallFailed) as error:
+                    logger.info("%s: monitor event not delivered: %s", self.id, error)
+                due = self._monitoring.next_due() if self._monitoring else None
+                if due is not None:
+                    wait = min(step, max(due - twin.now().timestamp(), 0.001))
+            await twin.clock.sleep(wait)
+
+    def _read_monitored(self, monitor: Monitor) -> tuple[str, bool] | None:
+        address = parse_key(self.model.evses, monitor.key)
+        if address is None:
+            return None
+        active = not monitor.transaction or self._transaction_on(address.evse_id) is not None
+        return self.model.value(address, self._live), active
+
+    def _transaction_on(self, evse_id: int | None) -> Any:
+        """The transaction running on an EVSE (on any, for None), if one is."""
+        for connector in self.twin.connectors():
+            if connector.transaction is not None and evse_id in (None, connector.evse_id):
+                return connector.transaction
+        return None
+
+    async def check_monitors(self) -> None:
+        """Evaluate the custom monitors now and send what they report."""
+        monitoring = self._monitoring
+        if not monitoring or self.value(_MONITORING_ENABLED) != "true":
+            return
+        fired, flipped = monitoring.evaluate(self.twin.now().timestamp(), self._read_monitored)
+        if flipped:
+            self.twin.mark_changed()
+        elif fired:
+            self.twin.mark_progressed()
+        level = int(self.value(_MONITORING_LEVEL))
+        events = [self._monitor_event(f) for f in fired if f.monitor.severity <= level]
+        if events:
+            await self._send_events(events)
+
+    def _monitor_event(self, fired: Fired) -> dict[str, Any]:
+        monitor = fired.monitor
+        address = parse_key(self.model.evses, monitor.key)
+        assert address is not None
+        event: dict[str, Any] = {
+            "eventId": self._next_event_id(),
+            "timestamp": format_time(self.twin.now()),
+            "trigger": fired.trigger,
+            "actualValue": fired.actual[:MAX_VALUE_LENGTH],
+            "eventNotificationType": monitor.kind,
+            "component": address.component_json(),
+            "variable": address.variable_json(),
+            "variableMonitoringId": monitor.id,
+        }
+        if fired.cleared:
+            event["cleared"] = True
+        if address.evse_id is not None:
+            tx = self._transaction_on(address.evse_id)
+            if tx is not None:
+                event["transactionId"] = tx.ref
+        return event
 
     # -- CSMS → twin: local authorisation ---------------------------------------------------------
 
