@@ -62,7 +62,7 @@ logger = logging.getLogger(__name__)
 
 
 #: Seconds a save that a twin waits for gathers others into its batch.
-SAVE_GATHER = 0.02
+SAVE_GATHER = 0.005
 #: Real seconds a twin whose registers, SoC and energy moved waits at most to be saved.
 PROGRESS_INTERVAL = 30.0
 #: Real seconds a connector's, transaction's or vehicle's row may lag behind values that
