@@ -12,12 +12,16 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).parents[2]
 
 
-def test_fleet_benchmark_short_mode(tmp_path: Path) -> None:
+@pytest.mark.parametrize("bulk", [False, True], ids=["one-request-per-twin", "bulk"])
+def test_fleet_benchmark_short_mode(tmp_path: Path, bulk: bool) -> None:
     command = [sys.executable, str(ROOT / "benchmarks" / "fleet.py"), "--twins", "5"]
     command += ["--protocol", "mix", "--duration", "14", "--settle", "1", "--reads", "20"]
+    command += ["--bulk"] if bulk else []
     run = subprocess.run(
         [*command, "--results", str(tmp_path)],
         capture_output=True,
@@ -29,6 +33,7 @@ def test_fleet_benchmark_short_mode(tmp_path: Path) -> None:
     result = json.loads((tmp_path / "fleet-mix-5.json").read_text())
 
     assert result["twins"] == 5
+    assert result["bulk_start"] is bulk
     assert result["twins_connected"] == 5
     assert result["twins_charging"] == 5
     assert result["api"]["failures"] == {}
@@ -52,8 +57,11 @@ def test_fleet_benchmark_short_mode(tmp_path: Path) -> None:
     assert {"meter_interval", "heartbeat"} <= set(result["lateness"])
     assert result["connect_and_start_seconds"] > 0
     for latency in ("connect_charger_latency", "start_transaction_latency"):
-        assert result["api"][latency]["count"] == 5
-        assert 0 < result["api"][latency]["p50_ms"] <= result["api"][latency]["p99_ms"]
+        if bulk:  # one request for all: no latency per twin
+            assert result["api"][latency] == {"count": 0}
+        else:
+            assert result["api"][latency]["count"] == 5
+            assert 0 < result["api"][latency]["p50_ms"] <= result["api"][latency]["p99_ms"]
     for read in ("get_charge_point", "get_vehicle"):
         assert result["api"][read]["count"] == 20
         assert result["api"][read]["requests_per_second"] > 0
