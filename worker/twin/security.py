@@ -12,7 +12,15 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any, Literal
 
-from worker.twin.certificates import MAX_CHAIN_SIZE, CertificateError, SigningUse
+from cryptography import x509
+from cryptography.x509.oid import AuthorityInformationAccessOID
+
+from worker.twin.certificates import (
+    MAX_CHAIN_SIZE,
+    CertificateError,
+    SigningUse,
+    load_certificates,
+)
 
 if TYPE_CHECKING:
     from worker.twin.certificates import CertificateStore
@@ -99,6 +107,9 @@ def certificate_signed(
             )
         return "Rejected"
     twin.mark_changed()
+    if use == "V2GCertificate" and twin.config.protocol == "ocpp2.0.1":
+        # A station keeps the OCSP status of its 15118 certificate at hand (M06).
+        adapter.after_answer(lambda: twin.spawn(get_certificate_status(adapter, use)))
     if use == "ChargingStationCertificate":
 
         def switch() -> None:
@@ -120,3 +131,43 @@ def snake_hash_data(data: dict[str, Any]) -> dict[str, str]:
         "issuerKeyHash": str(data.get("issuer_key_hash", data.get("issuerKeyHash", ""))),
         "serialNumber": str(data.get("serial_number", data.get("serialNumber", ""))),
     }
+
+
+def ocsp_request_data(store: CertificateStore, use: SigningUse) -> dict[str, str]:
+    """OCSPRequestDataType of our own certificate of ``use``: its hash data and the OCSP
+    responder its Authority Information Access names (empty when it names none)."""
+    own = store.own.get(use)
+    if own is None:
+        raise CertificateError(f"this charging station has no {use}")
+    leaf = load_certificates(own.chain)[0]
+    responder = ""
+    try:
+        access = leaf.extensions.get_extension_for_class(x509.AuthorityInformationAccess).value
+    except x509.ExtensionNotFound:
+        access = []
+    for description in access:
+        if description.access_method == AuthorityInformationAccessOID.OCSP:
+            responder = str(description.access_location.value)[:512]
+            break
+    return {**store.own_chain_ids(use)[0], "responderURL": responder}
+
+
+async def get_certificate_status(
+    adapter: ProtocolAdapter, use: SigningUse = "V2GCertificate"
+) -> tuple[str, str | None]:
+    """Send GetCertificateStatus (2.0.1) for our certificate of ``use``; the CSMS's status
+    and OCSP result (base64 DER)."""
+    data = ocsp_request_data(adapter.twin.certificates, use)
+    answer = await adapter.send_get_certificate_status(data)  # type: ignore[attr-defined]
+    logger.info("%s: GetCertificateStatus %s", adapter.twin.config.cid, answer.get("status"))
+    return str(answer.get("status")), answer.get("ocspResult")
+
+
+async def get_15118_ev_certificate(
+    adapter: ProtocolAdapter, schema_version: str, action: str, exi_request: str
+) -> tuple[str, str]:
+    """Send Get15118EVCertificate (2.0.1) for an EV; the CSMS's status and EXI response."""
+    answer = await adapter.send_get_15118_ev_certificate(  # type: ignore[attr-defined]
+        schema_version, action, exi_request
+    )
+    return str(answer.get("status")), str(answer.get("exiResponse", ""))
