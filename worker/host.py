@@ -1079,6 +1079,8 @@ def charge_point_config(
         maximum_dc_power=charge_point.maximum_dc_power,
         speed=charge_point.speed_factor,
         ca_file=str(ca_file) if ca_file is not None else None,
+        client_certificate=charge_point.client_certificate,
+        client_key=charge_point.client_key,
         ocpp_configuration={k: str(v) for k, v in charge_point.configuration.values.items()},
     )
 

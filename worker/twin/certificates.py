@@ -83,6 +83,18 @@ def load_private_key(pem: str) -> Any:
         raise CertificateError(f"not an unencrypted PEM private key: {error}") from None
 
 
+def client_certificate_problem(certificate: str, key: str) -> str | None:
+    """Why a client certificate and key given by a user cannot be used, or None."""
+    try:
+        leaf = load_certificates(certificate)[0]
+        private_key = load_private_key(key)
+    except CertificateError as error:
+        return str(error)
+    if _public_der(leaf.public_key()) != _public_der(private_key.public_key()):
+        return "the private key is not the key of the certificate"
+    return None
+
+
 def _key_bits(public_key: Any) -> bytes:
     """The subjectPublicKey BIT STRING's content, which issuerKeyHash hashes."""
     if isinstance(public_key, rsa.RSAPublicKey):
@@ -147,6 +159,10 @@ def common_name(certificate: x509.Certificate) -> str | None:
     return str(names[0].value) if names else None
 
 
+def _fingerprint(certificate: str, key: str) -> str:
+    return hashlib.sha256(f"{certificate}\n{key}".encode()).hexdigest()
+
+
 @dataclass(slots=True)
 class InstalledCertificate:
     use: str
@@ -188,7 +204,7 @@ class CertificateStore:
         since then stays until the configuration gives a different one)."""
         if not certificate or not key:
             return
-        fingerprint = hashlib.sha256(f"{certificate}\n{key}".encode()).hexdigest()
+        fingerprint = _fingerprint(certificate, key)
         if fingerprint == self._config_fingerprint:
             return
         self._config_fingerprint = fingerprint
@@ -376,4 +392,11 @@ class CertificateStore:
         if configured is not None and fingerprint != self._config_fingerprint:
             self.own["ChargingStationCertificate"] = configured
             self._config_fingerprint = fingerprint
+        elif configured is None and self._config_fingerprint is not None:
+            # The user took the configured certificate away: so does the twin, unless
+            # the CSMS has signed another one since.
+            own = self.client_certificate
+            if own is not None and _fingerprint(own.chain, own.key) == self._config_fingerprint:
+                del self.own["ChargingStationCertificate"]
+            self._config_fingerprint = None
         self.revision += 1
