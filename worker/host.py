@@ -46,6 +46,7 @@ from worker import leases
 from worker.leases import LeaseClock
 from worker.live import LiveEvents, Watched
 from worker.persistence import EventWriter, TwinRows
+from worker.twin import security
 from worker.twin.charge_point import ChargePointTwin
 from worker.twin.clock import Clock, SystemClock
 from worker.twin.config import ChargePointConfig, ConnectorConfig, EvseConfig
@@ -182,6 +183,7 @@ class Host:
             "clear_fault": self._clear_fault,
             "remove": self._remove,
             "data_transfer": self._data_transfer,
+            "certificate_request": self._certificate_request,
         }
 
     # -- lifecycle ---------------------------------------------------------------
@@ -1028,6 +1030,11 @@ class Host:
             arguments["vendor_id"], arguments.get("message_id"), arguments.get("data")
         )
         return {"status": status, "data": data}
+
+    async def _certificate_request(self, command: Command) -> dict[str, Any]:
+        twin = await self._reachable_twin(command)
+        arguments = dict(command.arguments)
+        return await security.user_request(twin, arguments.pop("request"), **arguments)
 
     async def _clear_fault(self, command: Command) -> dict[str, Any]:
         twin = await self._twin(command.charge_point_id)

@@ -69,11 +69,7 @@ def describe_connect_error(
 ) -> str:
     """What went wrong when connecting, in words a user can act on; ``client_certificate``
     says whether the twin presented one (over wss)."""
-    if (
-        url.startswith("wss://")
-        and isinstance(error, InvalidHandshake)
-        and isinstance(error.__cause__, EOFError)
-    ):
+    if closed_during_tls(url, error):
         # TLS 1.3: a CSMS that refuses our certificate (or its absence) does so after the
         # TLS handshake, by an alert that reaches us as a closed connection.
         verdict = (
@@ -111,6 +107,16 @@ def describe_connect_error(
     if isinstance(error, OSError):
         return f"cannot reach CSMS at {url}: {error.strerror or error}"
     return f"cannot connect to CSMS at {url}: {error}"
+
+
+def closed_during_tls(url: str, error: BaseException) -> bool:
+    """Whether a wss CSMS closed the connection before answering the websocket handshake:
+    how a CSMS requiring client certificates refuses one under TLS 1.3."""
+    return (
+        url.startswith("wss://")
+        and isinstance(error, InvalidHandshake)
+        and isinstance(error.__cause__, EOFError)
+    )
 
 
 def _tls_hint(error: ssl.SSLError) -> str:
@@ -223,7 +229,8 @@ class ConnectionLoop:
                 has_certificate = twin.certificates.client_certificate is not None
                 twin.connection_failed(
                     describe_connect_error(self.url, error, has_certificate),
-                    definitive=is_definitive(error),
+                    definitive=is_definitive(error)
+                    or (not has_certificate and closed_during_tls(self.url, error)),
                 )
             else:
                 if websocket.subprotocol != adapter.subprotocol:

@@ -21,6 +21,14 @@ from worker.twin.certificates import (
     SigningUse,
     load_certificates,
 )
+from worker.twin.errors import (
+    CommandTimeout,
+    InvalidRequest,
+    InvalidState,
+    NotConnected,
+    Rejected,
+)
+from worker.twin.values import CallFailed, ConnectionLost, InvalidOutgoingCall
 
 if TYPE_CHECKING:
     from worker.twin.certificates import CertificateStore
@@ -171,3 +179,55 @@ async def get_15118_ev_certificate(
         schema_version, action, exi_request
     )
     return str(answer.get("status")), str(answer.get("exiResponse", ""))
+
+
+#: What a user may ask a twin to send (the API's certificate requests).
+REQUESTS = ("SignCertificate", "GetCertificateStatus", "Get15118EVCertificate")
+
+
+async def user_request(twin: Any, request: str, **arguments: Any) -> dict[str, Any]:
+    """Send one of :data:`REQUESTS` for a user and return the CSMS's answer, raising the
+    :mod:`worker.twin.errors` error that says what went wrong.
+
+    * SignCertificate (``certificate_type``: ChargingStationCertificate, or 2.0.1's
+      V2GCertificate): a new key and CSR; the CSMS's CertificateSigned completes it.
+    * GetCertificateStatus (2.0.1, ``certificate_type``): the OCSP status of our own
+      certificate of that type.
+    * Get15118EVCertificate (2.0.1, ``iso15118_schema_version``, ``action``,
+      ``exi_request``): what an EV asking for a contract certificate would have sent.
+    """
+    adapter = twin.adapter
+    use = arguments.get("certificate_type") or "ChargingStationCertificate"
+    if request not in REQUESTS:
+        raise InvalidRequest(f"{request} is not a certificate request a user can send")
+    if twin.config.protocol == "ocpp1.6" and (
+        request != "SignCertificate" or use != ("ChargingStationCertificate")
+    ):
+        raise InvalidRequest(
+            f"{request} for {use} is OCPP 2.0.1; charge point {twin.config.cid} speaks 1.6"
+        )
+    if not twin.online:
+        raise twin._not_online_error()
+    try:
+        if request == "SignCertificate":
+            return {"status": await send_sign_certificate(adapter, use)}
+        if request == "GetCertificateStatus":
+            status, ocsp_result = await get_certificate_status(adapter, use)
+            return {"status": status, "ocsp_result": ocsp_result}
+        status, exi_response = await get_15118_ev_certificate(
+            adapter,
+            arguments["iso15118_schema_version"],
+            arguments["action"],
+            arguments["exi_request"],
+        )
+        return {"status": status, "exi_response": exi_response}
+    except CertificateError as error:
+        raise InvalidState(str(error)) from None
+    except InvalidOutgoingCall as error:
+        raise InvalidRequest(str(error)) from None
+    except CallFailed as error:
+        if error.timeout:
+            raise CommandTimeout(f"CSMS did not answer {request}: {error}") from None
+        raise Rejected(f"CSMS refused {request}: {error}") from None
+    except ConnectionLost as error:
+        raise NotConnected(f"connection lost during {request}: {error}") from None
