@@ -28,6 +28,9 @@ plain camelCase dicts); the core is the same. What 2.0.1 changes is translated h
 * TriggerMessage BootNotification is Rejected once the boot was accepted (F06.FR.17).
 * Reset OnIdle and ChangeAvailability while a transaction runs answer Scheduled
   and happen when the last transaction has ended.
+* Certificates (InstallCertificate, GetInstalledCertificateIds, DeleteCertificate,
+  SignCertificate / CertificateSigned, GetCertificateStatus, Get15118EVCertificate) go
+  through :mod:`worker.twin.security` to the twin's certificate store, shared with 1.6.
 
 The OCPP-J machinery both versions share (framing, routing, the one outstanding
 CALL, CALLERROR, validation of the twin's own CALLs) is :mod:`worker.twin.wire`.
