@@ -13,12 +13,15 @@ Settings, from the environment (both CSMSs share them):
   ``ELU_CSMS_TLS_CLIENT_CA``, so that a signed certificate gets the charge point in.
 
 The CA signs a CSR only if its signature is valid and its subject's CN is the identity of
-the charge point that sent it (OCPP 2.0.1 A02.FR.06, the 1.6 Whitepaper alike).
+the charge point that sent it (OCPP 2.0.1 A02.FR.06, the 1.6 Whitepaper alike). Under
+mutual TLS a charge point is also refused (HTTP 403) when the CN of its certificate is
+not the identity in its URL.
 """
 
 from __future__ import annotations
 
 import ssl
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -27,6 +30,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 
 #: Days a certificate the CSMS signs is valid.
 SIGNED_DAYS = 365
@@ -52,14 +56,48 @@ class CsmsTlsSettings(BaseSettings):
             "ssl_keyfile": str(self.tls_key),
         }
         if self.tls_client_ca is not None:
-            options["ssl_ca_certs"] = str(self.tls_client_ca)
-            options["ssl_cert_reqs"] = ssl.CERT_REQUIRED
+            options |= mutual_tls_options(str(self.tls_client_ca))
         return options
 
     def authority(self) -> CertificateAuthority | None:
         if self.ca_cert is None or self.ca_key is None:
             return None
         return CertificateAuthority.from_files(self.ca_cert, self.ca_key)
+
+
+def mutual_tls_options(client_ca: str) -> dict[str, Any]:
+    """uvicorn.Config keyword arguments that require client certificates signed by
+    ``client_ca`` and hand each websocket's certificate to the app."""
+    return {
+        "ssl_ca_certs": client_ca,
+        "ssl_cert_reqs": ssl.CERT_REQUIRED,
+        "ws": TlsWebSocketProtocol,
+    }
+
+
+class TlsWebSocketProtocol(WebSocketsSansIOProtocol):
+    """uvicorn's websocket protocol, plus the client certificate in the ASGI TLS extension
+    (``scope["extensions"]["tls"]["client_cert_chain"]``, PEM), which uvicorn leaves out:
+    the OCPP endpoint checks it names the charge point (security profile 3)."""
+
+    async def run_asgi(self) -> None:
+        ssl_object = self.transport.get_extra_info("ssl_object")
+        der = ssl_object.getpeercert(binary_form=True) if ssl_object is not None else None
+        if der:
+            self.scope["extensions"]["tls"] = {  # type: ignore[index]
+                "client_cert_chain": [ssl.DER_cert_to_PEM_cert(der)]
+            }
+        await super().run_asgi()
+
+
+def client_common_name(scope: Mapping[str, Any]) -> str | None:
+    """The CN of the client certificate of a websocket (None: no certificate)."""
+    chain = (scope.get("extensions") or {}).get("tls", {}).get("client_cert_chain")
+    if not chain:
+        return None
+    certificate = x509.load_pem_x509_certificate(chain[0].encode())
+    names = certificate.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+    return str(names[0].value) if names else ""
 
 
 class CsrRefused(ValueError):

@@ -12,6 +12,7 @@ import uvicorn
 import websockets
 from fastapi import FastAPI
 
+from shared.csms.certificates import mutual_tls_options
 from shared.csms.state import CsmsState
 
 
@@ -45,7 +46,7 @@ async def serve(
         {} if tls is None else {"ssl_certfile": tls[0], "ssl_keyfile": tls[1]}
     )
     if client_ca is not None:
-        ssl_options |= {"ssl_ca_certs": client_ca, "ssl_cert_reqs": ssl.CERT_REQUIRED}
+        ssl_options |= mutual_tls_options(client_ca)
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", **ssl_options)
     )

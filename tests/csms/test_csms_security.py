@@ -16,7 +16,11 @@ from cryptography.x509.oid import NameOID
 
 from csms_v16.app import create_app as create_csms_v16
 from csms_v201.app import create_app as create_csms_v201
-from shared.csms.certificates import CertificateAuthority, CsmsTlsSettings
+from shared.csms.certificates import (
+    CertificateAuthority,
+    CsmsTlsSettings,
+    TlsWebSocketProtocol,
+)
 from tests.csms.server import RunningCsms, serve
 from tests.pki import Pki
 from tests.twin.scripted_csms import EventLog, eventually
@@ -84,6 +88,25 @@ async def test_v16_mutual_tls_and_a_certificate_signed_by_the_csms(
             await anonymous.connected(timeout=3)
         assert "CP9" not in csms.state.charge_points
         await anonymous.close()
+
+        # A certificate of the CA, but for another identity: refused too (HTTP 403).
+        impostor_certificate = tls.pki.client("CP-OTHER")
+        impostor = ChargePointTwin(
+            make_config16(
+                csms.ws_url,
+                cid="CP8",
+                ca_file=tls.ca_file,
+                client_certificate=impostor_certificate.pem,
+                client_key=impostor_certificate.key_pem,
+            ),
+            SystemClock(speed=600),
+            events,
+        )
+        await impostor.start()
+        with pytest.raises(NotConnected, match="HTTP 403"):
+            await impostor.connected(timeout=3)
+        assert "CP8" not in csms.state.charge_points
+        await impostor.close()
 
         first = tls.pki.client("CP1")
         twin = ChargePointTwin(
@@ -207,5 +230,6 @@ def test_tls_settings_from_the_environment(tmp_path: Path, monkeypatch: pytest.M
         "ssl_keyfile": tls.server[1],
         "ssl_ca_certs": tls.ca_file,
         "ssl_cert_reqs": ssl.CERT_REQUIRED,
+        "ws": TlsWebSocketProtocol,
     }
     assert create_csms_v201().state.csms.certificate_authority is not None
