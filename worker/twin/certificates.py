@@ -38,7 +38,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
 from cryptography.x509.oid import NameOID
@@ -69,7 +69,7 @@ def load_certificates(pem: str) -> list[x509.Certificate]:
     """Every certificate of a PEM bundle, in order; CertificateError when none or broken."""
     try:
         certificates = x509.load_pem_x509_certificates(pem.encode())
-    except ValueError as error:
+    except (ValueError, UnsupportedAlgorithm) as error:
         raise CertificateError(f"not a PEM X.509 certificate: {error}") from None
     if not certificates:
         raise CertificateError("no certificate in the PEM text")
@@ -79,7 +79,7 @@ def load_certificates(pem: str) -> list[x509.Certificate]:
 def load_private_key(pem: str) -> Any:
     try:
         return serialization.load_pem_private_key(pem.encode(), password=None)
-    except (ValueError, TypeError) as error:
+    except (ValueError, TypeError, UnsupportedAlgorithm) as error:
         raise CertificateError(f"not an unencrypted PEM private key: {error}") from None
 
 
@@ -90,7 +90,11 @@ def client_certificate_problem(certificate: str, key: str) -> str | None:
         private_key = load_private_key(key)
     except CertificateError as error:
         return str(error)
-    if _public_der(leaf.public_key()) != _public_der(private_key.public_key()):
+    try:
+        matches = _public_der(leaf.public_key()) == _public_der(private_key.public_key())
+    except (ValueError, UnsupportedAlgorithm) as error:
+        return f"unsupported key: {error}"
+    if not matches:
         return "the private key is not the key of the certificate"
     return None
 
