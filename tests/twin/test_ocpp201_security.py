@@ -208,16 +208,21 @@ async def test_get_15118_ev_certificate(twin: ChargePointTwin, csms: ScriptedCsm
     no_invalid_frames(csms)
 
 
-async def test_security_profile_variable(twin: ChargePointTwin, csms: ScriptedCsms201) -> None:
+async def test_security_variables(twin: ChargePointTwin, csms: ScriptedCsms201) -> None:
+    pki = Pki()
+    await csms.call(
+        "CS1", call.InstallCertificate(certificate_type="MORootCertificate", certificate=pki.ca.pem)
+    )
     result = await csms.call(
         "CS1",
         call.GetVariables(
             get_variable_data=[
-                {"component": {"name": "SecurityCtrlr"}, "variable": {"name": "SecurityProfile"}}
+                {"component": {"name": "SecurityCtrlr"}, "variable": {"name": name}}
+                for name in ("SecurityProfile", "CertificateEntries", "MaxCertificateChainSize")
             ]
         ),
     )
-    assert result.get_variable_result[0]["attribute_value"] == "0"
+    assert [r["attribute_value"] for r in result.get_variable_result] == ["0", "1", "10000"]
 
 
 async def test_reset_reports_reset_or_reboot(twin: ChargePointTwin, csms: ScriptedCsms201) -> None:

@@ -298,6 +298,8 @@ class Ocpp201Adapter(OcppJAdapter, ChargePoint):
             return config.cid
         if name == "SecurityProfile":
             return str(security.security_profile(config, twin.certificates))
+        if name == "CertificateEntries":
+            return str(len(twin.certificates.installed))
         if component == "LocalAuthListCtrlr":
             return str(twin.authorizer.list_size())
         if component == "SmartChargingCtrlr":
