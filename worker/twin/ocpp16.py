@@ -232,6 +232,11 @@ def stored_value_problem(key: str, value: str, connector_count: int) -> str | No
             f"{name} is read-only and follows from the charge point's connectors: "
             f"it reports {connector_count}"
         )
+    if name == "SecurityProfile":
+        return (
+            f"{name} is read-only and follows from the connection: wss:// with a client "
+            "certificate is 3, wss:// 2, a password 1"
+        )
     if validate_value(KEYS[name], str(value)) is None:
         return f"{value!r} is not a valid value for {name}"
     return None
