@@ -196,7 +196,8 @@ class ChargePoint16(CsmsSession, OcppChargePoint):
         return call_result.LogStatusNotification()
 
     @on(Action.sign_certificate)
-    def on_sign_certificate(self, **_: Any) -> call_result.SignCertificate:
-        """Rejected: this test CSMS has no certificate authority."""
+    def on_sign_certificate(self, csr: str, **_: Any) -> call_result.SignCertificate:
+        """Accepted, with a CertificateSigned after, when a CA is configured
+        (`shared.csms.certificates`); Rejected otherwise."""
         self.note("SignCertificate")
-        return call_result.SignCertificate(status="Rejected")
+        return call_result.SignCertificate(status=self.answer_csr(csr))

@@ -1,5 +1,6 @@
 """The OCPP 2.0.1 side of one charging station connection: a handler per action it may send."""
 
+import base64
 from typing import Any
 
 from ocpp.routing import on
@@ -65,6 +66,9 @@ CSMS_INITIATED_ACTIONS = frozenset(
 """Every CALL a CSMS may send in OCPP 2.0.1."""
 
 ENERGY_REGISTER = "Energy.Active.Import.Register"
+#: What GetCertificateStatus and Get15118EVCertificate answer (base64, not real OCSP / EXI).
+DUMMY_OCSP_RESULT = base64.b64encode(b"ELU Twins test CSMS: no OCSP responder").decode()
+DUMMY_EXI_RESPONSE = base64.b64encode(b"ELU Twins test CSMS: no contract certificate").decode()
 
 
 def energy_register_wh(meter_values: list[dict[str, Any]]) -> float | None:
@@ -279,7 +283,22 @@ class ChargePoint201(CsmsSession, OcppChargePoint):
         return call_result.ReservationStatusUpdate()
 
     @on(Action.sign_certificate)
-    def on_sign_certificate(self, **_: Any) -> call_result.SignCertificate:
-        """Rejected: this test CSMS has no certificate authority."""
+    def on_sign_certificate(
+        self, csr: str, certificate_type: str | None = None, **_: Any
+    ) -> call_result.SignCertificate:
+        """Accepted, with a CertificateSigned after, when a CA is configured
+        (`shared.csms.certificates`); Rejected otherwise."""
         self.note("SignCertificate")
-        return call_result.SignCertificate(status="Rejected")
+        return call_result.SignCertificate(status=self.answer_csr(csr, certificate_type))
+
+    @on(Action.get_certificate_status)
+    def on_get_certificate_status(self, **_: Any) -> call_result.GetCertificateStatus:
+        """Accepted with a dummy OCSP result: this test CSMS runs no OCSP responder."""
+        self.note("GetCertificateStatus")
+        return call_result.GetCertificateStatus(status="Accepted", ocsp_result=DUMMY_OCSP_RESULT)
+
+    @on(Action.get_15118_ev_certificate)
+    def on_get_15118_ev_certificate(self, **_: Any) -> call_result.Get15118EVCertificate:
+        """Accepted with a dummy EXI response: this test CSMS has no contract certificates."""
+        self.note("Get15118EVCertificate")
+        return call_result.Get15118EVCertificate(status="Accepted", exi_response=DUMMY_EXI_RESPONSE)

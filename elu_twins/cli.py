@@ -150,6 +150,7 @@ def _run_csms(version: str, port: int | None, host: str | None) -> None:
     import uvicorn
 
     from elu_twins.servers import SHUTDOWN_GRACE
+    from shared.csms.certificates import CsmsTlsSettings
 
     settings = _settings()
     default_port = settings.csms_v16_port if version == "1.6" else settings.csms_v201_port
@@ -162,6 +163,7 @@ def _run_csms(version: str, port: int | None, host: str | None) -> None:
         port=port or default_port,
         log_config=None,
         timeout_graceful_shutdown=SHUTDOWN_GRACE,  # open live event streams end
+        **CsmsTlsSettings().uvicorn_options(),  # wss / mutual TLS when ELU_CSMS_TLS_* say so
     )
 
 

@@ -12,6 +12,7 @@ from elu_twins.servers import make_server, serve_all
 from private_api.app import create_app as create_private_app
 from public_api.app import create_app as create_public_app
 from shared.crud.users import has_users
+from shared.csms.certificates import CsmsTlsSettings
 from shared.db import make_engine, session_for
 from shared.migrate import upgrade
 from shared.settings import Settings
@@ -29,15 +30,17 @@ HOST_NAME = "embedded"
 def banner(settings: Settings, first_user: bool) -> str:
     """Where everything is; and, until there is a user, how to create the first one."""
     host = settings.host
+    tls = CsmsTlsSettings().tls_cert is not None
+    ws, http = ("wss", "https") if tls else ("ws", "http")
     lines = [
         "ELU Twins is running (embedded mode).",
         f"  public API      http://{host}:{settings.public_api_port}/docs",
         f"  dashboard       http://{host}:{settings.public_api_port}/ui",
         f"  private API     http://{host}:{settings.private_api_port}/docs",
-        f"  OCPP 1.6 CSMS   ws://{host}:{settings.csms_v16_port}/<cid>"
-        f"   (API http://{host}:{settings.csms_v16_port}/docs)",
-        f"  OCPP 2.0.1 CSMS ws://{host}:{settings.csms_v201_port}/<cid>"
-        f"   (API http://{host}:{settings.csms_v201_port}/docs)",
+        f"  OCPP 1.6 CSMS   {ws}://{host}:{settings.csms_v16_port}/<cid>"
+        f"   (API {http}://{host}:{settings.csms_v16_port}/docs)",
+        f"  OCPP 2.0.1 CSMS {ws}://{host}:{settings.csms_v201_port}/<cid>"
+        f"   (API {http}://{host}:{settings.csms_v201_port}/docs)",
         f"  data            {settings.data_dir.resolve()}",
         f"  operator key    {settings.operator_key}",
     ]
@@ -66,6 +69,7 @@ async def run_embedded(settings: Settings) -> None:
     )
     bus = InProcessBus(twin_host, asyncio.get_running_loop())
     csms_apps = [create_csms_v16(), create_csms_v201()]
+    csms_tls = CsmsTlsSettings().uvicorn_options()
 
     async def stopping() -> None:
         """Close the twins' websockets, then the live event streams still open."""
@@ -86,8 +90,12 @@ async def run_embedded(settings: Settings) -> None:
             settings.private_api_port,
             log_labels.PRIVATE_API,
         ),
-        make_server(csms_apps[0], settings.host, settings.csms_v16_port, log_labels.CSMS_V16),
-        make_server(csms_apps[1], settings.host, settings.csms_v201_port, log_labels.CSMS_V201),
+        make_server(
+            csms_apps[0], settings.host, settings.csms_v16_port, log_labels.CSMS_V16, tls=csms_tls
+        ),
+        make_server(
+            csms_apps[1], settings.host, settings.csms_v201_port, log_labels.CSMS_V201, tls=csms_tls
+        ),
     ]
     log_labels.label_handlers({"worker": log_labels.TWIN_HOST})
     log_labels.SERVICE.set(log_labels.TWIN_HOST)

@@ -7,6 +7,7 @@ import contextlib
 import signal
 import socket
 from collections.abc import Awaitable, Callable, Generator, Iterable
+from typing import Any
 
 import uvicorn
 from fastapi import FastAPI
@@ -32,8 +33,14 @@ SHUTDOWN_GRACE = 3
 
 
 def make_server(
-    app: FastAPI, host: str, port: int, label: str, log_level: str = "info"
+    app: FastAPI,
+    host: str,
+    port: int,
+    label: str,
+    log_level: str = "info",
+    tls: dict[str, Any] | None = None,
 ) -> QuietServer:
+    """``tls``: uvicorn's ssl_* options (see ``CsmsTlsSettings.uvicorn_options``)."""
     # log_config=None: uvicorn's lines go to the root handlers, which label them.
     config = uvicorn.Config(
         app,
@@ -42,6 +49,7 @@ def make_server(
         log_level=log_level,
         log_config=None,
         timeout_graceful_shutdown=SHUTDOWN_GRACE,
+        **(tls or {}),
     )
     return QuietServer(config, label)
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import ssl
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -28,6 +29,7 @@ from csms_v16.app import create_app as create_csms_v16
 from csms_v201.app import create_app as create_csms_v201
 from private_api.app import create_app as create_private_app
 from public_api.app import create_app as create_public_app
+from shared.csms.certificates import CertificateAuthority
 from shared.settings import Settings
 from tests.cluster import Cluster
 from tests.csms.server import RunningCsms, serve
@@ -120,24 +122,38 @@ class Stack:
 
 @contextlib.asynccontextmanager
 async def running_stack(
-    settings: Settings, engine: Engine, tls: tuple[str, str] | None = None
+    settings: Settings,
+    engine: Engine,
+    tls: tuple[str, str] | None = None,
+    *,
+    ca_file: str | None = None,
+    client_ca: str | None = None,
+    api_verify: ssl.SSLContext | None = None,
+    certificate_authority: CertificateAuthority | None = None,
 ) -> AsyncIterator[Stack]:
-    """The stack; with ``tls`` (certificate, key) the CSMSs serve wss and the host trusts the
-    certificate as its CA (security profile 2)."""
+    """The stack; with ``tls`` (certificate, key) the CSMSs serve wss and the host trusts
+    ``ca_file`` (default: the certificate itself) as its CA (security profile 2); with
+    ``client_ca`` too they require client certificates signed by it (profile 3), and their
+    API clients use ``api_verify``; ``certificate_authority`` signs their CSRs."""
     host = Host(
         engine,
         name=f"test-{uuid.uuid4().hex[:8]}",
         write_interval=0.1,
-        ca_file=Path(tls[0]) if tls else None,
+        ca_file=Path(ca_file or tls[0]) if tls else None,
     )
     await host.start()
     bus = InProcessBus(host, asyncio.get_running_loop())
     public_app = create_public_app(settings, engine, bus, host.live)
     private_app = create_private_app(settings, engine, bus)
+    csms_apps = [create_csms_v16(), create_csms_v201()]
+    if certificate_authority is not None:
+        for app in csms_apps:
+            app.state.csms.certificate_authority = certificate_authority
+    tls_options: dict[str, Any] = {"client_ca": client_ca, "api_verify": api_verify}
     try:
         async with (
-            serve(create_csms_v16(), tls) as csms_v16,
-            serve(create_csms_v201(), tls) as csms_v201,
+            serve(csms_apps[0], tls, **tls_options) as csms_v16,
+            serve(csms_apps[1], tls, **tls_options) as csms_v201,
             public_app.router.lifespan_context(public_app),
             httpx.AsyncClient(
                 transport=httpx.ASGITransport(app=public_app), base_url="http://public"

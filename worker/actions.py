@@ -152,6 +152,21 @@ def data_transfer(
     )
 
 
+def certificate_request(
+    session: Session,
+    bus: CommandBus,
+    user: User,
+    charge_point_id: uuid.UUID,
+    arguments: dict[str, object],
+    timeout: float,
+) -> dict[str, object]:
+    """See :func:`worker.twin.security.user_request`."""
+    get_owned(session, ChargePoint, charge_point_id, user)
+    return _command(
+        session, bus, user, charge_point_id, "certificate_request", timeout, **arguments
+    )
+
+
 def _owned_vehicle(session: Session, user: User, vehicle_id: uuid.UUID) -> Vehicle:
     return get_owned(session, Vehicle, vehicle_id, user)
 

@@ -46,6 +46,7 @@ from worker import leases
 from worker.leases import LeaseClock
 from worker.live import LiveEvents, Watched
 from worker.persistence import EventWriter, TwinRows
+from worker.twin import security
 from worker.twin.charge_point import ChargePointTwin
 from worker.twin.clock import Clock, SystemClock
 from worker.twin.config import ChargePointConfig, ConnectorConfig, EvseConfig
@@ -182,6 +183,7 @@ class Host:
             "clear_fault": self._clear_fault,
             "remove": self._remove,
             "data_transfer": self._data_transfer,
+            "certificate_request": self._certificate_request,
         }
 
     # -- lifecycle ---------------------------------------------------------------
@@ -1029,6 +1031,11 @@ class Host:
         )
         return {"status": status, "data": data}
 
+    async def _certificate_request(self, command: Command) -> dict[str, Any]:
+        twin = await self._reachable_twin(command)
+        arguments = dict(command.arguments)
+        return await security.user_request(twin, arguments.pop("request"), **arguments)
+
     async def _clear_fault(self, command: Command) -> dict[str, Any]:
         twin = await self._twin(command.charge_point_id)
         await _maybe_await(twin.clear_fault(command.arguments["connector"]))
@@ -1079,6 +1086,8 @@ def charge_point_config(
         maximum_dc_power=charge_point.maximum_dc_power,
         speed=charge_point.speed_factor,
         ca_file=str(ca_file) if ca_file is not None else None,
+        client_certificate=charge_point.client_certificate,
+        client_key=charge_point.client_key,
         ocpp_configuration={k: str(v) for k, v in charge_point.configuration.values.items()},
     )
 

@@ -9,6 +9,8 @@ from shared.schemas.action import (
     BulkChargePointAction,
     BulkStartTransaction,
     BulkStopTransaction,
+    CertificateRequest,
+    CertificateRequestResult,
     ChargePointAction,
     ConnectorAction,
     DataTransfer,
@@ -151,6 +153,22 @@ def data_transfer(
         body.timeout,
     )
     return DataTransferResult.model_validate(answer)
+
+
+@router.post(
+    "/certificate-request",
+    responses=ACTION,
+    summary="Send a certificate request (SignCertificate, GetCertificateStatus, "
+    "Get15118EVCertificate) to the CSMS and return its answer",
+)
+def certificate_request(
+    session: SessionDep, bus: CommandBusDep, current_user: CurrentUser, body: CertificateRequest
+) -> CertificateRequestResult:
+    arguments = body.model_dump(exclude={"charge_point_id", "timeout"}, exclude_none=True)
+    answer = actions.certificate_request(
+        session, bus, current_user, body.charge_point_id, arguments, body.timeout
+    )
+    return CertificateRequestResult.model_validate(answer)
 
 
 @router.post("/set-faulted", responses=ACTION, summary="Put a connector in Faulted")

@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import APIRouter, FastAPI
 
 from shared.csms.api import create_api_router
+from shared.csms.certificates import CsmsTlsSettings
 from shared.csms.settings import CsmsSettings
 from shared.csms.state import CsmsState
 from shared.csms.websocket import SessionFactory, create_ocpp_endpoint
@@ -44,6 +45,8 @@ def build_csms_app(
         ),
     )
     app.state.csms = state
+    if state.certificate_authority is None:
+        state.certificate_authority = CsmsTlsSettings().authority()
     install_validation_errors(app)
     logger = logging.getLogger(f"elu_twins.csms.{subprotocol}")
     endpoint = create_ocpp_endpoint(state, session_factory, subprotocol, logger)

@@ -9,6 +9,7 @@ import asyncio
 import inspect
 import json
 import logging
+from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from typing import Any
 from uuid import uuid4
@@ -24,6 +25,7 @@ from ocpp.messages import (
     validate_payload,
 )
 
+from shared.csms.certificates import CsrRefused
 from shared.csms.connection import LoggingConnection
 from shared.csms.frames import (
     call_result_frame,
@@ -117,6 +119,8 @@ class CsmsSession:
         self.state = state
         self.record = record
         self.payload: dict[str, Any] = {}
+        self._follow_ups: list[Callable[[], Awaitable[None]]] = []
+        self._tasks: set[asyncio.Task[None]] = set()
         """The wire (camelCase) payload of the CALL being handled. Handlers get its top-level
         fields as snake_case keyword arguments and read anything nested from here."""
 
@@ -177,6 +181,11 @@ class CsmsSession:
             await self._send(msg.create_call_error(error).to_json())
             return
         await self._send(call_result_frame(msg.unique_id, to_wire(response)))
+        follow_ups, self._follow_ups = self._follow_ups, []
+        for follow_up in follow_ups:
+            task = asyncio.create_task(follow_up())
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
 
     async def _send(self, message: str) -> None:
         await self.connection.send(message)
@@ -213,6 +222,37 @@ class CsmsSession:
         if errors:
             raise InvalidCallResult(errors)
         return call.unique_id, result
+
+    def after_answer(self, follow_up: Callable[[], Awaitable[None]]) -> None:
+        """Run ``follow_up()`` (a CALL the answer leads to) once the answer being built is
+        on the wire."""
+        self._follow_ups.append(follow_up)
+
+    def answer_csr(self, csr: str, certificate_type: str | None = None) -> str:
+        """SignCertificate: Accepted when the CSMS has a CA and the CSR is fit to sign; the
+        certificate follows the answer in a CertificateSigned."""
+        authority = self.state.certificate_authority
+        if authority is None:
+            self.logger.info("%s: SignCertificate rejected: no CA configured", self.record.id)
+            return "Rejected"
+        try:
+            chain = authority.sign(csr, self.record.id)
+        except CsrRefused as error:
+            self.logger.warning("%s: SignCertificate rejected: %s", self.record.id, error)
+            return "Rejected"
+        payload = {"certificateChain": chain}
+        if certificate_type is not None:
+            payload["certificateType"] = certificate_type
+        self.after_answer(lambda: self._send_certificate_signed(payload))
+        return "Accepted"
+
+    async def _send_certificate_signed(self, payload: dict[str, Any]) -> None:
+        try:
+            _, answer = await self.send_call("CertificateSigned", payload, timeout=60)
+        except CallFailed as error:
+            self.logger.warning("%s: CertificateSigned failed: %s", self.record.id, error)
+            return
+        self.record.notifications["CertificateSigned"] = answer
 
     def connection_lost(self) -> None:
         self._response_queue.put_nowait(_CONNECTION_LOST)

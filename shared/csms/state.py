@@ -20,6 +20,7 @@ from shared.csms.settings import (
 )
 
 if TYPE_CHECKING:
+    from shared.csms.certificates import CertificateAuthority
     from shared.csms.session import CsmsSession
 
 EVENT_LIMIT = 1_000
@@ -191,6 +192,8 @@ class CsmsState:
     def __init__(self, settings: CsmsSettings | None = None) -> None:
         self.settings = settings or CsmsSettings()
         self.events = CsmsEvents()
+        #: Signs the CSRs of SignCertificate; None: SignCertificate is Rejected.
+        self.certificate_authority: CertificateAuthority | None = None
         self.charge_points: dict[str, ChargePointRecord] = {}
         self.transactions: dict[tuple[str, str], Transaction] = {}
         self._transaction_ids = count(1)

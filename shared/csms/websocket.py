@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable
 from starlette.responses import Response
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
+from shared.csms.certificates import client_common_name
 from shared.csms.connection import LoggingConnection
 from shared.csms.session import CsmsSession
 from shared.csms.state import ChargePointRecord, CsmsState
@@ -51,6 +52,19 @@ def create_ocpp_endpoint(
         ):
             logger.warning("%s: refused, wrong or missing basic-auth credentials", charge_point_id)
             await _deny(websocket, 401, "Wrong or missing basic-auth credentials")
+            return
+
+        common_name = client_common_name(websocket.scope)
+        if common_name is not None and common_name != charge_point_id:
+            logger.warning(
+                "%s: refused, its client certificate names %r", charge_point_id, common_name
+            )
+            await _deny(
+                websocket,
+                403,
+                f"The client certificate's CN {common_name!r} is not the charge point "
+                f"identity {charge_point_id!r} (security profile 3)",
+            )
             return
 
         offered = websocket.scope.get("subprotocols", [])

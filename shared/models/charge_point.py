@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, ForeignKey, String, UniqueConstraint
+from sqlalchemy import BigInteger, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from shared.models.base import Base, Timestamps, UuidPrimaryKey
@@ -36,6 +36,10 @@ class ChargePoint(UuidPrimaryKey, Timestamps, Base):
     serial_number: Mapped[str | None] = mapped_column(String(25))
     firmware_version: Mapped[str] = mapped_column(String(50))
     password: Mapped[str | None] = mapped_column(String(64))
+    #: Security profile 3: the TLS client certificate (PEM) and its private key (PEM,
+    #: never shown by the API).
+    client_certificate: Mapped[str | None] = mapped_column(Text)
+    client_key: Mapped[str | None] = mapped_column(Text)
     csms_url: Mapped[str] = mapped_column(String(512))
     ocpp_protocol: Mapped[str] = mapped_column(String(16))
     boot_reason: Mapped[str | None] = mapped_column(String(32))

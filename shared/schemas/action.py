@@ -91,6 +91,50 @@ class DataTransferResult(BaseModel):
     data: Any = None
 
 
+class CertificateRequest(RequestBody):
+    """A certificate request the charge point sends its CSMS (OCPP security).
+
+    ``SignCertificate``: the twin makes a new key and sends its CSR; the CSMS answers with
+    CertificateSigned, after which the twin uses the new certificate. 2.0.1 only:
+    ``GetCertificateStatus`` (the OCSP status of the twin's own certificate of
+    ``certificate_type``) and ``Get15118EVCertificate`` (what an EV asking for a contract
+    certificate makes the station send: ``iso15118_schema_version``, ``action``,
+    ``exi_request``).
+    """
+
+    charge_point_id: uuid.UUID
+    request: Literal["SignCertificate", "GetCertificateStatus", "Get15118EVCertificate"]
+    certificate_type: Literal["ChargingStationCertificate", "V2GCertificate"] = (
+        "ChargingStationCertificate"
+    )
+    iso15118_schema_version: str | None = Field(default=None, min_length=1, max_length=50)
+    action: Literal["Install", "Update"] | None = None
+    exi_request: str | None = Field(
+        default=None, min_length=1, max_length=5600, description="base64 EXI from the EV"
+    )
+    timeout: Number = Timeout
+
+    @model_validator(mode="after")
+    def _ev_request_complete(self) -> CertificateRequest:
+        if self.request == "Get15118EVCertificate" and None in (
+            self.iso15118_schema_version,
+            self.action,
+            self.exi_request,
+        ):
+            raise ValueError(
+                "Get15118EVCertificate needs iso15118_schema_version, action and exi_request"
+            )
+        return self
+
+
+class CertificateRequestResult(BaseModel):
+    """The CSMS's answer: its status, and the OCSP result or EXI response it sent."""
+
+    status: str
+    ocsp_result: str | None = None
+    exi_response: str | None = None
+
+
 class SetFaulted(RequestBody):
     connector_id: uuid.UUID
     error_code: ChargePointErrorCode = "OtherError"

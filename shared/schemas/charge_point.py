@@ -7,9 +7,10 @@ from functools import partial
 from typing import Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from shared.schemas.common import NonNegativeInt32, Number, ORMModel, PartialUpdate, RequestBody
+from worker.twin.certificates import client_certificate_problem
 
 OcppProtocol = Literal["ocpp1.6", "ocpp2.0.1"]
 
@@ -50,6 +51,33 @@ CSMS_URL_PATTERN = rf"^wss?://[A-Za-z0-9._~-]+(:{_PORT})?(/[A-Za-z0-9._~!$&'()*+
 CsmsUrlField = partial(
     Field, max_length=CSMS_URL_MAX_LENGTH, json_schema_extra={"pattern": CSMS_URL_PATTERN}
 )
+
+
+#: Characters a PEM client certificate (chain) or key may have.
+PEM_MAX_LENGTH = 10000
+ClientCertificateField = partial(
+    Field,
+    max_length=PEM_MAX_LENGTH,
+    description="Security profile 3: the charge point's TLS client certificate (PEM, leaf "
+    "first), presented over wss://; give client_key with it. A certificate the CSMS signs "
+    "later (SignCertificate / CertificateSigned) replaces it in the twin.",
+)
+ClientKeyField = partial(
+    Field,
+    max_length=PEM_MAX_LENGTH,
+    description="The private key (PEM, unencrypted) of client_certificate. Write-only: "
+    "never shown by the API.",
+)
+
+
+def check_client_certificate(certificate: str | None, key: str | None) -> None:
+    """Both or neither, and a key that is the certificate's."""
+    if (certificate is None) != (key is None):
+        raise ValueError("client_certificate and client_key go together: give both")
+    if certificate is not None and key is not None:
+        problem = client_certificate_problem(certificate, key)
+        if problem is not None:
+            raise ValueError(f"client_certificate / client_key: {problem}")
 
 
 def check_cid(cid: str | None) -> str | None:
@@ -126,19 +154,27 @@ class ChargePointCreate(RequestBody):
     ocpp_configuration: dict[str, str] = Field(
         default_factory=dict, description="initial OCPP 1.6 keys / 2.0.1 variables"
     )
+    client_certificate: str | None = ClientCertificateField(default=None)
+    client_key: str | None = ClientKeyField(default=None)
 
     _url = field_validator("csms_url")(classmethod(lambda cls, v: check_csms_url(v)))
     _cid = field_validator("cid")(classmethod(lambda cls, v: check_cid(v)))
+
+    @model_validator(mode="after")
+    def _client_certificate(self) -> ChargePointCreate:
+        check_client_certificate(self.client_certificate, self.client_key)
+        return self
 
 
 class ChargePointUpdate(PartialUpdate):
     """Changes take effect the next time the charge point connects.
 
     ``ocpp_configuration`` values are merged into the stored ones (only while the
-    charge point is not connected); ``password: null`` removes the password.
+    charge point is not connected); ``password: null`` removes the password;
+    ``client_certificate`` and ``client_key`` change together (``null`` both: removed).
     """
 
-    nullable = frozenset({"password"})
+    nullable = frozenset({"password", "client_certificate", "client_key"})
 
     name: str | None = Field(default=None, min_length=1, max_length=100)
     password: str | None = Field(default=None, min_length=1, max_length=64)
@@ -150,11 +186,21 @@ class ChargePointUpdate(PartialUpdate):
     maximum_ac_power: Number | None = Field(default=None, ge=0, le=100)
     speed_factor: Number | None = Field(default=None, gt=0, le=3600)
     ocpp_configuration: dict[str, str] | None = None
+    client_certificate: str | None = ClientCertificateField(default=None)
+    client_key: str | None = ClientKeyField(default=None)
 
     @field_validator("csms_url")
     @classmethod
     def _url(cls, url: str | None) -> str | None:
         return None if url is None else check_csms_url(url)
+
+    @model_validator(mode="after")
+    def _client_certificate(self) -> ChargePointUpdate:
+        given = {"client_certificate", "client_key"} & self.model_fields_set
+        if given and given != {"client_certificate", "client_key"}:
+            raise ValueError("client_certificate and client_key go together: give both")
+        check_client_certificate(self.client_certificate, self.client_key)
+        return self
 
 
 class ConnectorPublic(ORMModel):
@@ -203,6 +249,7 @@ class ChargePointPublic(ORMModel):
     serial_number: str | None
     firmware_version: str
     password: str | None
+    client_certificate: str | None
     csms_url: str
     ocpp_protocol: str
     boot_reason: str | None

@@ -12,6 +12,7 @@ import uvicorn
 import websockets
 from fastapi import FastAPI
 
+from shared.csms.certificates import mutual_tls_options
 from shared.csms.state import CsmsState
 
 
@@ -31,11 +32,21 @@ class RunningCsms:
 
 @contextlib.asynccontextmanager
 async def serve(
-    app: FastAPI, tls: tuple[str, str] | None = None, port: int = 0
+    app: FastAPI,
+    tls: tuple[str, str] | None = None,
+    port: int = 0,
+    *,
+    client_ca: str | None = None,
+    api_verify: ssl.SSLContext | None = None,
 ) -> AsyncIterator[RunningCsms]:
     """Serve ``app`` on ``port`` (default: a free one); with ``tls`` (certificate file, key
-    file) as wss/https."""
-    ssl_options = {} if tls is None else {"ssl_certfile": tls[0], "ssl_keyfile": tls[1]}
+    file) as wss/https; with ``client_ca`` too, requiring client certificates signed by it
+    (mutual TLS), and the API client then uses ``api_verify`` (its TLS context)."""
+    ssl_options: dict[str, Any] = (
+        {} if tls is None else {"ssl_certfile": tls[0], "ssl_keyfile": tls[1]}
+    )
+    if client_ca is not None:
+        ssl_options |= mutual_tls_options(client_ca)
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", **ssl_options)
     )
@@ -50,7 +61,8 @@ async def serve(
     try:
         async with httpx.AsyncClient(
             base_url=f"{http}://{host}:{port}",
-            verify=True if tls is None else ssl.create_default_context(cafile=tls[0]),
+            verify=api_verify
+            or (True if tls is None else ssl.create_default_context(cafile=tls[0])),
         ) as api:
             yield RunningCsms(app.state.csms, f"{scheme}://{host}:{port}", api)
     finally:

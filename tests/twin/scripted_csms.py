@@ -136,6 +136,8 @@ class ScriptedCsms:
         self.connection_count = 0
         self.auth_headers: list[str | None] = []
         self.subprotocols: list[str | None] = []
+        #: The DER client certificate of each connection over TLS (None: it gave none).
+        self.peer_certificates: list[bytes | None] = []
         self.heartbeat_interval = 300
         self.rejected_id_tags: set[str] = set()
         self._transaction_ids = itertools.count(1)
@@ -208,6 +210,9 @@ class ScriptedCsms:
     async def _handle(self, connection: ServerConnection) -> None:
         cid = connection.request.path.rstrip("/").rsplit("/", 1)[-1]
         self.subprotocols.append(connection.subprotocol)
+        ssl_object = connection.transport.get_extra_info("ssl_object")
+        if ssl_object is not None:
+            self.peer_certificates.append(ssl_object.getpeercert(binary_form=True))
         side = self.side(cid, connection, self)
         self.connections[cid] = side
         self.connection_count += 1

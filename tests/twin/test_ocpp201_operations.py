@@ -412,7 +412,7 @@ async def test_trigger_message(twin: ChargePointTwin, csms: ScriptedCsms201) -> 
     )
     assert unknown.status == "Rejected"
     unsupported = await csms.call(
-        "CS1", call.TriggerMessage(requested_message="SignChargingStationCertificate")
+        "CS1", call.TriggerMessage(requested_message="SignCombinedCertificate")
     )
     assert unsupported.status == "NotImplemented"
     result = await csms.call(

@@ -39,6 +39,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from worker.twin.authorization import Authorizer
+from worker.twin.certificates import CertificateStore
 from worker.twin.clock import Clock
 from worker.twin.config import ChargePointConfig
 from worker.twin.connection import ConnectionLoop, OutboundQueue
@@ -65,6 +66,7 @@ from worker.twin.ocpp201 import Ocpp201Adapter
 from worker.twin.operations import OperationsMixin
 from worker.twin.protocol import ProtocolAdapter
 from worker.twin.saved_state import SavedStateMixin
+from worker.twin.security_events import SecurityEvents
 from worker.twin.session import SessionMixin
 from worker.twin.smart_charging import ChargingProfileStore
 from worker.twin.state import StateStore
@@ -141,6 +143,7 @@ class ChargePointTwin(
         "_waiters",
         "adapter",
         "authorizer",
+        "certificates",
         "clock",
         "config",
         "connect_timeout",
@@ -150,6 +153,7 @@ class ChargePointTwin(
         "profiles",
         "queue",
         "response_timeout",
+        "security_events",
         "sink",
         "store",
     )
@@ -188,6 +192,8 @@ class ChargePointTwin(
         }
         self.authorizer = Authorizer(self.mark_changed)
         self.profiles = ChargingProfileStore()
+        self.certificates = CertificateStore(config.client_certificate, config.client_key)
+        self.security_events = SecurityEvents(self)
         self.queue = OutboundQueue(self, self._delivered)
         self.online = False
         self.connected_to_csms = False

@@ -74,6 +74,11 @@ class ChargePointConfig:
     maximum_dc_power: float = 50.0
     speed: float = 1.0
     ca_file: str | None = None
+    #: Security profile 3: the charge point's TLS client certificate (PEM, leaf first) and
+    #: its private key (PEM), given by the user; a certificate the CSMS signs later (through
+    #: SignCertificate / CertificateSigned) replaces them in the twin's certificate store.
+    client_certificate: str | None = None
+    client_key: str | None = None
     ocpp_configuration: dict[str, str] = field(default_factory=dict)
 
     def connectors(self) -> list[tuple[EvseConfig, ConnectorConfig]]:

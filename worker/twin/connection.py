@@ -31,7 +31,9 @@ from worker.twin.protocol import LoggedConnection, ProtocolAdapter, Twin
 from worker.twin.values import CallFailed, ConnectionLost
 
 if TYPE_CHECKING:
+    from worker.twin.certificates import CertificateStore
     from worker.twin.events import EventSink
+    from worker.twin.security_events import SecurityEvents
 
 logger = logging.getLogger(__name__)
 
@@ -40,6 +42,8 @@ class SessionHost(Twin, Protocol):
     """What the connection loop and the queue use of the twin, beyond :class:`Twin`."""
 
     adapter: ProtocolAdapter
+    certificates: CertificateStore
+    security_events: SecurityEvents
     sink: EventSink
     connect_timeout: float
 
@@ -60,8 +64,24 @@ def basic_auth_header(username: str, password: str) -> str:
     return f"Basic {token}"
 
 
-def describe_connect_error(url: str, error: BaseException) -> str:
-    """What went wrong when connecting, in words a user can act on."""
+def describe_connect_error(
+    url: str, error: BaseException, client_certificate: bool | None = None
+) -> str:
+    """What went wrong when connecting, in words a user can act on; ``client_certificate``
+    says whether the twin presented one (over wss)."""
+    if closed_during_tls(url, error):
+        # TLS 1.3: a CSMS that refuses our certificate (or its absence) does so after the
+        # TLS handshake, by an alert that reaches us as a closed connection.
+        verdict = (
+            "does it accept this charge point's client certificate?"
+            if client_certificate
+            else "does it require a client certificate (security profile 3)? This charge "
+            "point has none"
+        )
+        return (
+            f"TLS with CSMS at {url} failed: the CSMS closed the connection before the "
+            f"websocket handshake ({verdict})"
+        )
     if isinstance(error, InvalidStatus):
         code = error.response.status_code
         hint = {
@@ -70,10 +90,14 @@ def describe_connect_error(url: str, error: BaseException) -> str:
             404: " (wrong URL or unknown charge point id?)",
         }.get(code, "")
         return f"CSMS at {url} refused the connection: HTTP {code}{hint}"
+    if isinstance(error, InvalidHandshake) and isinstance(error.__cause__, ssl.SSLError):
+        # TLS 1.3: the CSMS's verdict on our certificate arrives after the TLS handshake.
+        cause = error.__cause__
+        return f"TLS with CSMS at {url} failed: {cause}{_tls_hint(cause)}"
     if isinstance(error, InvalidHandshake):
         return f"CSMS at {url} refused the websocket handshake: {error}"
     if isinstance(error, ssl.SSLError):
-        return f"TLS with CSMS at {url} failed: {error}"
+        return f"TLS with CSMS at {url} failed: {error}{_tls_hint(error)}"
     if isinstance(error, TimeoutError | asyncio.TimeoutError):
         return f"CSMS at {url} did not answer the connection in time"
     if isinstance(error, socket.gaierror):
@@ -83,6 +107,40 @@ def describe_connect_error(url: str, error: BaseException) -> str:
     if isinstance(error, OSError):
         return f"cannot reach CSMS at {url}: {error.strerror or error}"
     return f"cannot connect to CSMS at {url}: {error}"
+
+
+def closed_during_tls(url: str, error: BaseException) -> bool:
+    """Whether a wss CSMS closed the connection before answering the websocket handshake:
+    how a CSMS requiring client certificates refuses one under TLS 1.3."""
+    return (
+        url.startswith("wss://")
+        and isinstance(error, InvalidHandshake)
+        and isinstance(error.__cause__, EOFError)
+    )
+
+
+def _tls_hint(error: ssl.SSLError) -> str:
+    """What a TLS alert from the CSMS most likely means for a charge point."""
+    text = str(error).upper()
+    if "CERTIFICATE_REQUIRED" in text or "HANDSHAKE_FAILURE" in text:
+        return (
+            " (the CSMS asks for a client certificate, security profile 3: give the charge "
+            "point one)"
+        )
+    if any(word in text for word in ("UNKNOWN_CA", "BAD_CERTIFICATE", "CERTIFICATE_UNKNOWN")):
+        return " (the CSMS does not accept this charge point's client certificate)"
+    if "CERTIFICATE_EXPIRED" in text:
+        return " (the CSMS says this charge point's client certificate has expired)"
+    return ""
+
+
+def security_event_of(error: BaseException) -> str | None:
+    """The security event (2.0.1 words) a failed connect is, if any."""
+    if isinstance(error, ssl.SSLCertVerificationError):
+        return "InvalidCsmsCertificate"
+    if isinstance(error, InvalidStatus) and error.response.status_code == 401:
+        return "FailedToAuthenticateAtCsms"
+    return None
 
 
 def is_definitive(error: BaseException) -> bool:
@@ -116,7 +174,7 @@ class ConnectionLoop:
     #: Real seconds between two looks at the lease while the host does not hold it.
     PERMIT_RECHECK = 1.0
 
-    __slots__ = ("_backoff", "_ssl", "reconnect_now", "twin", "url")
+    __slots__ = ("_backoff", "_ssl", "_ssl_revision", "reconnect_now", "twin", "url")
 
     def __init__(self, twin: SessionHost) -> None:
         self.twin = twin
@@ -124,13 +182,19 @@ class ConnectionLoop:
         self.url = f"{config.csms_url.rstrip('/')}/{config.cid}"
         self._backoff = self.INITIAL_BACKOFF
         self._ssl: ssl.SSLContext | None = None
+        self._ssl_revision = -1
         self.reconnect_now = False
 
     def _ssl_context(self) -> ssl.SSLContext | None:
+        """For wss://: the host's CA file and the installed CSMS root certificates, and the
+        charge point's client certificate when it has one (security profile 3); made
+        again when the certificate store changed."""
         if not self.url.startswith("wss://"):
             return None
-        if self._ssl is None:
-            self._ssl = ssl.create_default_context(cafile=self.twin.config.ca_file)
+        store = self.twin.certificates
+        if self._ssl is None or self._ssl_revision != store.revision:
+            self._ssl = store.ssl_context(self.twin.config.ca_file)
+            self._ssl_revision = store.revision
         return self._ssl
 
     async def run(self) -> None:
@@ -159,8 +223,14 @@ class ConnectionLoop:
             except asyncio.CancelledError:
                 raise
             except Exception as error:
+                event = security_event_of(error)
+                if event is not None:
+                    twin.security_events.record(event, str(error))
+                has_certificate = twin.certificates.client_certificate is not None
                 twin.connection_failed(
-                    describe_connect_error(self.url, error), definitive=is_definitive(error)
+                    describe_connect_error(self.url, error, has_certificate),
+                    definitive=is_definitive(error)
+                    or (not has_certificate and closed_during_tls(self.url, error)),
                 )
             else:
                 if websocket.subprotocol != adapter.subprotocol:

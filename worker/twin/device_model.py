@@ -202,6 +202,8 @@ VARIABLES: tuple[Variable, ...] = (
     _ro("SecurityCtrlr", "Identity", live=True),
     _ro("SecurityCtrlr", "SecurityProfile", data_type="integer", live=True),
     _ro("SecurityCtrlr", "OrganizationName", "ELU Twins"),
+    _ro("SecurityCtrlr", "CertificateEntries", data_type="integer", live=True),
+    _ro("SecurityCtrlr", "MaxCertificateChainSize", "10000", data_type="integer"),
     # -- device data
     _ro("DeviceDataCtrlr", "ItemsPerMessage", "100", data_type="integer", instance="GetReport"),
     _ro("DeviceDataCtrlr", "ItemsPerMessage", "100", data_type="integer", instance="GetVariables"),

@@ -29,8 +29,12 @@ Choices worth knowing:
 * CALLERROR codes use the 1.6 words (FormationViolation, OccurenceConstraint-
   Violation). A frame whose message id cannot be read is answered with message
   id ``"-1"`` (the rule of OCPP 2.0.1, which 1.6 leaves open). An action that
-  is unknown, or known but not handled here (GetDiagnostics, UpdateFirmware,
-  the security extension...), is answered NotImplemented.
+  is unknown, or known but not handled here (GetDiagnostics, UpdateFirmware...),
+  is answered NotImplemented.
+* Security Whitepaper (edition 3): certificate management (InstallCertificate,
+  GetInstalledCertificateIds, DeleteCertificate, SignCertificate / CertificateSigned,
+  ExtendedTriggerMessage) through :mod:`worker.twin.security`; the Whitepaper's
+  CentralSystemRootCertificate is the store's CSMSRootCertificate.
 * Schema validation of what the CSMS sends (its CALLs, and the answers whose
   content the twin uses: see ``validated_answers``) runs in the event loop. The
   twin's own CALLs are built as camelCase dicts and checked against the 1.6
@@ -49,7 +53,9 @@ from ocpp.routing import on
 from ocpp.v16 import ChargePoint, call_result
 from ocpp.v16.enums import Action
 
+from worker.twin import security
 from worker.twin.authorization import LocalListEntry
+from worker.twin.certificates import MAX_CHAIN_SIZE, MAX_INSTALLED
 from worker.twin.model import QueuedMessage
 from worker.twin.protocol import (
     MEASURAND_UNITS,
@@ -58,6 +64,7 @@ from worker.twin.protocol import (
     MeterSample,
     SessionSettings,
 )
+from worker.twin.security_events import OCPP16_NAMES
 from worker.twin.smart_charging import ChargingProfile, format_time
 from worker.twin.wire import OcppJAdapter, parse_time, plain
 
@@ -148,6 +155,12 @@ KEYS: dict[str, KeyDef] = {
     "ChargingScheduleMaxPeriods": KeyDef("24", readonly=True, kind="int"),
     "ConnectorSwitch3to1PhaseSupported": KeyDef("false", readonly=True, kind="bool"),
     "MaxChargingProfilesInstalled": KeyDef("10", readonly=True, kind="int"),
+    # Security Whitepaper edition 3 (SecurityProfile follows from the connection).
+    "AdditionalRootCertificateCheck": KeyDef("false", readonly=True, kind="bool"),
+    "CertificateSignedMaxChainSize": KeyDef(str(MAX_CHAIN_SIZE), readonly=True, kind="int"),
+    "CertificateStoreMaxLength": KeyDef(str(MAX_INSTALLED), readonly=True, kind="int"),
+    "CpoName": KeyDef("ELU Twins"),
+    "SecurityProfile": KeyDef("0", readonly=True, kind="int"),
 }
 _KEYS_BY_LOWER = {name.lower(): name for name in KEYS}
 
@@ -219,6 +232,11 @@ def stored_value_problem(key: str, value: str, connector_count: int) -> str | No
             f"{name} is read-only and follows from the charge point's connectors: "
             f"it reports {connector_count}"
         )
+    if name == "SecurityProfile":
+        return (
+            f"{name} is read-only and follows from the connection: wss:// with a client "
+            "certificate is 3, wss:// 2, a password 1"
+        )
     if validate_value(KEYS[name], str(value)) is None:
         return f"{value!r} is not a valid value for {name}"
     return None
@@ -243,8 +261,16 @@ class Ocpp16Adapter(OcppJAdapter, ChargePoint):
         "OccurrenceConstraintViolation": "OccurenceConstraintViolation",
     }
     validated_answers: ClassVar[frozenset[str]] = frozenset(
-        {"BootNotification", "Authorize", "StartTransaction", "StopTransaction", "DataTransfer"}
+        {
+            "BootNotification",
+            "Authorize",
+            "StartTransaction",
+            "StopTransaction",
+            "DataTransfer",
+            "SignCertificate",
+        }
     )
+    security_event_names: ClassVar[dict[str, str]] = OCPP16_NAMES
     #: StopTxnAlignedData values taken so far, by transaction ref; set on the
     #: instance only once a twin takes one, so the others pay nothing.
     _stop_aligned: dict[str, list[dict[str, Any]]] | None = None
@@ -283,6 +309,8 @@ class Ocpp16Adapter(OcppJAdapter, ChargePoint):
     def value(self, name: str) -> str:
         if name == "NumberOfConnectors":
             return str(len(self.twin.connectors()))
+        if name == "SecurityProfile":
+            return str(security.security_profile(self.twin.config, self.twin.certificates))
         return self._values.get(name, KEYS[name].default)
 
     def _measurands(self, name: str) -> tuple[str, ...]:
@@ -702,3 +730,73 @@ class Ocpp16Adapter(OcppJAdapter, ChargePoint):
         if message_id is not None:
             return call_result.DataTransfer(status="UnknownMessageId")
         return call_result.DataTransfer(status="Accepted")
+
+    # -- security (Security Whitepaper edition 3) ------------------------------------------
+
+    def organization_name(self) -> str:
+        return self.value("CpoName")
+
+    async def send_sign_certificate(self, csr: str, use: str) -> str:
+        result = await self._call("SignCertificate", {"csr": csr})
+        return str(result["status"])
+
+    @on(Action.install_certificate)
+    def on_install_certificate(
+        self, certificate_type: str, certificate: str, **_: Any
+    ) -> call_result.InstallCertificate:
+        status = security.install_certificate(
+            self, _CERTIFICATE_USES[certificate_type], certificate
+        )
+        return call_result.InstallCertificate(status=status)
+
+    @on(Action.get_installed_certificate_ids)
+    def on_get_installed_certificate_ids(
+        self, certificate_type: str, **_: Any
+    ) -> call_result.GetInstalledCertificateIds:
+        ids = self.twin.certificates.installed_ids([_CERTIFICATE_USES[certificate_type]])
+        if not ids:
+            return call_result.GetInstalledCertificateIds(status="NotFound")
+        return call_result.GetInstalledCertificateIds(
+            status="Accepted", certificate_hash_data=[hash_data for _, hash_data in ids]
+        )
+
+    @on(Action.delete_certificate)
+    def on_delete_certificate(
+        self, certificate_hash_data: dict[str, Any], **_: Any
+    ) -> call_result.DeleteCertificate:
+        wanted = security.snake_hash_data(certificate_hash_data)
+        return call_result.DeleteCertificate(status=security.delete_certificate(self, wanted))
+
+    @on(Action.certificate_signed)
+    def on_certificate_signed(
+        self, certificate_chain: str, **_: Any
+    ) -> call_result.CertificateSigned:
+        status = security.certificate_signed(self, certificate_chain, "ChargingStationCertificate")
+        return call_result.CertificateSigned(status=status)
+
+    @on(Action.extended_trigger_message)
+    def on_extended_trigger_message(
+        self, requested_message: str, connector_id: int | None = None, **_: Any
+    ) -> call_result.ExtendedTriggerMessage:
+        if connector_id and self.twin.connector(connector_id) is None:
+            return call_result.ExtendedTriggerMessage(status="Rejected")
+        if requested_message == "SignChargePointCertificate":
+            security.request_signing(self, "ChargingStationCertificate")
+            return call_result.ExtendedTriggerMessage(status="Accepted")
+        if requested_message == "LogStatusNotification":
+            send = lambda: self._call("LogStatusNotification", {"status": "Idle"})  # noqa: E731
+        elif requested_message == "FirmwareStatusNotification":
+            # The Whitepaper's firmware status is SignedFirmwareStatusNotification.
+            send = lambda: self._call("SignedFirmwareStatusNotification", {"status": "Idle"})  # noqa: E731
+        else:
+            answer = self.on_trigger_message(requested_message, connector_id)
+            return call_result.ExtendedTriggerMessage(status=answer.status)
+        self.after_answer(lambda: self.twin.spawn(send()))
+        return call_result.ExtendedTriggerMessage(status="Accepted")
+
+
+#: 1.6 CertificateUseEnumType → the certificate store's words.
+_CERTIFICATE_USES = {
+    "CentralSystemRootCertificate": "CSMSRootCertificate",
+    "ManufacturerRootCertificate": "ManufacturerRootCertificate",
+}

@@ -28,6 +28,9 @@ plain camelCase dicts); the core is the same. What 2.0.1 changes is translated h
 * TriggerMessage BootNotification is Rejected once the boot was accepted (F06.FR.17).
 * Reset OnIdle and ChangeAvailability while a transaction runs answer Scheduled
   and happen when the last transaction has ended.
+* Certificates (InstallCertificate, GetInstalledCertificateIds, DeleteCertificate,
+  SignCertificate / CertificateSigned, GetCertificateStatus, Get15118EVCertificate) go
+  through :mod:`worker.twin.security` to the twin's certificate store, shared with 1.6.
 
 The OCPP-J machinery both versions share (framing, routing, the one outstanding
 CALL, CALLERROR, validation of the twin's own CALLs) is :mod:`worker.twin.wire`.
@@ -53,6 +56,7 @@ from ocpp.routing import on
 from ocpp.v201 import ChargePoint, call_result
 from ocpp.v201.enums import Action
 
+from worker.twin import security
 from worker.twin.authorization import LocalListEntry
 from worker.twin.device_model import (
     MAX_VALUE_LENGTH,
@@ -169,6 +173,7 @@ _CLEAR_MONITORING_BYTES = variable("MonitoringCtrlr", "BytesPerMessage", "ClearV
 MONITORS_PER_PART = 20
 #: Real seconds between two evaluations of a twin's threshold and delta monitors.
 MONITOR_CHECK_SECONDS = 0.5
+_ORGANIZATION = variable("SecurityCtrlr", "OrganizationName")
 
 
 class _TxState:
@@ -228,7 +233,14 @@ class Ocpp201Adapter(OcppJAdapter, ChargePoint):
     subprotocol: ClassVar[str] = "ocpp2.0.1"
     #: Also the answers to TransactionEvent when not empty (see :meth:`validates_answer`).
     validated_answers: ClassVar[frozenset[str]] = frozenset(
-        {"BootNotification", "Authorize", "DataTransfer"}
+        {
+            "BootNotification",
+            "Authorize",
+            "DataTransfer",
+            "SignCertificate",
+            "GetCertificateStatus",
+            "Get15118EVCertificate",
+        }
     )
 
     def __init__(self, twin: Any) -> None:
@@ -319,7 +331,9 @@ class Ocpp201Adapter(OcppJAdapter, ChargePoint):
         if name == "Identity":
             return config.cid
         if name == "SecurityProfile":
-            return "1" if config.password else "0"
+            return str(security.security_profile(config, twin.certificates))
+        if name == "CertificateEntries":
+            return str(len(twin.certificates.installed))
         if component == "LocalAuthListCtrlr":
             return str(twin.authorizer.list_size())
         if component == "SmartChargingCtrlr":
@@ -1610,6 +1624,12 @@ class Ocpp201Adapter(OcppJAdapter, ChargePoint):
             if not running:
                 return rejected
             send = lambda: self._send_triggered_transaction_events(running)  # noqa: E731
+        elif requested_message == "SignChargingStationCertificate":
+            security.request_signing(self, "ChargingStationCertificate")
+            return call_result.TriggerMessage(status="Accepted")
+        elif requested_message == "SignV2GCertificate":
+            security.request_signing(self, "V2GCertificate")
+            return call_result.TriggerMessage(status="Accepted")
         elif requested_message == "FirmwareStatusNotification":
             send = lambda: self._call("FirmwareStatusNotification", {"status": "Idle"})  # noqa: E731
         elif requested_message == "LogStatusNotification":
@@ -1653,6 +1673,81 @@ class Ocpp201Adapter(OcppJAdapter, ChargePoint):
         if message_id is not None:
             return call_result.DataTransfer(status="UnknownMessageId")
         return call_result.DataTransfer(status="Accepted")
+
+    # -- security: certificates (2.0.1 A02, A03, M) ------------------------------------------
+
+    def organization_name(self) -> str:
+        return self.value(_ORGANIZATION)
+
+    async def send_sign_certificate(self, csr: str, use: str) -> str:
+        result = await self._call("SignCertificate", {"csr": csr, "certificateType": use})
+        return str(result["status"])
+
+    async def send_get_certificate_status(
+        self, ocsp_request_data: dict[str, Any]
+    ) -> dict[str, Any]:
+        """GetCertificateStatus (M06): the CSMS's answer (status, ocspResult)."""
+        return await self._call("GetCertificateStatus", {"ocspRequestData": ocsp_request_data})
+
+    async def send_get_15118_ev_certificate(
+        self, schema_version: str, action: str, exi_request: str
+    ) -> dict[str, Any]:
+        """Get15118EVCertificate (M01/M02): the CSMS's answer (status, exiResponse)."""
+        return await self._call(
+            "Get15118EVCertificate",
+            {"iso15118SchemaVersion": schema_version, "action": action, "exiRequest": exi_request},
+        )
+
+    @on(Action.install_certificate)
+    def on_install_certificate(
+        self, certificate_type: str, certificate: str, **_: Any
+    ) -> call_result.InstallCertificate:
+        status = security.install_certificate(self, certificate_type, certificate)
+        return call_result.InstallCertificate(status=status)
+
+    @on(Action.get_installed_certificate_ids)
+    def on_get_installed_certificate_ids(
+        self, certificate_type: list[str] | None = None, **_: Any
+    ) -> call_result.GetInstalledCertificateIds:
+        store = self.twin.certificates
+        chains = [
+            {"certificateType": use, "certificateHashData": hash_data}
+            for use, hash_data in store.installed_ids(certificate_type)
+        ]
+        if certificate_type is None or "V2GCertificateChain" in certificate_type:
+            v2g = store.own_chain_ids("V2GCertificate")
+            if v2g:
+                chain: dict[str, Any] = {
+                    "certificateType": "V2GCertificateChain",
+                    "certificateHashData": v2g[0],
+                }
+                if len(v2g) > 1:
+                    chain["childCertificateHashData"] = v2g[1:]
+                chains.append(chain)
+        if not chains:
+            return call_result.GetInstalledCertificateIds(status="NotFound")
+        return call_result.GetInstalledCertificateIds(
+            status="Accepted", certificate_hash_data_chain=chains
+        )
+
+    @on(Action.delete_certificate)
+    def on_delete_certificate(
+        self, certificate_hash_data: dict[str, Any], **_: Any
+    ) -> call_result.DeleteCertificate:
+        wanted = security.snake_hash_data(certificate_hash_data)
+        return call_result.DeleteCertificate(status=security.delete_certificate(self, wanted))
+
+    @on(Action.certificate_signed)
+    def on_certificate_signed(
+        self, certificate_chain: str, certificate_type: str | None = None, **_: Any
+    ) -> call_result.CertificateSigned:
+        use = (
+            "V2GCertificate"
+            if certificate_type == "V2GCertificate"
+            else "ChargingStationCertificate"
+        )
+        status = security.certificate_signed(self, certificate_chain, use)
+        return call_result.CertificateSigned(status=status)
 
 
 __all__ = ["CONNECTOR_STATUS", "Ocpp201Adapter"]

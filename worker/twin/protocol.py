@@ -53,9 +53,11 @@ from worker.twin.values import (
 
 if TYPE_CHECKING:
     from worker.twin.authorization import Authorizer
+    from worker.twin.certificates import CertificateStore
     from worker.twin.clock import Clock
     from worker.twin.config import ChargePointConfig
     from worker.twin.model import ConnectorState, QueuedMessage, Transaction
+    from worker.twin.security_events import SecurityEvents
     from worker.twin.smart_charging import ChargingProfile, ChargingProfileStore, CompositeSchedule
     from worker.twin.state import StateStore
 
@@ -94,8 +96,14 @@ class Twin(Protocol):
     profiles: ChargingProfileStore
     queue: TwinQueue
     store: StateStore | None
+    certificates: CertificateStore
+    security_events: SecurityEvents
 
     def now(self) -> datetime: ...
+
+    def reconnect(self) -> None:
+        """Close the connection and connect again at once (no boot)."""
+        ...
 
     def connector(self, connector_id: int) -> ConnectorState | None: ...
 

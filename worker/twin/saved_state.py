@@ -42,7 +42,8 @@ class SavedStateMixin:
         reservation, register, the plugged vehicle's whole model), the transactions
         that run or whose messages are not delivered yet (with what the OCPP version
         adds, e.g. 2.0.1 seqNo), the durable part of the outbound queue in order,
-        the charging profiles and the local authorisation list and cache. The
+        the charging profiles, the local authorisation list and cache, the certificate
+        store (private keys included) and the security events not yet sent. The
         configuration is included for reference; a restore takes it from
         ``config.ocpp_configuration`` (ConfigurationChanged events keep that).
         """
@@ -94,6 +95,8 @@ class SavedStateMixin:
             "queue": queue,
             "profiles": self.profiles.save_state(),
             "authorization": self.authorizer.save_state(),
+            "certificates": self.certificates.save_state(),
+            "security_events": self.security_events.save_state(),
             "adapter": adapter.save_state(),
             "configuration": adapter.configuration_values(),
         }
@@ -182,6 +185,9 @@ class SavedStateMixin:
         adapter = self.adapter
         self.authorizer.restore_state(state["authorization"])
         self.profiles.restore_state(state["profiles"])
+        # Whatever the OCPP version now: a charger's certificates are not the protocol's.
+        self.certificates.restore_state(state.get("certificates") or {})
+        self.security_events.restore_state(state.get("security_events") or [])
         # What the OCPP version adds only means something to the same version.
         same_protocol = state.get("protocol") == self.config.protocol
         if not same_protocol:

@@ -18,6 +18,10 @@ logger = logging.getLogger(__name__)
 
 #: Seconds (simulated) between boot attempts when the CSMS gives no interval.
 DEFAULT_BOOT_RETRY = 30
+#: Boot reasons (2.0.1 BootReasonEnumType) after which the CSMS hears a ResetOrReboot.
+REBOOT_REASONS = frozenset(
+    {"ApplicationReset", "LocalReset", "RemoteReset", "ScheduledReset", "Watchdog"}
+)
 
 
 class SessionMixin:
@@ -152,6 +156,7 @@ class SessionMixin:
                 connector.fault_info,
             )
         self.queue.kick()
+        self.security_events.kick()
         # Connected means: booted and the CSMS knows every connector's status.
         self._resolve_waiters()
         await self._session_end
@@ -175,6 +180,8 @@ class SessionMixin:
             if answer.status == "Accepted":
                 self._needs_boot = False
                 self._retry_message = None
+                if self._boot_reason in REBOOT_REASONS:
+                    self.security_events.record("ResetOrReboot", f"boot reason {self._boot_reason}")
                 if answer.interval > 0:
                     self.adapter.heartbeat_interval_from_boot(answer.interval)
                 return
@@ -214,6 +221,14 @@ class SessionMixin:
         self._emit_charge_point()
         self._reschedule()
         return lasted
+
+    def reconnect(self) -> None:
+        """Close the connection and open a new one at once (no boot: the charger did not
+        restart), e.g. to present a new client certificate."""
+        if self._loop is not None:
+            self._loop.reconnect_now = True
+        if self._session_end is not None and not self._session_end.done():
+            self._session_end.set_result(None)
 
     async def trigger_boot(self) -> None:
         """TriggerMessage BootNotification: boot again on this connection."""

@@ -33,7 +33,7 @@ import math
 import types
 import uuid
 from collections.abc import Callable, Iterable, Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -229,6 +229,8 @@ class OcppJAdapter(ProtocolAdapter):
     #: the rest are read defensively (their validation would cost more than
     #: everything else the twin does for them).
     validated_answers: ClassVar[frozenset[str]] = frozenset()
+    #: Security event names this version spells differently from 2.0.1.
+    security_event_names: ClassVar[Mapping[str, str]] = {}
 
     def _init_wire(self, twin: Any) -> None:
         """Set what the wire needs (instead of the library's ``__init__``, which
@@ -424,6 +426,18 @@ class OcppJAdapter(ProtocolAdapter):
             payload["data"] = data
         result = await self._call("DataTransfer", payload)
         return result["status"], result.get("data")
+
+    async def send_security_event(self, kind: str, at: datetime, tech_info: str | None) -> None:
+        """SecurityEventNotification (the same message in both versions); ``kind`` in
+        2.0.1 words, spelled as :attr:`security_event_names` says for this version."""
+        when = at if at.tzinfo is not None else at.replace(tzinfo=UTC)
+        payload: dict[str, Any] = {
+            "type": self.security_event_names.get(kind, kind),
+            "timestamp": when.astimezone(UTC).isoformat().replace("+00:00", "Z"),
+        }
+        if tech_info:
+            payload["techInfo"] = tech_info
+        await self._call("SecurityEventNotification", payload)
 
     def offered_kw(self, connector_id: int) -> float:
         """The power the twin currently offers on a connector (its limit)."""

@@ -5,6 +5,7 @@ import uuid
 from fastapi.testclient import TestClient
 
 from tests.builders import charge_point_body, create_account, create_charge_point
+from tests.pki import Pki
 
 
 def test_create_as_in_the_readme(public_client: TestClient, private_client: TestClient) -> None:
@@ -192,3 +193,41 @@ def test_patch_null_is_refused_except_for_the_password(
     assert "csms_url may not be null" in refused.text
     cleared = public_client.patch(url, headers=account.headers, json={"password": None})
     assert cleared.json()["password"] is None
+
+
+def test_client_certificate_is_checked_and_its_key_never_shown(
+    public_client: TestClient, private_client: TestClient
+) -> None:
+    pki = Pki()
+    client, other = pki.client("CP-CERT"), pki.client("CP-OTHER")
+    account = create_account(private_client, public_client)
+    charge_point = create_charge_point(
+        public_client,
+        account,
+        client_certificate=client.pem,
+        client_key=client.key_pem,
+    )
+    assert charge_point["client_certificate"] == client.pem
+    assert "client_key" not in charge_point
+    url = f"/twin/charge-point/{charge_point['id']}"
+    read = public_client.get(url, headers=account.headers)
+    assert "PRIVATE KEY" not in read.text
+
+    mismatched = public_client.patch(
+        url,
+        headers=account.headers,
+        json={"client_certificate": client.pem, "client_key": other.key_pem},
+    )
+    assert mismatched.status_code == 422
+    assert "not the key of the certificate" in mismatched.text
+    alone = public_client.patch(
+        url, headers=account.headers, json={"client_certificate": other.pem}
+    )
+    assert alone.status_code == 422
+    assert "go together" in alone.text
+
+    cleared = public_client.patch(
+        url, headers=account.headers, json={"client_certificate": None, "client_key": None}
+    )
+    assert cleared.status_code == 200
+    assert cleared.json()["client_certificate"] is None
