@@ -117,6 +117,8 @@ class MeteringMixin:
         if tx is None or vehicle is None:
             connector.limit_kw = connector.power_kw = connector.current_a = 0.0
             connector.limit_due = None
+            if tx is not None:  # a transaction kept while the vehicle is unplugged
+                tx.status = "SuspendedEV"
             if vehicle is not None:  # a session ended (or never began): still plugged in
                 self._set_vehicle_status(connector, "full" if vehicle.is_full else "plugged-in")
             self._publish(connector)

@@ -21,11 +21,12 @@ Choices worth knowing:
   with its transactionId while a transaction runs. With StopTxnAlignedData, the
   values taken during a transaction go in its StopTransaction's transactionData;
   they are kept in memory only (a worker restart loses them).
+* StopTransactionOnEVSideDisconnect false: unplugging leaves the transaction
+  running (SuspendedEV, nothing drawn) until it is stopped or a vehicle is
+  plugged back in.
 * Configuration keys that are stored and reported but change nothing in the
-  simulation: ConnectionTimeOut, MinimumStatusDuration, BlinkRepeat,
-  LightIntensity, MaxEnergyOnInvalidId, ResetRetries,
-  UnlockConnectorOnEVSideDisconnect, and StopTransactionOnEVSideDisconnect
-  (unplugging always ends the transaction).
+  simulation: BlinkRepeat, LightIntensity, ResetRetries,
+  UnlockConnectorOnEVSideDisconnect.
 * CALLERROR codes use the 1.6 words (FormationViolation, OccurenceConstraint-
   Violation). A frame whose message id cannot be read is answered with message
   id ``"-1"`` (the rule of OCPP 2.0.1, which 1.6 leaves open). An action that
@@ -167,6 +168,9 @@ _SETTINGS: dict[str, str] = {
     "TransactionMessageAttempts": "transaction_message_attempts",
     "TransactionMessageRetryInterval": "transaction_message_retry_interval",
     "WebSocketPingInterval": "websocket_ping_interval",
+    "ConnectionTimeOut": "connection_timeout",
+    "MinimumStatusDuration": "minimum_status_duration",
+    "MaxEnergyOnInvalidId": "max_energy_on_invalid_id",
 }
 
 

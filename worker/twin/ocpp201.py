@@ -126,6 +126,7 @@ _CHARGING_STATE = {
 _HEARTBEAT = variable("OCPPCommCtrlr", "HeartbeatInterval")
 _TX_STARTED = variable("SampledDataCtrlr", "TxStartedMeasurands")
 _TX_ENDED = variable("SampledDataCtrlr", "TxEndedMeasurands")
+_TX_STOP_POINT = variable("TxCtrlr", "TxStopPoint")
 _ALIGNED = variable("AlignedDataCtrlr", "Measurands")
 _ALIGNED_ENABLED = variable("AlignedDataCtrlr", "Enabled")
 _ALIGNED_INTERVAL = variable("AlignedDataCtrlr", "Interval")
@@ -449,6 +450,8 @@ class Ocpp201Adapter(OcppJAdapter, ChargePoint):
         if connector is None:
             return
         wire = CONNECTOR_STATUS.get(status, "Unavailable")
+        if wire == "Occupied" and connector.vehicle is None:
+            wire = "Available"  # no cable: a kept transaction, or one awaiting the EV
         last = self._last_status.get(connector_id) if self._last_status else None
         if force or wire != last:
             evse_id, evse_connector_id = self._evse_of(connector_id)
@@ -472,10 +475,13 @@ class Ocpp201Adapter(OcppJAdapter, ChargePoint):
         state = self._tx.get(tx.ref) if tx is not None and self._tx else None
         if tx is not None and state is not None and state.seq_no > 0:
             charging = _CHARGING_STATE.get(status)
+            trigger = "ChargingStateChanged"
+            if connector.vehicle is None:
+                charging, trigger = "Idle", "EVCommunicationLost"
+            elif state.charging_state == "Idle":
+                trigger = "CablePluggedIn"
             if charging is not None and charging != state.charging_state:
-                await self._transaction_event(
-                    tx, "Updated", "ChargingStateChanged", twin.now(), queued=False
-                )
+                await self._transaction_event(tx, "Updated", trigger, twin.now(), queued=False)
 
     async def _notify_event(
         self,
@@ -637,11 +643,13 @@ class Ocpp201Adapter(OcppJAdapter, ChargePoint):
                 finally:
                     state.seq_no -= 1
             info: dict[str, Any] = {"transactionId": tx.ref}
+            unplugged = self._unplugged(tx)
             if event_type == "Ended":
-                charging = "Idle" if tx.stop_reason == "EVDisconnected" else "EVConnected"
+                idle = tx.stop_reason == "EVDisconnected" or unplugged
+                charging = "Idle" if idle else "EVConnected"
                 info["stoppedReason"] = _STOP.get(tx.stop_reason or "", ("", "Other"))[1]
             else:
-                charging = _CHARGING_STATE.get(tx.status, "EVConnected")
+                charging = "Idle" if unplugged else _CHARGING_STATE.get(tx.status, "EVConnected")
             if charging != state.charging_state:
                 info["chargingState"] = charging
             if event_type == "Started" and state.remote_start_id is not None:
@@ -675,6 +683,18 @@ class Ocpp201Adapter(OcppJAdapter, ChargePoint):
             # (queued) event again with the same number: a retry, not a reuse.
             self.twin.mark_progressed()
             return result
+
+    def _unplugged(self, tx: Any) -> bool:
+        """A transaction that runs on with no vehicle on its connector."""
+        connector = self.twin.connector(tx.connector_id)
+        return connector is not None and connector.transaction is tx and connector.vehicle is None
+
+    def keeps_transaction_when_unplugged(self) -> bool:
+        """StopTxOnEVSideDisconnect false keeps it, unless EVConnected is a TxStopPoint
+        (then unplugging is where the transaction ends, E06)."""
+        if self.settings.stop_transaction_on_ev_side_disconnect:
+            return False
+        return "EVConnected" not in typed(_TX_STOP_POINT, self.value(_TX_STOP_POINT))
 
     @staticmethod
     def _id_token_for(tx: Any, state: _TxState, event_type: str) -> dict[str, Any] | None:

@@ -298,6 +298,11 @@ class ProtocolAdapter(ABC):
         """The boot answer set the heartbeat interval: store it (1.6: the
         HeartbeatInterval key) and update :attr:`settings`."""
 
+    def keeps_transaction_when_unplugged(self) -> bool:
+        """Whether a transaction goes on when the vehicle is unplugged (1.6:
+        StopTransactionOnEVSideDisconnect is false)."""
+        return not self.settings.stop_transaction_on_ev_side_disconnect
+
     def save_state(self) -> dict[str, Any]:
         """What the version keeps beyond the core's state (plain JSON data), for
         :meth:`ChargePointTwin.save_state`; per transaction see

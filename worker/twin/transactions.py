@@ -62,15 +62,26 @@ class TransactionsMixin:
         connector.vehicle_ref = vehicle_ref
         connector.finishing = False
         self._set_vehicle_status(connector, "plugged-in")
+        if connector.transaction is not None:
+            # Back into a transaction that outlived the unplug: charging resumes.
+            self._integrate(connector)
+            self._refresh(connector)
+            self._emit_transaction(connector.transaction)
+            return self._connector_event(connector)
         return self._publish(connector)
 
     async def unplug(self, connector_id: int) -> ConnectorChanged:
-        """Unplug the vehicle; a running transaction ends with EVDisconnected."""
+        """Unplug the vehicle. A running transaction ends with EVDisconnected, unless the
+        configuration keeps it (1.6 StopTransactionOnEVSideDisconnect false; 2.0.1
+        StopTxOnEVSideDisconnect false and EVConnected not a TxStopPoint): then it goes
+        on, drawing nothing (SuspendedEV), until stopped or the vehicle is back."""
         connector = self._get_connector(connector_id)
         if connector.vehicle is None:
             raise InvalidState(f"no vehicle is plugged in on connector {connector_id}")
         if connector.transaction is not None:
-            self._end_transaction(connector, "EVDisconnected")
+            self._integrate(connector)
+            if not self.adapter.keeps_transaction_when_unplugged():
+                self._end_transaction(connector, "EVDisconnected")
         return self._unplug(connector)
 
     async def end_sessions(self, reason: str = "Other", timeout: float = 10.0) -> bool:
@@ -104,6 +115,10 @@ class TransactionsMixin:
                     "ready-to-charge",
                 )
             )
+        if connector.transaction is not None:
+            self._refresh(connector)
+            self._emit_transaction(connector.transaction)
+            return self._connector_event(connector)
         return self._publish(connector)
 
     async def start_transaction(

@@ -1,0 +1,154 @@
+"""OCPP 1.6 configuration keys that change what the charge point does: each at its
+default and changed, as the CSMS sees it (StopTransactionOnEVSideDisconnect,
+ConnectionTimeOut, MinimumStatusDuration, MaxEnergyOnInvalidId)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from ocpp.v16 import call
+
+from tests.twin.scripted_csms import (
+    EventLog,
+    ScriptedCsms,
+    eventually,
+    make_config,
+    make_vehicle,
+    sampled,
+)
+from worker.twin.charge_point import ChargePointTwin
+from worker.twin.clock import VirtualClock
+
+START = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
+SETTLE = 0.05
+
+
+@pytest.fixture
+def clock() -> VirtualClock:
+    return VirtualClock(start=START)
+
+
+async def booted(
+    csms: ScriptedCsms, clock: VirtualClock, events: EventLog, **configuration: str
+) -> ChargePointTwin:
+    config = make_config(
+        csms.url, connector_types=("cType2", "cType2"), ocpp_configuration=configuration
+    )
+    twin = ChargePointTwin(config, clock, events)
+    await twin.start()
+    await twin.connected(timeout=5)
+    return twin
+
+
+@pytest.fixture
+async def twin(
+    csms: ScriptedCsms, clock: VirtualClock, events: EventLog
+) -> AsyncIterator[ChargePointTwin]:
+    twin = await booted(csms, clock, events)
+    yield twin
+    await twin.close()
+
+
+def statuses(csms: ScriptedCsms, connector_id: int, since: int = 0) -> list[str]:
+    return [
+        r.payload["status"]
+        for r in csms.received[since:]
+        if r.action == "StatusNotification" and r.payload["connectorId"] == connector_id
+    ]
+
+
+def actions(csms: ScriptedCsms, since: int = 0) -> list[str]:
+    return [r.action for r in csms.received[since:]]
+
+
+async def change(csms: ScriptedCsms, key: str, value: str) -> None:
+    result = await csms.call("CP1", call.ChangeConfiguration(key=key, value=value))
+    assert result.status == "Accepted"
+
+
+async def settle(clock: VirtualClock, seconds: float = 0) -> None:
+    await clock.advance(seconds, settle=SETTLE)
+
+
+def through_json(state: dict[str, Any]) -> dict[str, Any]:
+    return json.loads(json.dumps(state))
+
+
+# -- StopTransactionOnEVSideDisconnect ------------------------------------------------------
+
+
+async def test_unplugging_stops_the_transaction_by_default(
+    twin: ChargePointTwin, csms: ScriptedCsms
+) -> None:
+    await twin.plug_in(1, make_vehicle(), "veh-1")
+    await twin.start_transaction(1, "TAG")
+    await twin.unplug(1)
+    stop = await csms.wait_for("StopTransaction")
+    assert stop.payload["reason"] == "EVDisconnected"
+    await eventually(lambda: statuses(csms, 1)[-1] == "Available")
+    assert all(r.valid for r in csms.received)
+
+
+async def test_unplugging_keeps_the_transaction_when_configured(
+    twin: ChargePointTwin, csms: ScriptedCsms, clock: VirtualClock
+) -> None:
+    await change(csms, "StopTransactionOnEVSideDisconnect", "false")
+    await twin.plug_in(1, make_vehicle(), "veh-1")
+    started = await twin.start_transaction(1, "TAG")
+    await eventually(lambda: statuses(csms, 1)[-1:] == ["Charging"])
+    await twin.unplug(1)
+    await eventually(lambda: statuses(csms, 1)[-1:] == ["SuspendedEV"])
+    await settle(clock, 60)
+    meter = await csms.wait_for("MeterValues")
+    assert sampled(meter.payload)["Power.Active.Import"] == 0
+    assert csms.of("StopTransaction") == []
+    assert twin.snapshot()["transactions"][0]["status"] == "SuspendedEV"
+
+    await twin.plug_in(1, make_vehicle(), "veh-1")  # back in: charging resumes
+    await eventually(lambda: statuses(csms, 1)[-1:] == ["Charging"])
+    await settle(clock, 60)
+    meter = await csms.wait_for("MeterValues", count=2)
+    assert sampled(meter.payload)["Power.Active.Import"] > 0
+
+    await twin.unplug(1)
+    await eventually(lambda: statuses(csms, 1)[-1:] == ["SuspendedEV"])
+    await twin.stop_transaction(started.transaction_ref)  # stopped otherwise, unplugged
+    stop = await csms.wait_for("StopTransaction")
+    assert stop.payload["reason"] == "Local"
+    await eventually(lambda: statuses(csms, 1)[-1:] == ["Available"])
+    assert all(r.valid for r in csms.received)
+
+
+async def test_a_transaction_kept_unplugged_survives_a_restart(
+    csms: ScriptedCsms, clock: VirtualClock
+) -> None:
+    old = await booted(csms, clock, EventLog(), StopTransactionOnEVSideDisconnect="false")
+    await old.plug_in(1, make_vehicle(), "veh-1")
+    started = await old.start_transaction(1, "TAG")
+    await old.unplug(1)
+    await eventually(lambda: statuses(csms, 1)[-1:] == ["SuspendedEV"])
+    state = through_json(old.save_state())
+    await old.close()
+
+    config = make_config(
+        csms.url,
+        connector_types=("cType2", "cType2"),
+        ocpp_configuration={"StopTransactionOnEVSideDisconnect": "false"},
+    )
+    twin = ChargePointTwin(config, clock, EventLog())
+    twin.restore_state(state, resume=True, last_alive=clock.now())
+    before = len(csms.received)
+    try:
+        await twin.start()
+        await twin.connected(timeout=5)
+        assert statuses(csms, 1, before) == ["SuspendedEV"]
+        await twin.plug_in(1, make_vehicle(), "veh-1")
+        await eventually(lambda: statuses(csms, 1, before)[-1:] == ["Charging"])
+        assert twin.snapshot()["transactions"][0]["transaction_ref"] == started.transaction_ref
+        assert "StopTransaction" not in actions(csms, before)
+    finally:
+        await twin.close()

@@ -1,0 +1,130 @@
+"""OCPP 2.0.1 device model variables that change what the station does: each at its
+default and changed, as the CSMS sees it (TxCtrlr.StopTxOnEVSideDisconnect,
+EVConnectionTimeOut, MaxEnergyOnInvalidId, SampledDataCtrlr.TxEndedInterval)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from ocpp.v201 import call
+
+from tests.twin.scripted_csms201 import (
+    EventLog,
+    ScriptedCsms201,
+    booted_twin,
+    eventually,
+    make_vehicle,
+)
+from worker.twin.charge_point import ChargePointTwin
+from worker.twin.clock import VirtualClock
+
+#: The ``csms`` fixture (tests/twin/conftest.py) of this module.
+CSMS_TYPE = ScriptedCsms201
+
+START = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
+SETTLE = 0.05
+
+
+@pytest.fixture
+def clock() -> VirtualClock:
+    return VirtualClock(start=START)
+
+
+@pytest.fixture
+async def twin(
+    csms: ScriptedCsms201, clock: VirtualClock, events: EventLog
+) -> AsyncIterator[ChargePointTwin]:
+    twin = await booted_twin(csms, events, clock=clock, connector_types=("cType2", "cType2"))
+    await csms.wait_for("StatusNotification", count=2)
+    yield twin
+    await twin.close()
+
+
+async def set_variable(csms: ScriptedCsms201, component: str, name: str, value: str) -> None:
+    result = await csms.call(
+        "CS1",
+        call.SetVariables(
+            set_variable_data=[
+                {
+                    "component": {"name": component},
+                    "variable": {"name": name},
+                    "attributeValue": value,
+                }
+            ]
+        ),
+    )
+    assert result.set_variable_result[0]["attribute_status"] == "Accepted"
+
+
+def connector_statuses(csms: ScriptedCsms201, evse_id: int) -> list[str]:
+    return [
+        r.payload["connectorStatus"]
+        for r in csms.of("StatusNotification")
+        if r.payload["evseId"] == evse_id
+    ]
+
+
+def events_of(csms: ScriptedCsms201, transaction_id: str) -> list[tuple[str, str]]:
+    return [(p["eventType"], p["triggerReason"]) for p in csms.transaction_events(transaction_id)]
+
+
+def info(payload: dict[str, Any]) -> dict[str, Any]:
+    return payload["transactionInfo"]
+
+
+async def settle(clock: VirtualClock, seconds: float = 0) -> None:
+    await clock.advance(seconds, settle=SETTLE)
+
+
+# -- StopTxOnEVSideDisconnect -----------------------------------------------------------------
+
+
+async def test_unplugging_ends_the_transaction_by_default(
+    twin: ChargePointTwin, csms: ScriptedCsms201
+) -> None:
+    await twin.plug_in(1, make_vehicle(), "veh-1")
+    started = await twin.start_transaction(1, "TAG")
+    await twin.unplug(1)
+    await eventually(lambda: events_of(csms, started.transaction_ref)[-1][0] == "Ended")
+    ended = csms.transaction_events(started.transaction_ref)[-1]
+    assert ended["triggerReason"] == "EVCommunicationLost"
+    assert info(ended)["stoppedReason"] == "EVDisconnected"
+    assert all(r.valid for r in csms.received)
+
+
+async def test_stop_point_ev_connected_ends_the_transaction_even_when_not_stopping_on_disconnect(
+    twin: ChargePointTwin, csms: ScriptedCsms201
+) -> None:
+    await set_variable(csms, "TxCtrlr", "StopTxOnEVSideDisconnect", "false")
+    await twin.plug_in(1, make_vehicle(), "veh-1")
+    started = await twin.start_transaction(1, "TAG")
+    await twin.unplug(1)
+    await eventually(lambda: events_of(csms, started.transaction_ref)[-1][0] == "Ended")
+
+
+async def test_unplugging_keeps_the_transaction_when_configured(
+    twin: ChargePointTwin, csms: ScriptedCsms201, clock: VirtualClock
+) -> None:
+    await set_variable(csms, "TxCtrlr", "StopTxOnEVSideDisconnect", "false")
+    await set_variable(csms, "TxCtrlr", "TxStopPoint", "Authorized")
+    await twin.plug_in(1, make_vehicle(), "veh-1")
+    started = await twin.start_transaction(1, "TAG")
+    ref = started.transaction_ref
+    await eventually(lambda: csms.transaction_events(ref) != [])
+    await twin.unplug(1)
+    await eventually(lambda: events_of(csms, ref)[-1] == ("Updated", "EVCommunicationLost"))
+    assert info(csms.transaction_events(ref)[-1])["chargingState"] == "Idle"
+    await eventually(lambda: connector_statuses(csms, 1)[-1] == "Available")
+
+    await twin.plug_in(1, make_vehicle(), "veh-1")
+    await eventually(lambda: events_of(csms, ref)[-1] == ("Updated", "CablePluggedIn"))
+    assert info(csms.transaction_events(ref)[-1])["chargingState"] == "Charging"
+    assert connector_statuses(csms, 1)[-1] == "Occupied"
+
+    await twin.stop_transaction(ref)
+    await eventually(lambda: events_of(csms, ref)[-1][0] == "Ended")
+    assert info(csms.transaction_events(ref)[-1])["stoppedReason"] == "Local"
+    assert all(r.valid for r in csms.received)
