@@ -152,3 +152,111 @@ async def test_a_transaction_kept_unplugged_survives_a_restart(
         assert "StopTransaction" not in actions(csms, before)
     finally:
         await twin.close()
+
+
+# -- ConnectionTimeOut ------------------------------------------------------------------------
+
+
+async def remote_start_without_vehicle(csms: ScriptedCsms, since: int = 0) -> None:
+    result = await csms.call("CP1", call.RemoteStartTransaction(id_tag="TAG", connector_id=1))
+    assert result.status == "Accepted"
+    await csms.wait_for("Authorize")
+    await eventually(lambda: statuses(csms, 1, since)[-1:] == ["Preparing"])
+
+
+async def test_a_remote_start_without_vehicle_is_cancelled_after_the_connection_timeout(
+    twin: ChargePointTwin, csms: ScriptedCsms, clock: VirtualClock
+) -> None:
+    await remote_start_without_vehicle(csms)  # ConnectionTimeOut: 60 s by default
+    await settle(clock, 59)
+    assert statuses(csms, 1)[-1] == "Preparing"
+    await settle(clock, 2)
+    await eventually(lambda: statuses(csms, 1)[-2:] == ["Preparing", "Available"])
+
+    await twin.plug_in(1, make_vehicle(), "veh-1")  # too late: nothing starts
+    await eventually(lambda: statuses(csms, 1)[-1:] == ["Preparing"])
+    await settle(clock, 1)
+    assert csms.of("StartTransaction") == []
+    assert all(r.valid for r in csms.received)
+
+
+async def test_a_vehicle_plugged_in_within_the_connection_timeout_starts_the_transaction(
+    twin: ChargePointTwin, csms: ScriptedCsms, clock: VirtualClock
+) -> None:
+    await change(csms, "ConnectionTimeOut", "120")
+    await remote_start_without_vehicle(csms)
+    await settle(clock, 90)
+    await twin.plug_in(1, make_vehicle(), "veh-1")
+    start = await csms.wait_for("StartTransaction")
+    assert start.payload["idTag"] == "TAG"
+    assert start.payload["connectorId"] == 1
+    await eventually(lambda: statuses(csms, 1)[-1:] == ["Charging"])
+    await settle(clock, 60)  # the timeout has no hold on a started transaction
+    assert statuses(csms, 1)[-1] == "Charging"
+    assert all(r.valid for r in csms.received)
+
+
+async def test_a_plugged_in_vehicle_waiting_for_authorisation_has_no_connection_timeout(
+    twin: ChargePointTwin, csms: ScriptedCsms, clock: VirtualClock
+) -> None:
+    await twin.plug_in(1, make_vehicle(), "veh-1")
+    await eventually(lambda: statuses(csms, 1)[-1:] == ["Preparing"])
+    await settle(clock, 120)
+    assert statuses(csms, 1)[-1] == "Preparing"
+
+
+async def test_connection_timeout_0_rejects_a_remote_start_without_vehicle(
+    twin: ChargePointTwin, csms: ScriptedCsms
+) -> None:
+    await change(csms, "ConnectionTimeOut", "0")
+    result = await csms.call("CP1", call.RemoteStartTransaction(id_tag="TAG", connector_id=1))
+    assert result.status == "Rejected"
+
+
+async def test_a_remote_start_waiting_for_the_vehicle_survives_a_restart(
+    csms: ScriptedCsms, clock: VirtualClock
+) -> None:
+    old = await booted(csms, clock, EventLog())
+    await remote_start_without_vehicle(csms)
+    await settle(clock, 30)
+    state = through_json(old.save_state())
+    await old.close()
+
+    twin = ChargePointTwin(
+        make_config(csms.url, connector_types=("cType2", "cType2")), clock, EventLog()
+    )
+    twin.restore_state(state, resume=True, last_alive=clock.now())
+    before = len(csms.received)
+    try:
+        await twin.start()
+        await twin.connected(timeout=5)
+        assert statuses(csms, 1, before) == ["Preparing"]
+        await settle(clock, 20)
+        await twin.plug_in(1, make_vehicle(), "veh-1")
+        start = await csms.wait_for("StartTransaction")
+        assert start.payload["idTag"] == "TAG"
+    finally:
+        await twin.close()
+
+
+async def test_a_restored_remote_start_still_times_out(
+    csms: ScriptedCsms, clock: VirtualClock
+) -> None:
+    old = await booted(csms, clock, EventLog())
+    await remote_start_without_vehicle(csms)
+    await settle(clock, 1)  # the Authorize answered
+    state = through_json(old.save_state())
+    await old.close()
+
+    twin = ChargePointTwin(
+        make_config(csms.url, connector_types=("cType2", "cType2")), clock, EventLog()
+    )
+    twin.restore_state(state, resume=True, last_alive=clock.now())
+    before = len(csms.received)
+    try:
+        await twin.start()
+        await twin.connected(timeout=5)
+        await settle(clock, 60)
+        await eventually(lambda: statuses(csms, 1, before) == ["Preparing", "Available"])
+    finally:
+        await twin.close()

@@ -170,6 +170,12 @@ async def test_request_start_and_stop_transaction(
     twin: ChargePointTwin, csms: ScriptedCsms201
 ) -> None:
     token = {"idToken": "APP-1", "type": "Central"}
+    no_waiting = {
+        "component": {"name": "TxCtrlr"},
+        "variable": {"name": "EVConnectionTimeOut"},
+        "attributeValue": "0",
+    }  # for a vehicle to be plugged in (see test_ocpp201_settings.py)
+    await csms.call("CS1", call.SetVariables(set_variable_data=[no_waiting]))
     result = await csms.call(
         "CS1", call.RequestStartTransaction(id_token=token, remote_start_id=42, evse_id=1)
     )

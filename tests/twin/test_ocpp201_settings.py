@@ -4,6 +4,7 @@ EVConnectionTimeOut, MaxEnergyOnInvalidId, SampledDataCtrlr.TxEndedInterval)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
@@ -128,3 +129,69 @@ async def test_unplugging_keeps_the_transaction_when_configured(
     await eventually(lambda: events_of(csms, ref)[-1][0] == "Ended")
     assert info(csms.transaction_events(ref)[-1])["stoppedReason"] == "Local"
     assert all(r.valid for r in csms.received)
+
+
+# -- EVConnectionTimeOut ----------------------------------------------------------------------
+
+TOKEN = {"idToken": "APP-1", "type": "Central"}
+
+
+async def request_start_without_vehicle(csms: ScriptedCsms201) -> None:
+    result = await csms.call(
+        "CS1", call.RequestStartTransaction(id_token=TOKEN, remote_start_id=42, evse_id=1)
+    )
+    assert result.status == "Accepted"
+    await csms.wait_for("Authorize")
+
+
+async def test_a_request_start_without_vehicle_lapses_after_the_ev_connection_timeout(
+    twin: ChargePointTwin, csms: ScriptedCsms201, clock: VirtualClock
+) -> None:
+    await request_start_without_vehicle(csms)  # EVConnectionTimeOut: 60 s by default
+    await settle(clock, 61)
+    # TxStartPoint PowerPathClosed: no transaction before the cable, so none to end,
+    # and the connector never left Available.
+    assert csms.of("TransactionEvent") == []
+    assert connector_statuses(csms, 1) == ["Available"]
+    await twin.plug_in(1, make_vehicle(), "veh-1")
+    await eventually(lambda: connector_statuses(csms, 1)[-1] == "Occupied")
+    await settle(clock, 1)
+    assert csms.of("TransactionEvent") == []
+    assert all(r.valid for r in csms.received)
+
+
+async def test_a_vehicle_plugged_in_within_the_ev_connection_timeout_starts_the_transaction(
+    twin: ChargePointTwin, csms: ScriptedCsms201, clock: VirtualClock
+) -> None:
+    await set_variable(csms, "TxCtrlr", "EVConnectionTimeOut", "120")
+    await request_start_without_vehicle(csms)
+    await settle(clock, 90)
+    await twin.plug_in(1, make_vehicle(), "veh-1")
+    started = await csms.wait_for("TransactionEvent", lambda p: p["eventType"] == "Started")
+    assert started.payload["triggerReason"] == "RemoteStart"
+    assert info(started.payload)["remoteStartId"] == 42
+    assert started.payload["idToken"] == TOKEN
+    assert all(r.valid for r in csms.received)
+
+
+async def test_a_request_start_waiting_for_the_vehicle_keeps_its_id_across_a_restore(
+    csms: ScriptedCsms201, clock: VirtualClock
+) -> None:
+    old = await booted_twin(csms, EventLog(), clock=clock)
+    await csms.wait_for("StatusNotification")
+    await request_start_without_vehicle(csms)
+    await settle(clock, 1)
+    state = json.loads(json.dumps(old.save_state()))
+    await old.close()
+
+    twin = ChargePointTwin(old.config, clock, EventLog())
+    twin.restore_state(state, resume=True, last_alive=clock.now())
+    try:
+        await twin.start()
+        await twin.connected(timeout=5)
+        await twin.plug_in(1, make_vehicle(), "veh-1")
+        started = await csms.wait_for("TransactionEvent", lambda p: p["eventType"] == "Started")
+        assert info(started.payload)["remoteStartId"] == 42
+        assert started.payload["idToken"] == TOKEN
+    finally:
+        await twin.close()

@@ -63,6 +63,7 @@ from worker.twin.model import ConnectorState, QueuedMessage, Transaction
 from worker.twin.ocpp16 import Ocpp16Adapter
 from worker.twin.ocpp201 import Ocpp201Adapter
 from worker.twin.operations import OperationsMixin
+from worker.twin.pending_start import PendingStartMixin
 from worker.twin.protocol import ProtocolAdapter
 from worker.twin.saved_state import SavedStateMixin
 from worker.twin.session import SessionMixin
@@ -87,7 +88,12 @@ def periodic_messages_per_second(speed: float, connectors: int) -> float:
 
 
 class ChargePointTwin(
-    SessionMixin, TransactionsMixin, OperationsMixin, MeteringMixin, SavedStateMixin
+    SessionMixin,
+    TransactionsMixin,
+    OperationsMixin,
+    MeteringMixin,
+    SavedStateMixin,
+    PendingStartMixin,
 ):
     """A virtual charge point.
 
@@ -452,7 +458,7 @@ class ChargePointTwin(
         return min(dues) if dues else None
 
     def _next_expiry(self) -> float | None:
-        soonest: datetime | None = None
+        soonest = self._next_pending_deadline()
         for connector in self._connectors.values():
             reservation = connector.reservation
             if reservation is not None and (soonest is None or reservation.expiry < soonest):
@@ -490,6 +496,7 @@ class ChargePointTwin(
                     logger.info("%s: reservation %d expired", self.config.cid, reservation.id)
                     connector.reservation = None
                     self._publish(connector)
+            self._expire_pending_starts(wall)
 
     # == status and events ===========================================================
 
@@ -512,7 +519,7 @@ class ChargePointTwin(
             return "Unavailable"
         if connector.finishing:
             return "Finishing"
-        if connector.vehicle is not None:
+        if connector.vehicle is not None or connector.pending_start is not None:
             return "Preparing"
         if connector.reservation is not None:
             return "Reserved"
@@ -579,6 +586,7 @@ class ChargePointTwin(
                 connector.fault_info,
                 connector.finishing,
                 connector.reservation,
+                connector.pending_start,
                 connector.vehicle_ref,
                 tx.ref if tx is not None else None,
                 self.profiles.revision,

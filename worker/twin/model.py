@@ -159,6 +159,7 @@ class ConnectorState:
         "limit_due",
         "limit_kw",
         "operative",
+        "pending_start",
         "power_kw",
         "rebooting",
         "register_wh",
@@ -188,6 +189,8 @@ class ConnectorState:
         self.vehicle_status: str | None = None
         self.transaction: Transaction | None = None
         self.reservation: Reservation | None = None
+        #: A remote start waiting for the vehicle (a PendingStart, see pending_start.py).
+        self.pending_start: Any = None
         self.register_wh = config.register_wh
         self.power_kw = 0.0
         self.current_a = 0.0

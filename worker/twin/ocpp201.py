@@ -329,6 +329,17 @@ class Ocpp201Adapter(OcppJAdapter, ChargePoint):
                 for start, end in self._offline_periods or ()
             ],
             "event_id": self._event_id,
+            "remote_starts": {
+                id_tag: {
+                    "remote_start_id": start.remote_start_id,
+                    "id_token_type": start.id_token_type,
+                    "requested_at": time_to_state(start.requested_at),
+                    "connector_ids": list(start.connector_ids)
+                    if start.connector_ids is not None
+                    else None,
+                }
+                for id_tag, start in (self._remote_starts or {}).items()
+            },
         }
 
     def restore_state(self, data: dict[str, Any]) -> None:
@@ -341,6 +352,19 @@ class Ocpp201Adapter(OcppJAdapter, ChargePoint):
         ]
         self._offline_periods = [(a, b) for a, b in periods if a and b] or None
         self._event_id = int(data.get("event_id", 0))
+        for id_tag, start in (data.get("remote_starts") or {}).items():
+            requested_at = time_from_state(start["requested_at"])
+            if requested_at is None:
+                continue
+            ids = start["connector_ids"]
+            if self._remote_starts is None:
+                self._remote_starts = {}
+            self._remote_starts[id_tag] = _RemoteStart(
+                start["remote_start_id"],
+                start["id_token_type"],
+                requested_at,
+                tuple(ids) if ids is not None else None,
+            )
 
     def transaction_state(self, transaction: Any) -> dict[str, Any] | None:
         # Made now if no event was sent yet, as the first send would (same match
@@ -543,6 +567,8 @@ class Ocpp201Adapter(OcppJAdapter, ChargePoint):
         if state is None:
             remote = self._remote_starts.pop(tx.id_tag, None) if self._remote_starts else None
             within = 2 * self.twin.response_timeout * self.twin.clock.speed + 1
+            # A remote start may wait for the vehicle up to EVConnectionTimeOut.
+            within += self.settings.connection_timeout
             if remote is not None and remote.started(tx, within):
                 state = _TxState(remote.remote_start_id, remote.id_token_type)
             else:
@@ -688,6 +714,10 @@ class Ocpp201Adapter(OcppJAdapter, ChargePoint):
         """A transaction that runs on with no vehicle on its connector."""
         connector = self.twin.connector(tx.connector_id)
         return connector is not None and connector.transaction is tx and connector.vehicle is None
+
+    def start_abandoned(self, id_tag: str) -> None:
+        if self._remote_starts:
+            self._remote_starts.pop(id_tag, None)
 
     def keeps_transaction_when_unplugged(self) -> bool:
         """StopTxOnEVSideDisconnect false keeps it, unless EVConnected is a TxStopPoint

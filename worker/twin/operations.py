@@ -41,31 +41,43 @@ class OperationsMixin:
     ) -> bool:
         """Decide on a RemoteStartTransaction; if accepted, start after the answer.
 
-        A vehicle must be plugged in on the connector (a twin cannot plug one in by
-        itself): without ``connector_id`` the first connector with a vehicle and no
-        transaction is used; with none the answer is Rejected.
+        Without ``connector_id`` the first connector with a vehicle and no transaction
+        is used. A connector without a vehicle (the one asked for, or else the first
+        free one) is taken while the connection timeout is above 0: it waits that long
+        for a vehicle (see :mod:`worker.twin.pending_start`). Else the answer is
+        Rejected.
         """
         if connector_id is not None:
             connector = self._connectors.get(connector_id)
             candidates = [connector] if connector is not None else []
         else:
             candidates = list(self._connectors.values())
-        chosen = None
+        if profile is not None and profile.purpose != "TxProfile":
+            return False
+        chosen = self._free_connector([c for c in candidates if c.vehicle is not None], id_tag)
+        if chosen is not None:
+            self.adapter.after_answer(
+                lambda: self.spawn(self._remote_start(chosen, id_tag, profile))
+            )
+            return True
+        if not self._can_await_vehicle():
+            return False
+        waiting = self._free_connector([c for c in candidates if c.vehicle is None], id_tag)
+        if waiting is None:
+            return False
+        self.adapter.after_answer(lambda: self._await_vehicle(waiting, id_tag, profile))
+        return True
+
+    def _free_connector(
+        self, candidates: list[ConnectorState], id_tag: str
+    ) -> ConnectorState | None:
         for connector in candidates:
-            if connector.vehicle is None:
-                continue
             try:
                 self._check_can_start(connector, id_tag)
             except InvalidState:
                 continue
-            chosen = connector
-            break
-        if chosen is None:
-            return False
-        if profile is not None and profile.purpose != "TxProfile":
-            return False
-        self.adapter.after_answer(lambda: self.spawn(self._remote_start(chosen, id_tag, profile)))
-        return True
+            return connector
+        return None
 
     async def _remote_start(
         self, connector: ConnectorState, id_tag: str, profile: ChargingProfile | None

@@ -48,6 +48,8 @@ class TransactionsMixin:
         if connector.error_code is not None or self._cp_fault is not None:
             raise InvalidState(f"connector {connector_id} is Faulted; clear the fault first")
         reservation = connector.reservation
+        if connector.pending_start is not None:
+            id_tag = connector.pending_start.id_tag
         if reservation is not None and id_tag not in (
             reservation.id_tag,
             reservation.parent_id_tag,
@@ -58,6 +60,7 @@ class TransactionsMixin:
             )
         if status == "Unavailable":
             raise InvalidState(f"connector {connector_id} is Unavailable")
+        pending = connector.pending_start
         connector.vehicle = vehicle
         connector.vehicle_ref = vehicle_ref
         connector.finishing = False
@@ -68,7 +71,10 @@ class TransactionsMixin:
             self._refresh(connector)
             self._emit_transaction(connector.transaction)
             return self._connector_event(connector)
-        return self._publish(connector)
+        event = self._publish(connector)
+        if pending is not None:
+            self._start_pending(connector)  # the remote start waited for this vehicle
+        return event
 
     async def unplug(self, connector_id: int) -> ConnectorChanged:
         """Unplug the vehicle. A running transaction ends with EVDisconnected, unless the
@@ -193,6 +199,11 @@ class TransactionsMixin:
         if connector.transaction is not None:
             raise InvalidState(
                 f"connector {cid} already has transaction {connector.transaction.ref} running"
+            )
+        if connector.pending_start is not None:
+            raise InvalidState(
+                f"connector {cid} waits for a vehicle for the remote start of id tag "
+                f"{connector.pending_start.id_tag}; plug one in"
             )
         reservation = connector.reservation
         if (
