@@ -115,7 +115,12 @@ async def test_plug_in_authorize_charge_and_stop(
     ended = await csms.wait_for("TransactionEvent", lambda p: p["eventType"] == "Ended")
     assert ended.payload["triggerReason"] == "StopAuthorized"
     assert ended.payload["transactionInfo"]["stoppedReason"] == "Local"
-    register = sampled(ended.payload)["Energy.Active.Import.Register"]
+    # TxEndedInterval 0: the TxEndedMeasurands at the start and at the end only.
+    begin, end = ended.payload["meterValue"]
+    assert begin["sampledValue"][0]["context"] == "Transaction.Begin"
+    assert begin["sampledValue"][0]["value"] == stopped.meter_start_wh
+    assert end["sampledValue"][0]["context"] == "Transaction.End"
+    register = sampled(ended.payload, -1)["Energy.Active.Import.Register"]
     assert register == stopped.meter_stop_wh
     assert register >= registers[-1]
     assert stopped.energy_kwh * 1000 == pytest.approx(register, abs=1)

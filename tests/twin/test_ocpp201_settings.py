@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -193,5 +194,105 @@ async def test_a_request_start_waiting_for_the_vehicle_keeps_its_id_across_a_res
         started = await csms.wait_for("TransactionEvent", lambda p: p["eventType"] == "Started")
         assert info(started.payload)["remoteStartId"] == 42
         assert started.payload["idToken"] == TOKEN
+    finally:
+        await twin.close()
+
+
+# -- TxEndedInterval ---------------------------------------------------------------------------
+
+
+def at(meter_value: dict[str, Any]) -> datetime:
+    return datetime.fromisoformat(meter_value["timestamp"].replace("Z", "+00:00"))
+
+
+def contexts(ended: dict[str, Any]) -> list[str]:
+    return [m["sampledValue"][0]["context"] for m in ended["meterValue"]]
+
+
+async def charge_for(
+    twin: ChargePointTwin, csms: ScriptedCsms201, clock: VirtualClock, seconds: float
+) -> dict[str, Any]:
+    """Plug in, start, charge ``seconds``, stop: the Ended payload."""
+    await twin.plug_in(1, make_vehicle(), "veh-1")
+    started = await twin.start_transaction(1, "TAG")
+    await settle(clock, seconds)
+    await twin.stop_transaction(started.transaction_ref)
+    ended = await csms.wait_for("TransactionEvent", lambda p: p["eventType"] == "Ended")
+    return ended.payload
+
+
+async def test_ended_carries_only_start_and_end_values_by_default(
+    twin: ChargePointTwin, csms: ScriptedCsms201, clock: VirtualClock
+) -> None:
+    ended = await charge_for(twin, csms, clock, 300)
+    assert contexts(ended) == ["Transaction.Begin", "Transaction.End"]
+
+
+async def test_ended_carries_a_value_every_tx_ended_interval_from_the_start(
+    twin: ChargePointTwin, csms: ScriptedCsms201, clock: VirtualClock
+) -> None:
+    await set_variable(csms, "SampledDataCtrlr", "TxEndedInterval", "120")
+    await set_variable(
+        csms, "SampledDataCtrlr", "TxEndedMeasurands", "Energy.Active.Import.Register,SoC"
+    )
+    ended = await charge_for(twin, csms, clock, 300)
+    assert contexts(ended) == [
+        "Transaction.Begin",
+        "Sample.Periodic",
+        "Sample.Periodic",
+        "Transaction.End",
+    ]
+    begin, first, second, _ = ended["meterValue"]
+    assert (at(first) - at(begin)).total_seconds() == pytest.approx(120, abs=1)
+    assert (at(second) - at(begin)).total_seconds() == pytest.approx(240, abs=1)
+    registers = [m["sampledValue"][0]["value"] for m in ended["meterValue"]]
+    assert registers == sorted(registers) and registers[0] < registers[-1]
+    assert [v["measurand"] for v in first["sampledValue"]] == [
+        "Energy.Active.Import.Register",
+        "SoC",
+    ]
+    assert all(r.valid for r in csms.received)
+
+
+async def test_tx_ended_interval_changed_during_a_transaction_applies_at_once(
+    twin: ChargePointTwin, csms: ScriptedCsms201, clock: VirtualClock
+) -> None:
+    await twin.plug_in(1, make_vehicle(), "veh-1")
+    started = await twin.start_transaction(1, "TAG")
+    await settle(clock, 100)
+    await set_variable(csms, "SampledDataCtrlr", "TxEndedInterval", "60")
+    await settle(clock, 100)  # samples at 120 and 180 s from the start
+    await twin.stop_transaction(started.transaction_ref)
+    ended = await csms.wait_for("TransactionEvent", lambda p: p["eventType"] == "Ended")
+    begin, *periodic, _ = ended.payload["meterValue"]
+    offsets = [round((at(m) - at(begin)).total_seconds()) for m in periodic]
+    assert offsets == [120, 180]
+
+
+async def test_tx_ended_samples_survive_a_restore(
+    csms: ScriptedCsms201, clock: VirtualClock
+) -> None:
+    old = await booted_twin(csms, EventLog(), clock=clock)
+    await set_variable(csms, "SampledDataCtrlr", "TxEndedInterval", "60")
+    await old.plug_in(1, make_vehicle(), "veh-1")
+    started = await old.start_transaction(1, "TAG")
+    await settle(clock, 130)
+    state = json.loads(json.dumps(old.save_state()))
+    await old.close()
+
+    config = replace(
+        old.config, ocpp_configuration={"SampledDataCtrlr/TxEndedInterval": "60"}
+    )  # as the host keeps it from ConfigurationChanged
+    twin = ChargePointTwin(config, clock, EventLog())
+    twin.restore_state(state, resume=True, last_alive=clock.now())
+    try:
+        await twin.start()
+        await twin.connected(timeout=5)
+        await settle(clock, 60)
+        await twin.stop_transaction(started.transaction_ref)
+        ended = await csms.wait_for("TransactionEvent", lambda p: p["eventType"] == "Ended")
+        begin, *periodic, _ = ended.payload["meterValue"]
+        offsets = [round((at(m) - at(begin)).total_seconds()) for m in periodic]
+        assert offsets == [60, 120, 180]
     finally:
         await twin.close()

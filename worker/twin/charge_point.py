@@ -129,6 +129,7 @@ class ChargePointTwin(
         "_cp_fault",
         "_cp_operative",
         "_cp_scheduled_operative",
+        "_ended_interval",
         "_epoch",
         "_frozen",
         "_heartbeat_due",
@@ -216,6 +217,9 @@ class ChargePointTwin(
         #: state (see _mark_if_changed).
         self._saved_keys: dict[tuple[str, object], tuple[object, ...]] = {}
         self._frozen = False
+        #: (TxEndedInterval, since when it is in force): samples missed before, when it
+        #: was another, are not caught up.
+        self._ended_interval: tuple[int, datetime] | None = None
         self._session_end: asyncio.Future[None] | None = None
         self._waiters: list[asyncio.Future[None]] | None = None
         self._tasks: set[asyncio.Task[Any]] | None = None
@@ -310,8 +314,8 @@ class ChargePointTwin(
             self._heartbeat_due = now + self.heartbeat_period()
         if metering and self._meter_due is not None:
             self._meter_due = now + self.sample_interval()
-        if heartbeat or metering:
-            self._reschedule()
+        # Any setting may move what is due next (TxEndedInterval, ConnectionTimeOut...).
+        self._reschedule()
         self.sink(
             ConfigurationChanged(
                 self.config.charge_point_id, self.now(), self.adapter.configuration_values()
@@ -452,6 +456,9 @@ class ChargePointTwin(
         expiry = self._next_expiry()
         if expiry is not None:
             dues.append(expiry)
+        ended_sample = self._next_ended_sample()
+        if ended_sample is not None:
+            dues.append(ended_sample)
         for connector in self._connectors.values():
             if connector.limit_due is not None:
                 dues.append(connector.limit_due)
@@ -485,6 +492,7 @@ class ChargePointTwin(
             if self._meter_due is not None and self._meter_due <= now:
                 self._meter_due = _next_after(self._meter_due, self.sample_interval(), now)
                 self._meter()
+            self._take_ended_samples()
             for connector in self._connectors.values():
                 if connector.limit_due is not None and connector.limit_due <= now:
                     self._integrate(connector)

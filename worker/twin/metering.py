@@ -218,3 +218,48 @@ class MeteringMixin:
                 )
             )
             self._emit_transaction(tx)
+
+    # == samples for the transaction's end (2.0.1 TxEndedInterval) ==================
+
+    def _ended_interval_since(self) -> datetime:
+        interval = self.adapter.settings.tx_ended_interval
+        if self._ended_interval is None or self._ended_interval[0] != interval:
+            self._ended_interval = (interval, self.now())
+        return self._ended_interval[1]
+
+    def _ended_sample_due(self, tx: Transaction, interval: int) -> datetime:
+        """The next point of the grid ``start + k * interval`` after the last sample (or
+        after the interval came into force)."""
+        last = tx.interval_samples[-1].at if tx.interval_samples else tx.start_time
+        last = max(last, self._ended_interval_since())
+        taken = (last - tx.start_time).total_seconds()
+        return tx.start_time + timedelta(seconds=(math.floor(taken / interval) + 1) * interval)
+
+    def _next_ended_sample(self) -> float | None:
+        """When (monotonic) a transaction next takes a TxEndedInterval sample."""
+        self._ended_interval_since()
+        interval = self.adapter.settings.tx_ended_interval
+        if interval <= 0:
+            return None
+        dues = [
+            self._ended_sample_due(c.transaction, interval)
+            for c in self._connectors.values()
+            if c.transaction is not None
+        ]
+        if not dues:
+            return None
+        return (min(dues) - self._epoch).total_seconds()
+
+    def _take_ended_samples(self) -> None:
+        interval = self.adapter.settings.tx_ended_interval
+        if interval <= 0:
+            return
+        for connector in self._connectors.values():
+            tx = connector.transaction
+            if tx is None:
+                continue
+            self._integrate(connector)
+            if self._ended_sample_due(tx, interval) <= self._at(connector.integrated_at):
+                self._refresh(connector)
+                tx.interval_samples.append(self._sample(connector, "Sample.Periodic"))
+                self.mark_progressed()

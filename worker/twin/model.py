@@ -52,6 +52,7 @@ class Transaction:
         "energy_wh",
         "evse_id",
         "id_tag",
+        "interval_samples",
         "meter_start_wh",
         "meter_stop_wh",
         "ref",
@@ -90,6 +91,8 @@ class Transaction:
         self.reservation_id: int | None = None
         self.suspended_by_csms = False
         self.start_pending = False
+        #: Samples taken every TxEndedInterval for the 2.0.1 TransactionEvent Ended.
+        self.interval_samples: list[MeterSample] = []
 
     @property
     def ended(self) -> bool:
@@ -114,6 +117,7 @@ class Transaction:
             "meter_stop_wh": self.meter_stop_wh,
             "stop_reason": self.stop_reason,
             "stop_id_tag": self.stop_id_tag,
+            "interval_samples": [sample_to_state(s) for s in self.interval_samples],
         }
 
     @classmethod
@@ -140,6 +144,7 @@ class Transaction:
         tx.stop_reason = data["stop_reason"]
         tx.stop_id_tag = data["stop_id_tag"]
         tx.start_pending = False
+        tx.interval_samples = [sample_from_state(s) for s in data.get("interval_samples", ())]
         return tx
 
 

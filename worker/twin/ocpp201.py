@@ -599,9 +599,7 @@ class Ocpp201Adapter(OcppJAdapter, ChargePoint):
             "Ended",
             trigger,
             transaction.end_time,
-            meter=self._register_value(
-                transaction.meter_stop_wh, transaction.end_time, "Transaction.End", _TX_ENDED
-            ),
+            meter=self._ended_meter_values(transaction),
         )
         if self._tx:
             self._tx.pop(transaction.ref, None)
@@ -646,7 +644,7 @@ class Ocpp201Adapter(OcppJAdapter, ChargePoint):
         trigger: str,
         at: datetime,
         *,
-        meter: dict[str, Any] | None = None,
+        meter: dict[str, Any] | list[dict[str, Any]] | None = None,
         queued: bool = True,
     ) -> Any:
         """Send one TransactionEvent; its seqNo is taken and advanced under a lock so
@@ -687,8 +685,10 @@ class Ocpp201Adapter(OcppJAdapter, ChargePoint):
                 "seqNo": state.seq_no,
                 "transactionInfo": info,
             }
-            if meter and meter["sampledValue"]:
-                payload["meterValue"] = [meter]
+            meters = meter if isinstance(meter, list) else [meter] if meter else []
+            meters = [m for m in meters if m["sampledValue"]]
+            if meters:
+                payload["meterValue"] = meters
             if self._was_offline(at):
                 payload["offline"] = True
             if event_type == "Started" or state.seq_no == 0:
@@ -733,6 +733,23 @@ class Ocpp201Adapter(OcppJAdapter, ChargePoint):
         if event_type == "Ended" and tx.stop_id_tag:
             return {"idToken": tx.stop_id_tag, "type": LOCAL_ID_TOKEN_TYPE}
         return None
+
+    def _ended_meter_values(self, tx: Any) -> list[dict[str, Any]]:
+        """The Ended event's meterValue list: the TxEndedMeasurands at the start, every
+        TxEndedInterval from the start (when above 0), and at the end."""
+        measurands = typed(_TX_ENDED, self.value(_TX_ENDED))
+        begin = self._register_value(
+            tx.meter_start_wh, tx.start_time, "Transaction.Begin", _TX_ENDED
+        )
+        end = self._register_value(tx.meter_stop_wh, tx.end_time, "Transaction.End", _TX_ENDED)
+        values = [begin] if begin else []
+        for sample in tx.interval_samples:
+            value = self.meter_value(sample, measurands)
+            if value["sampledValue"]:
+                values.append(value)
+        if end:
+            values.append(end)
+        return values
 
     def _register_value(
         self, wh: int | None, at: datetime | None, context: str, measurands_var: Any
