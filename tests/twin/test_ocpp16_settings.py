@@ -260,3 +260,15 @@ async def test_a_restored_remote_start_still_times_out(
         await eventually(lambda: statuses(csms, 1, before) == ["Preparing", "Available"])
     finally:
         await twin.close()
+
+
+async def test_connection_timeout_changed_while_waiting_applies_at_once(
+    twin: ChargePointTwin, csms: ScriptedCsms, clock: VirtualClock
+) -> None:
+    await remote_start_without_vehicle(csms)
+    await settle(clock, 20)
+    await change(csms, "ConnectionTimeOut", "30")  # counted from the beginning of Preparing
+    await settle(clock, 9)
+    assert statuses(csms, 1)[-1] == "Preparing"
+    await settle(clock, 2)
+    await eventually(lambda: statuses(csms, 1)[-1:] == ["Available"])

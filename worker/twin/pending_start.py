@@ -37,39 +37,40 @@ logger = logging.getLogger(__name__)
 
 
 class PendingStart:
-    """An accepted remote start waiting for the vehicle until ``deadline`` (clock
-    time). ``authorized``: its id tag was accepted (or needed no Authorize)."""
+    """An accepted remote start waiting for the vehicle ``since`` (clock time: the
+    beginning of Preparing). ``authorized``: its id tag was accepted (or needed no
+    Authorize)."""
 
-    __slots__ = ("authorized", "deadline", "id_tag", "profile")
+    __slots__ = ("authorized", "id_tag", "profile", "since")
 
     def __init__(
         self,
         id_tag: str,
-        deadline: datetime,
+        since: datetime,
         profile: ChargingProfile | None,
         authorized: bool = False,
     ) -> None:
         self.id_tag = id_tag
-        self.deadline = deadline
+        self.since = since
         self.profile = profile
         self.authorized = authorized
 
     def save_state(self) -> dict[str, Any]:
         return {
             "id_tag": self.id_tag,
-            "deadline": time_to_state(self.deadline),
+            "since": time_to_state(self.since),
             "profile": self.profile.to_ocpp201() if self.profile is not None else None,
             "authorized": self.authorized,
         }
 
     @classmethod
     def from_state(cls, data: dict[str, Any]) -> PendingStart:
-        deadline = time_from_state(data["deadline"])
-        assert deadline is not None
+        since = time_from_state(data["since"])
+        assert since is not None
         profile = data.get("profile")
         return cls(
             data["id_tag"],
-            deadline,
+            since,
             ChargingProfile.from_ocpp201(profile) if profile is not None else None,
             bool(data.get("authorized")),
         )
@@ -89,8 +90,7 @@ class PendingStartMixin:
         self, connector: ConnectorState, id_tag: str, profile: ChargingProfile | None
     ) -> None:
         """After the remote start's answer: Preparing, then authorise and wait."""
-        timeout = self.adapter.settings.connection_timeout
-        pending = PendingStart(id_tag, self.now() + timedelta(seconds=timeout), profile)
+        pending = PendingStart(id_tag, self.now(), profile)
         connector.pending_start = pending
         self._publish(connector)
         self._reschedule()
@@ -146,14 +146,22 @@ class PendingStartMixin:
         self._publish(connector)
         self._reschedule()
 
+    def _pending_deadline(self, pending: PendingStart) -> datetime:
+        """The connection timeout in force now counts (a change applies at once)."""
+        return pending.since + timedelta(seconds=self.adapter.settings.connection_timeout)
+
     def _next_pending_deadline(self) -> datetime | None:
-        deadlines = [c.pending_start.deadline for c in self._connectors.values() if c.pending_start]
+        deadlines = [
+            self._pending_deadline(c.pending_start)
+            for c in self._connectors.values()
+            if c.pending_start
+        ]
         return min(deadlines) if deadlines else None
 
     def _expire_pending_starts(self, wall: datetime) -> None:
         for connector in self._connectors.values():
             pending = connector.pending_start
-            if pending is not None and pending.deadline <= wall:
+            if pending is not None and self._pending_deadline(pending) <= wall:
                 logger.info(
                     "%s: no vehicle plugged in on connector %d within the connection "
                     "timeout: remote start of %s cancelled",
