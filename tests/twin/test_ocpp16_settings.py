@@ -22,6 +22,7 @@ from tests.twin.scripted_csms import (
 )
 from worker.twin.charge_point import ChargePointTwin
 from worker.twin.clock import VirtualClock
+from worker.twin.errors import Rejected
 
 START = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
 SETTLE = 0.05
@@ -272,3 +273,68 @@ async def test_connection_timeout_changed_while_waiting_applies_at_once(
     assert statuses(csms, 1)[-1] == "Preparing"
     await settle(clock, 2)
     await eventually(lambda: statuses(csms, 1)[-1:] == ["Available"])
+
+
+# -- MaxEnergyOnInvalidId ---------------------------------------------------------------------
+
+
+async def start_with_an_id_tag_found_invalid(twin: ChargePointTwin, csms: ScriptedCsms) -> None:
+    """Authorize accepts BAD, StartTransaction.conf says Invalid."""
+    csms.answer("Authorize", {"idTagInfo": {"status": "Accepted"}})
+    csms.rejected_id_tags.add("BAD")
+    await twin.plug_in(1, make_vehicle(), "veh-1")
+    with pytest.raises(Rejected, match="BAD"):
+        await twin.start_transaction(1, "BAD")
+
+
+async def test_an_invalid_id_tag_stops_the_transaction_at_once_by_default(
+    twin: ChargePointTwin, csms: ScriptedCsms
+) -> None:
+    await start_with_an_id_tag_found_invalid(twin, csms)
+    stop = await csms.wait_for("StopTransaction")
+    assert stop.payload["reason"] == "DeAuthorized"
+    start = csms.of("StartTransaction")[0]
+    assert stop.payload["meterStop"] == start.payload["meterStart"]
+
+
+async def test_an_invalid_id_tag_charges_on_up_to_max_energy_on_invalid_id(
+    twin: ChargePointTwin, csms: ScriptedCsms, clock: VirtualClock
+) -> None:
+    await change(csms, "MaxEnergyOnInvalidId", "500")
+    await start_with_an_id_tag_found_invalid(twin, csms)
+    await settle(clock, 60)  # 22 kW: 500 Wh take about 82 s
+    assert csms.of("StopTransaction") == []
+    await settle(clock, 30)
+    stop = await csms.wait_for("StopTransaction")
+    assert stop.payload["reason"] == "DeAuthorized"
+    start = csms.of("StartTransaction")[0]
+    assert stop.payload["meterStop"] - start.payload["meterStart"] == pytest.approx(500, abs=2)
+    assert all(r.valid for r in csms.received)
+
+
+async def test_max_energy_on_invalid_id_survives_a_restart(
+    csms: ScriptedCsms, clock: VirtualClock
+) -> None:
+    old = await booted(csms, clock, EventLog(), MaxEnergyOnInvalidId="500")
+    await start_with_an_id_tag_found_invalid(old, csms)
+    await settle(clock, 40)
+    state = through_json(old.save_state())
+    await old.close()
+
+    config = make_config(
+        csms.url,
+        connector_types=("cType2", "cType2"),
+        ocpp_configuration={"MaxEnergyOnInvalidId": "500"},
+    )
+    twin = ChargePointTwin(config, clock, EventLog())
+    twin.restore_state(state, resume=True, last_alive=clock.now())
+    try:
+        await twin.start()
+        await twin.connected(timeout=5)
+        await settle(clock, 60)
+        stop = await csms.wait_for("StopTransaction")
+        start = csms.of("StartTransaction")[0]
+        assert stop.payload["reason"] == "DeAuthorized"
+        assert stop.payload["meterStop"] - start.payload["meterStart"] == pytest.approx(500, abs=2)
+    finally:
+        await twin.close()

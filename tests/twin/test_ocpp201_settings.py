@@ -22,6 +22,7 @@ from tests.twin.scripted_csms201 import (
 )
 from worker.twin.charge_point import ChargePointTwin
 from worker.twin.clock import VirtualClock
+from worker.twin.errors import Rejected
 
 #: The ``csms`` fixture (tests/twin/conftest.py) of this module.
 CSMS_TYPE = ScriptedCsms201
@@ -296,3 +297,69 @@ async def test_tx_ended_samples_survive_a_restore(
         assert offsets == [60, 120, 180]
     finally:
         await twin.close()
+
+
+# -- MaxEnergyOnInvalidId ---------------------------------------------------------------------
+
+
+async def start_with_a_token_found_invalid(twin: ChargePointTwin, csms: ScriptedCsms201) -> str:
+    """Authorize accepts BAD, the answer to TransactionEvent Started says Invalid."""
+    csms.answer("Authorize", {"idTokenInfo": {"status": "Accepted"}})
+    csms.rejected_id_tags.add("BAD")
+    await twin.plug_in(1, make_vehicle(soc=20), "veh-1")
+    with pytest.raises(Rejected, match="BAD"):
+        await twin.start_transaction(1, "BAD")
+    return csms.transaction_events()[0]["transactionInfo"]["transactionId"]
+
+
+def register(meter_value: dict[str, Any]) -> float:
+    return float(meter_value["sampledValue"][0]["value"])
+
+
+async def test_an_invalid_token_ends_the_transaction_at_once_by_default(
+    twin: ChargePointTwin, csms: ScriptedCsms201
+) -> None:
+    ref = await start_with_a_token_found_invalid(twin, csms)
+    await eventually(lambda: events_of(csms, ref)[-1][0] == "Ended")
+    ended = csms.transaction_events(ref)[-1]
+    assert ended["triggerReason"] == "Deauthorized"
+    assert info(ended)["stoppedReason"] == "DeAuthorized"
+
+
+async def test_an_invalid_token_charges_on_up_to_max_energy_on_invalid_id(
+    twin: ChargePointTwin, csms: ScriptedCsms201, clock: VirtualClock
+) -> None:
+    await set_variable(csms, "TxCtrlr", "MaxEnergyOnInvalidId", "1000")
+    ref = await start_with_a_token_found_invalid(twin, csms)
+    await settle(clock, 120)  # 22 kW: 1,000 Wh take about 164 s
+    assert [e for e, _ in events_of(csms, ref)] == ["Started", "Updated", "Updated"]
+    assert twin.snapshot()["connectors"][0]["power_kw"] > 0
+    await settle(clock, 60)
+    await eventually(lambda: events_of(csms, ref)[-1][0] == "Ended")
+    ended = csms.transaction_events(ref)[-1]
+    assert ended["triggerReason"] == "EnergyLimitReached"
+    assert info(ended)["stoppedReason"] == "DeAuthorized"
+    begin, end = ended["meterValue"]
+    assert register(end) - register(begin) == pytest.approx(1000, abs=2)
+    assert all(r.valid for r in csms.received)
+
+
+async def test_max_energy_on_invalid_id_then_suspends_without_stop_tx_on_invalid_id(
+    twin: ChargePointTwin, csms: ScriptedCsms201, clock: VirtualClock
+) -> None:
+    await set_variable(csms, "TxCtrlr", "MaxEnergyOnInvalidId", "1000")
+    await set_variable(csms, "TxCtrlr", "StopTxOnInvalidId", "false")
+    ref = await start_with_a_token_found_invalid(twin, csms)
+    await settle(clock, 180)
+    changed = [
+        info(p).get("chargingState")
+        for p in csms.transaction_events(ref)
+        if p["triggerReason"] == "ChargingStateChanged"
+    ]
+    assert changed == ["SuspendedEVSE"]
+    assert twin.snapshot()["connectors"][0]["power_kw"] == 0
+    energy = twin.snapshot()["transactions"][0]["energy_kwh"]
+    assert energy * 1000 == pytest.approx(1000, abs=2)
+    await settle(clock, 600)
+    assert twin.snapshot()["transactions"][0]["energy_kwh"] == energy
+    assert "Ended" not in [e for e, _ in events_of(csms, ref)]

@@ -658,6 +658,7 @@ class ChargePointTwin(
                 tx.stop_reason,
                 tx.stop_id_tag,
                 tx.suspended_by_csms,
+                tx.energy_cap_wh,
                 tx.start_pending,
             ),
         )

@@ -20,6 +20,9 @@ from worker.twin.values import MeterSample
 
 #: How far ahead (s) the twin looks for the next change of a charging schedule.
 LIMIT_HORIZON = 3600
+#: Wh short of MaxEnergyOnInvalidId that counts as reached (the timer wakes on time,
+#: the integration steps are not cut at the cap).
+CAP_TOLERANCE_WH = 0.5
 
 
 class MeteringMixin:
@@ -123,12 +126,16 @@ class MeteringMixin:
                 self._set_vehicle_status(connector, "full" if vehicle.is_full else "plugged-in")
             self._publish(connector)
             return
+        cap = tx.energy_cap_wh
+        if (
+            cap is not None
+            and tx.energy_wh >= cap - CAP_TOLERANCE_WH
+            and self._energy_cap_reached(connector, tx)
+        ):
+            return
         current_type = connector.current_type
         voltage, phases, max_kw = self._electrics(current_type)
         due = self._next_limit_change(connector, tx) if len(self.profiles) else None
-        if due != connector.limit_due:
-            connector.limit_due = due
-            self._reschedule()
         limit = max_kw
         smart = self.profiles.limit_kw(
             connector.connector_id,
@@ -147,6 +154,12 @@ class MeteringMixin:
         wanted = vehicle.max_power_kw(current_type)
         power = min(connector.limit_kw, wanted)
         connector.power_kw = power
+        cap_due = self._energy_cap_due(tx, power)
+        if cap_due is not None and (due is None or cap_due < due):
+            due = cap_due
+        if due != connector.limit_due:
+            connector.limit_due = due
+            self._reschedule()
         if power <= 0:
             connector.current_a = 0.0
         elif current_type == "DC":
@@ -263,3 +276,24 @@ class MeteringMixin:
                 self._refresh(connector)
                 tx.interval_samples.append(self._sample(connector, "Sample.Periodic"))
                 self.mark_progressed()
+
+    # == MaxEnergyOnInvalidId ===========================================================
+
+    def _energy_cap_due(self, tx: Transaction, power_kw: float) -> float | None:
+        """When (monotonic) the transaction reaches its energy cap at this power (an
+        estimate: the vehicle's curve may slow it, and the next refresh re-plans)."""
+        if tx.energy_cap_wh is None or power_kw <= 0:
+            return None
+        remaining_wh = max(tx.energy_cap_wh - tx.energy_wh, 0.0)
+        return self.clock.monotonic() + remaining_wh / (power_kw * 1000.0) * 3600.0
+
+    def _energy_cap_reached(self, connector: ConnectorState, tx: Transaction) -> bool:
+        """The id tag was invalid and MaxEnergyOnInvalidId is delivered: stop the
+        transaction (StopTransactionOnInvalidId) or stop charging. True when it ended."""
+        tx.energy_cap_wh = None
+        tx.suspended_by_csms = True
+        if self.adapter.settings.stop_transaction_on_invalid_id:
+            self._end_transaction(connector, "InvalidIdEnergyLimit")
+            return True
+        self._emit_transaction(tx)
+        return False

@@ -49,6 +49,7 @@ class Transaction:
         "csms_transaction_id",
         "end_sample",
         "end_time",
+        "energy_cap_wh",
         "energy_wh",
         "evse_id",
         "id_tag",
@@ -91,6 +92,9 @@ class Transaction:
         self.reservation_id: int | None = None
         self.suspended_by_csms = False
         self.start_pending = False
+        #: Its id tag was found invalid after the start: it charges on up to this energy
+        #: (Wh, MaxEnergyOnInvalidId), then StopTransactionOnInvalidId decides.
+        self.energy_cap_wh: float | None = None
         #: Samples taken every TxEndedInterval for the 2.0.1 TransactionEvent Ended.
         self.interval_samples: list[MeterSample] = []
 
@@ -118,6 +122,7 @@ class Transaction:
             "stop_reason": self.stop_reason,
             "stop_id_tag": self.stop_id_tag,
             "interval_samples": [sample_to_state(s) for s in self.interval_samples],
+            "energy_cap_wh": self.energy_cap_wh,
         }
 
     @classmethod
@@ -145,6 +150,7 @@ class Transaction:
         tx.stop_id_tag = data["stop_id_tag"]
         tx.start_pending = False
         tx.interval_samples = [sample_from_state(s) for s in data.get("interval_samples", ())]
+        tx.energy_cap_wh = data.get("energy_cap_wh")
         return tx
 
 

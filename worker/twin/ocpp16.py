@@ -152,6 +152,12 @@ KEYS: dict[str, KeyDef] = {
 }
 _KEYS_BY_LOWER = {name.lower(): name for name in KEYS}
 
+#: The core's stop reasons that 1.6 has no word for → its Reason.
+_STOP_REASONS: dict[str, str] = {
+    # MaxEnergyOnInvalidId delivered: ended because of StartTransaction.conf's status.
+    "InvalidIdEnergyLimit": "DeAuthorized",
+}
+
 #: Keys the core acts on, and the setting each one feeds.
 _SETTINGS: dict[str, str] = {
     "HeartbeatInterval": "heartbeat_interval",
@@ -376,7 +382,7 @@ class Ocpp16Adapter(OcppJAdapter, ChargePoint):
             "transactionId": int(transaction.csms_transaction_id),
         }
         if transaction.stop_reason:
-            payload["reason"] = transaction.stop_reason
+            payload["reason"] = _STOP_REASONS.get(transaction.stop_reason, transaction.stop_reason)
         if transaction.stop_id_tag:
             payload["idTag"] = transaction.stop_id_tag
         aligned = list(self._stop_aligned.get(transaction.ref, ())) if self._stop_aligned else []

@@ -114,6 +114,9 @@ _STOP: dict[str, tuple[str, str]] = {
     "PowerLoss": ("AbnormalCondition", "PowerLoss"),
     "EmergencyStop": ("AbnormalCondition", "EmergencyStop"),
     "EnergyLimitReached": ("EnergyLimitReached", "EnergyLimitReached"),
+    # MaxEnergyOnInvalidId delivered: the energy is what triggers the stop, the
+    # invalid idToken why the transaction ends.
+    "InvalidIdEnergyLimit": ("EnergyLimitReached", "DeAuthorized"),
 }
 
 #: The core's transaction status → 2.0.1 ChargingStateEnumType (else EVConnected).

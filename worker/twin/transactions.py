@@ -184,6 +184,11 @@ class TransactionsMixin:
         if tx.suspended_by_csms:
             outcome = "stopped it" if tx.ended else "the transaction is suspended"
             raise Rejected(f"CSMS did not accept id tag {id_tag} in StartTransaction; {outcome}")
+        if tx.energy_cap_wh is not None:
+            raise Rejected(
+                f"CSMS did not accept id tag {id_tag} in StartTransaction; the transaction "
+                f"charges on up to {tx.energy_cap_wh:g} Wh (MaxEnergyOnInvalidId)"
+            )
         return self._transaction_event(tx)
 
     def _check_can_start(
@@ -366,6 +371,12 @@ class TransactionsMixin:
         if tx.ended:
             return
         self._integrate(connector)
+        cap = self.adapter.settings.max_energy_on_invalid_id
+        if cap > tx.energy_wh:
+            tx.energy_cap_wh = float(cap)
+            self._refresh(connector)
+            self._emit_transaction(tx)
+            return
         tx.suspended_by_csms = True
         if self.adapter.settings.stop_transaction_on_invalid_id:
             self._end_transaction(connector, "DeAuthorized")
