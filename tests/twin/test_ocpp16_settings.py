@@ -338,3 +338,71 @@ async def test_max_energy_on_invalid_id_survives_a_restart(
         assert stop.payload["meterStop"] - start.payload["meterStart"] == pytest.approx(500, abs=2)
     finally:
         await twin.close()
+
+
+# -- MinimumStatusDuration --------------------------------------------------------------------
+
+SESSION = ("StatusNotification", "Authorize", "StartTransaction", "StopTransaction")
+
+
+def sequence(csms: ScriptedCsms, since: int = 0) -> list[str]:
+    """Connector 1's session CALLs, a StatusNotification named by its status."""
+    seen = []
+    for r in csms.received[since:]:
+        if r.action not in SESSION:
+            continue
+        if r.action == "StatusNotification":
+            if r.payload["connectorId"] == 1:
+                seen.append(r.payload["status"])
+        else:
+            seen.append(r.action)
+    return seen
+
+
+async def test_every_status_is_reported_at_once_by_default(
+    twin: ChargePointTwin, csms: ScriptedCsms
+) -> None:
+    before = len(csms.received)
+    await twin.plug_in(1, make_vehicle(), "veh-1")
+    await twin.start_transaction(1, "TAG")
+    await eventually(lambda: sequence(csms, before)[-1:] == ["Charging"])
+    assert sequence(csms, before) == ["Preparing", "Authorize", "StartTransaction", "Charging"]
+
+
+async def test_a_status_shorter_than_minimum_status_duration_is_not_reported(
+    twin: ChargePointTwin, csms: ScriptedCsms, clock: VirtualClock
+) -> None:
+    await change(csms, "MinimumStatusDuration", "10")
+    before = len(csms.received)
+    await twin.plug_in(1, make_vehicle(), "veh-1")
+    await settle(clock, 3)
+    await twin.start_transaction(1, "TAG")  # Preparing lasted 3 s
+    await settle(clock, 9)
+    assert sequence(csms, before) == ["Authorize", "StartTransaction"]
+    await settle(clock, 1)  # Charging has lasted 10 s
+    await eventually(lambda: sequence(csms, before)[-1:] == ["Charging"])
+    assert sequence(csms, before) == ["Authorize", "StartTransaction", "Charging"]
+
+    transaction = twin.snapshot()["transactions"][0]["transaction_ref"]
+    await twin.stop_transaction(transaction)  # Finishing...
+    await settle(clock, 5)
+    await twin.unplug(1)  # ...for 5 s, then Available for good
+    await settle(clock, 10)
+    await eventually(lambda: sequence(csms, before)[-1:] == ["Available"])
+    assert sequence(csms, before)[-3:] == ["Charging", "StopTransaction", "Available"]
+    assert all(r.valid for r in csms.received)
+
+
+async def test_a_status_back_to_the_reported_one_within_the_duration_sends_nothing(
+    twin: ChargePointTwin, csms: ScriptedCsms, clock: VirtualClock
+) -> None:
+    await change(csms, "MinimumStatusDuration", "10")
+    before = len(csms.received)
+    await twin.plug_in(1, make_vehicle(), "veh-1")
+    await settle(clock, 4)
+    await twin.unplug(1)
+    await settle(clock, 20)
+    assert sequence(csms, before) == []
+    await twin.plug_in(1, make_vehicle(), "veh-1")
+    await settle(clock, 10)
+    await eventually(lambda: sequence(csms, before) == ["Preparing"])

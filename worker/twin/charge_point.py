@@ -69,6 +69,7 @@ from worker.twin.saved_state import SavedStateMixin
 from worker.twin.session import SessionMixin
 from worker.twin.smart_charging import ChargingProfileStore
 from worker.twin.state import StateStore
+from worker.twin.status_report import StatusReportMixin
 from worker.twin.transactions import TransactionsMixin
 from worker.twin.values import CallFailed, ConnectionLost, InvalidOutgoingCall
 
@@ -94,6 +95,7 @@ class ChargePointTwin(
     MeteringMixin,
     SavedStateMixin,
     PendingStartMixin,
+    StatusReportMixin,
 ):
     """A virtual charge point.
 
@@ -459,6 +461,9 @@ class ChargePointTwin(
         ended_sample = self._next_ended_sample()
         if ended_sample is not None:
             dues.append(ended_sample)
+        status_due = self._next_status_due()
+        if status_due is not None:
+            dues.append(status_due)
         for connector in self._connectors.values():
             if connector.limit_due is not None:
                 dues.append(connector.limit_due)
@@ -493,6 +498,7 @@ class ChargePointTwin(
                 self._meter_due = _next_after(self._meter_due, self.sample_interval(), now)
                 self._meter()
             self._take_ended_samples()
+            self._report_lasting_statuses(now)
             for connector in self._connectors.values():
                 if connector.limit_due is not None and connector.limit_due <= now:
                     self._integrate(connector)
@@ -572,15 +578,7 @@ class ChargePointTwin(
         if status != connector.status:
             connector.status = status
             if self.online:
-                self.queue.put(
-                    QueuedMessage(
-                        "status",
-                        connector_id=connector.connector_id,
-                        status=status,
-                        error_code=connector.error_code or "NoError",
-                        info=connector.fault_info,
-                    )
-                )
+                self._status_changed(connector)
         event = self._connector_event(connector)
         self.sink(event)
         tx = connector.transaction

@@ -174,9 +174,11 @@ class ConnectorState:
         "power_kw",
         "rebooting",
         "register_wh",
+        "reported_status",
         "reservation",
         "scheduled_operative",
         "status",
+        "status_due",
         "transaction",
         "vehicle",
         "vehicle_ref",
@@ -189,6 +191,10 @@ class ConnectorState:
         self.evse_id = evse_id
         self.current_type: CurrentType = config.current_type
         self.status = "Available"
+        #: The status the CSMS was last sent, and when (monotonic) a status held back by
+        #: MinimumStatusDuration is due (see status_report.py).
+        self.reported_status: str | None = None
+        self.status_due: float | None = None
         self.error_code: str | None = None
         self.fault_info: str | None = None
         self.finishing = False
