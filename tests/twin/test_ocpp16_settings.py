@@ -206,6 +206,25 @@ async def test_a_plugged_in_vehicle_waiting_for_authorisation_has_no_connection_
     assert statuses(csms, 1)[-1] == "Preparing"
 
 
+async def test_a_connector_waiting_for_the_vehicle_is_occupied_and_a_reset_cancels_the_wait(
+    twin: ChargePointTwin, csms: ScriptedCsms, clock: VirtualClock
+) -> None:
+    await remote_start_without_vehicle(csms)
+    expiry = (clock.now().replace(microsecond=0)).isoformat()
+    reserve = await csms.call(
+        "CP1", call.ReserveNow(connector_id=1, expiry_date=expiry, id_tag="OTHER", reservation_id=1)
+    )
+    assert reserve.status == "Occupied"
+    reset = await csms.call("CP1", call.Reset(type="Soft"))
+    assert reset.status == "Accepted"
+    await csms.wait_for("BootNotification", count=2)
+    await twin.connected(timeout=5)
+    await eventually(lambda: statuses(csms, 1)[-1:] == ["Available"])
+    await twin.plug_in(1, make_vehicle(), "veh-1")
+    await settle(clock, 1)
+    assert csms.of("StartTransaction") == []
+
+
 async def test_connection_timeout_0_rejects_a_remote_start_without_vehicle(
     twin: ChargePointTwin, csms: ScriptedCsms
 ) -> None:
@@ -309,6 +328,8 @@ async def test_an_invalid_id_tag_charges_on_up_to_max_energy_on_invalid_id(
     assert stop.payload["reason"] == "DeAuthorized"
     start = csms.of("StartTransaction")[0]
     assert stop.payload["meterStop"] - start.payload["meterStart"] == pytest.approx(500, abs=2)
+    await settle(clock, 120)
+    assert "MeterValues" not in actions(csms, csms.received.index(stop))
     assert all(r.valid for r in csms.received)
 
 

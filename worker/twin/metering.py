@@ -9,6 +9,7 @@ queues the periodic MeterValues.
 
 from __future__ import annotations
 
+import asyncio
 import math
 from datetime import datetime, timedelta
 
@@ -288,12 +289,21 @@ class MeteringMixin:
         return self.clock.monotonic() + remaining_wh / (power_kw * 1000.0) * 3600.0
 
     def _energy_cap_reached(self, connector: ConnectorState, tx: Transaction) -> bool:
-        """The id tag was invalid and MaxEnergyOnInvalidId is delivered: stop the
-        transaction (StopTransactionOnInvalidId) or stop charging. True when it ended."""
+        """The id tag was invalid and MaxEnergyOnInvalidId is delivered: no more energy,
+        and the transaction ends (StopTransactionOnInvalidId) or stays suspended. True
+        when it is to end: right after what is under way (a meter sample being taken
+        keeps its transaction), so the caller leaves it as it is."""
         tx.energy_cap_wh = None
         tx.suspended_by_csms = True
-        if self.adapter.settings.stop_transaction_on_invalid_id:
+        if not self.adapter.settings.stop_transaction_on_invalid_id:
+            self._emit_transaction(tx)
+            return False
+        try:
+            asyncio.get_running_loop().call_soon(self._end_capped, connector, tx)
+        except RuntimeError:  # no loop (a restore outside one): nothing is under way
+            self._end_capped(connector, tx)
+        return True
+
+    def _end_capped(self, connector: ConnectorState, tx: Transaction) -> None:
+        if connector.transaction is tx:
             self._end_transaction(connector, "InvalidIdEnergyLimit")
-            return True
-        self._emit_transaction(tx)
-        return False

@@ -133,7 +133,11 @@ class OperationsMixin:
         if self._out_of_service(connector):
             return "Unavailable"
         existing = connector.reservation
-        if connector.transaction is not None or connector.vehicle is not None:
+        if (
+            connector.transaction is not None
+            or connector.vehicle is not None
+            or connector.pending_start is not None
+        ):
             return "Occupied"
         if existing is not None and existing.id != reservation_id:
             return "Occupied"
@@ -202,6 +206,8 @@ class OperationsMixin:
         for connector in self._connectors.values():
             if connector.transaction is not None:
                 self._end_transaction(connector, reason)
+            if connector.pending_start is not None:  # a reboot forgets an incipient one
+                self._cancel_pending_start(connector)
         await self.queue.wait_empty(RESET_FLUSH_TIMEOUT)
         self._boot_reason = "RemoteReset"
         self._needs_boot = True
@@ -219,6 +225,8 @@ class OperationsMixin:
         for connector in connectors:
             if connector.transaction is not None:
                 self._end_transaction(connector, reason)
+            if connector.pending_start is not None:
+                self._cancel_pending_start(connector)
             connector.rebooting = True
             self._refresh(connector)
         self.spawn(self._end_evse_restart(connectors))
