@@ -11,10 +11,16 @@ Choices worth knowing:
   charge point (re)boots, not when its websocket reconnects. After a reconnect
   the twin sends StatusNotifications for connector 0 and every connector, then
   the queued transaction messages. A Reset does boot again.
-* RemoteStartTransaction is Accepted only if a vehicle is plugged in on the
-  connector (without connectorId: on a free connector); a twin cannot plug a
-  vehicle in by itself. The Authorize (AuthorizeRemoteTxRequests) and the
-  StartTransaction follow the answer.
+* RemoteStartTransaction starts on the connector's vehicle (without connectorId:
+  the first free connector with one). With no vehicle plugged in, it is Accepted
+  while ConnectionTimeOut is above 0: the connector is Preparing until a vehicle
+  is plugged in or the timeout cancels it (:mod:`worker.twin.pending_start`).
+  The Authorize (AuthorizeRemoteTxRequests) and the StartTransaction follow the
+  answer.
+* MinimumStatusDuration: a connector status is reported once it has held that
+  long (:mod:`worker.twin.status_report`). MaxEnergyOnInvalidId: an id tag found
+  invalid in StartTransaction.conf charges on up to that energy before
+  StopTransactionOnInvalidId applies (the StopTransaction's reason DeAuthorized).
 * Clock-aligned data (ClockAlignedDataInterval > 0): on each interval boundary
   (counted from midnight UTC) while connected, every connector sends a
   Sample.Clock MeterValues with the MeterValuesAlignedData measurands, queued
