@@ -427,3 +427,29 @@ async def test_a_status_back_to_the_reported_one_within_the_duration_sends_nothi
     await twin.plug_in(1, make_vehicle(), "veh-1")
     await settle(clock, 10)
     await eventually(lambda: sequence(csms, before) == ["Preparing"])
+
+
+async def test_minimum_status_duration_changed_applies_at_once(
+    twin: ChargePointTwin, csms: ScriptedCsms, clock: VirtualClock
+) -> None:
+    await change(csms, "MinimumStatusDuration", "60")
+    before = len(csms.received)
+    await twin.plug_in(1, make_vehicle(), "veh-1")
+    await settle(clock, 10)
+    assert sequence(csms, before) == []
+    await change(csms, "MinimumStatusDuration", "5")  # Preparing has held 10 s
+    await eventually(lambda: sequence(csms, before) == ["Preparing"])
+
+
+async def test_max_energy_on_invalid_id_lowered_below_what_was_drawn_stops_at_once(
+    twin: ChargePointTwin, csms: ScriptedCsms, clock: VirtualClock
+) -> None:
+    await change(csms, "MaxEnergyOnInvalidId", "5000")
+    await start_with_an_id_tag_found_invalid(twin, csms)
+    await settle(clock, 60)  # about 366 Wh
+    assert csms.of("StopTransaction") == []
+    await change(csms, "MaxEnergyOnInvalidId", "200")
+    stop = await csms.wait_for("StopTransaction")
+    assert stop.payload["reason"] == "DeAuthorized"
+    start = csms.of("StartTransaction")[0]
+    assert 300 < stop.payload["meterStop"] - start.payload["meterStart"] < 400

@@ -317,6 +317,7 @@ class ChargePointTwin(
         if metering and self._meter_due is not None:
             self._meter_due = now + self.sample_interval()
         # Any setting may move what is due next (TxEndedInterval, ConnectionTimeOut...).
+        self._energy_caps_changed()
         self._reschedule()
         self.sink(
             ConfigurationChanged(
@@ -656,7 +657,7 @@ class ChargePointTwin(
                 tx.stop_reason,
                 tx.stop_id_tag,
                 tx.suspended_by_csms,
-                tx.energy_cap_wh,
+                tx.invalid_id,
                 tx.start_pending,
             ),
         )

@@ -127,10 +127,9 @@ class MeteringMixin:
                 self._set_vehicle_status(connector, "full" if vehicle.is_full else "plugged-in")
             self._publish(connector)
             return
-        cap = tx.energy_cap_wh
         if (
-            cap is not None
-            and tx.energy_wh >= cap - CAP_TOLERANCE_WH
+            tx.invalid_id
+            and tx.energy_wh >= self._energy_cap() - CAP_TOLERANCE_WH
             and self._energy_cap_reached(connector, tx)
         ):
             return
@@ -280,12 +279,24 @@ class MeteringMixin:
 
     # == MaxEnergyOnInvalidId ===========================================================
 
+    def _energy_cap(self) -> float:
+        """MaxEnergyOnInvalidId as in force now (a change applies at once)."""
+        return float(self.adapter.settings.max_energy_on_invalid_id)
+
+    def _energy_caps_changed(self) -> None:
+        """After a configuration change: transactions on an invalid id tag re-plan."""
+        for connector in self._connectors.values():
+            tx = connector.transaction
+            if tx is not None and tx.invalid_id:
+                self._integrate(connector)
+                self._refresh(connector)
+
     def _energy_cap_due(self, tx: Transaction, power_kw: float) -> float | None:
         """When (monotonic) the transaction reaches its energy cap at this power (an
         estimate: the vehicle's curve may slow it, and the next refresh re-plans)."""
-        if tx.energy_cap_wh is None or power_kw <= 0:
+        if not tx.invalid_id or power_kw <= 0:
             return None
-        remaining_wh = max(tx.energy_cap_wh - tx.energy_wh, 0.0)
+        remaining_wh = max(self._energy_cap() - tx.energy_wh, 0.0)
         return self.clock.monotonic() + remaining_wh / (power_kw * 1000.0) * 3600.0
 
     def _energy_cap_reached(self, connector: ConnectorState, tx: Transaction) -> bool:
@@ -293,7 +304,7 @@ class MeteringMixin:
         and the transaction ends (StopTransactionOnInvalidId) or stays suspended. True
         when it is to end: right after what is under way (a meter sample being taken
         keeps its transaction), so the caller leaves it as it is."""
-        tx.energy_cap_wh = None
+        tx.invalid_id = False
         tx.suspended_by_csms = True
         if not self.adapter.settings.stop_transaction_on_invalid_id:
             self._emit_transaction(tx)

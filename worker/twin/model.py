@@ -49,11 +49,11 @@ class Transaction:
         "csms_transaction_id",
         "end_sample",
         "end_time",
-        "energy_cap_wh",
         "energy_wh",
         "evse_id",
         "id_tag",
         "interval_samples",
+        "invalid_id",
         "meter_start_wh",
         "meter_stop_wh",
         "ref",
@@ -92,9 +92,9 @@ class Transaction:
         self.reservation_id: int | None = None
         self.suspended_by_csms = False
         self.start_pending = False
-        #: Its id tag was found invalid after the start: it charges on up to this energy
-        #: (Wh, MaxEnergyOnInvalidId), then StopTransactionOnInvalidId decides.
-        self.energy_cap_wh: float | None = None
+        #: Its id tag was found invalid after the start and it charges on, up to
+        #: MaxEnergyOnInvalidId; then StopTransactionOnInvalidId decides.
+        self.invalid_id = False
         #: Samples taken every TxEndedInterval for the 2.0.1 TransactionEvent Ended.
         self.interval_samples: list[MeterSample] = []
 
@@ -122,7 +122,7 @@ class Transaction:
             "stop_reason": self.stop_reason,
             "stop_id_tag": self.stop_id_tag,
             "interval_samples": [sample_to_state(s) for s in self.interval_samples],
-            "energy_cap_wh": self.energy_cap_wh,
+            "invalid_id": self.invalid_id,
         }
 
     @classmethod
@@ -150,7 +150,7 @@ class Transaction:
         tx.stop_id_tag = data["stop_id_tag"]
         tx.start_pending = False
         tx.interval_samples = [sample_from_state(s) for s in data.get("interval_samples", ())]
-        tx.energy_cap_wh = data.get("energy_cap_wh")
+        tx.invalid_id = bool(data.get("invalid_id"))
         return tx
 
 
@@ -178,7 +178,7 @@ class ConnectorState:
         "reservation",
         "scheduled_operative",
         "status",
-        "status_due",
+        "status_since",
         "transaction",
         "vehicle",
         "vehicle_ref",
@@ -191,10 +191,10 @@ class ConnectorState:
         self.evse_id = evse_id
         self.current_type: CurrentType = config.current_type
         self.status = "Available"
-        #: The status the CSMS was last sent, and when (monotonic) a status held back by
-        #: MinimumStatusDuration is due (see status_report.py).
+        #: The status the CSMS was last sent, and since when (monotonic) a status held
+        #: back by MinimumStatusDuration holds (see status_report.py).
         self.reported_status: str | None = None
-        self.status_due: float | None = None
+        self.status_since: float | None = None
         self.error_code: str | None = None
         self.fault_info: str | None = None
         self.finishing = False

@@ -144,7 +144,7 @@ class SessionMixin:
             # status meanwhile (a host that marked it Unavailable, say) learns it again.
             connector.status = self._derive_status(connector)
             connector.reported_status = connector.status
-            connector.status_due = None
+            connector.status_since = None
             self.sink(self._connector_event(connector))
             self.mark_changed()
             await self._send_status(

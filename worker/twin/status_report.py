@@ -7,8 +7,8 @@ minimum duration that a Charge Point or Connector status is stable before a
 StatusNotification.req PDU is sent") a new status is reported only once it has held
 that many simulated seconds: a status that gives way sooner (a Preparing of a few
 seconds before Charging, say) is never reported, and a status that comes back to the
-one last reported before the duration is over sends nothing. The duration in force
-when the status changed counts; a change of the key applies to the next status.
+one last reported before the duration is over sends nothing. A change of the key
+applies at once, to the statuses held back as well.
 
 Not debounced: the statuses sent on every (re)connection, which tell the CSMS what
 each connector is now, and connector 0 (the charge point as a whole: faults and
@@ -32,12 +32,11 @@ class StatusReportMixin:
     def _status_changed(self, connector: ConnectorState) -> None:
         """The connector's status changed (and the twin is online): report it now, or
         once it has lasted MinimumStatusDuration."""
-        duration = self.adapter.settings.minimum_status_duration
-        if duration <= 0:
-            connector.status_due = None
+        if self.adapter.settings.minimum_status_duration <= 0:
+            connector.status_since = None
             self._queue_status(connector)
             return
-        connector.status_due = self.clock.monotonic() + duration
+        connector.status_since = self.clock.monotonic()
         self._reschedule()
 
     def _queue_status(self, connector: ConnectorState) -> None:
@@ -53,16 +52,19 @@ class StatusReportMixin:
         )
 
     def _next_status_due(self) -> float | None:
-        dues = [c.status_due for c in self._connectors.values() if c.status_due is not None]
-        return min(dues) if dues else None
+        since = [c.status_since for c in self._connectors.values() if c.status_since is not None]
+        if not since:
+            return None
+        return min(since) + max(self.adapter.settings.minimum_status_duration, 0)
 
     def _report_lasting_statuses(self, now: float) -> None:
         """The timer: statuses that have held MinimumStatusDuration go out, unless they
         are what the CSMS was last told."""
+        duration = max(self.adapter.settings.minimum_status_duration, 0)
         for connector in self._connectors.values():
-            due = connector.status_due
-            if due is None or due > now:
+            since = connector.status_since
+            if since is None or since + duration > now:
                 continue
-            connector.status_due = None
+            connector.status_since = None
             if self.online and connector.status != connector.reported_status:
                 self._queue_status(connector)

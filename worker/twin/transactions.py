@@ -184,10 +184,10 @@ class TransactionsMixin:
         if tx.suspended_by_csms:
             outcome = "stopped it" if tx.ended else "the transaction is suspended"
             raise Rejected(f"CSMS did not accept id tag {id_tag} in StartTransaction; {outcome}")
-        if tx.energy_cap_wh is not None:
+        if tx.invalid_id:
             raise Rejected(
                 f"CSMS did not accept id tag {id_tag} in StartTransaction; the transaction "
-                f"charges on up to {tx.energy_cap_wh:g} Wh (MaxEnergyOnInvalidId)"
+                "charges on up to MaxEnergyOnInvalidId"
             )
         return self._transaction_event(tx)
 
@@ -373,7 +373,7 @@ class TransactionsMixin:
         self._integrate(connector)
         cap = self.adapter.settings.max_energy_on_invalid_id
         if cap > tx.energy_wh:
-            tx.energy_cap_wh = float(cap)
+            tx.invalid_id = True
             self._refresh(connector)
             self._emit_transaction(tx)
             return
