@@ -88,6 +88,10 @@ async def charging(twin: ChargePointTwin, csms: ScriptedCsms, connector_id: int 
 async def test_remote_start_needs_a_plugged_in_vehicle(
     twin: ChargePointTwin, csms: ScriptedCsms, events: EventLog
 ) -> None:
+    """With ConnectionTimeOut 0 (no waiting for the cable: see test_ocpp16_settings.py),
+    and without a connectorId, the connector with the vehicle."""
+    changed = await csms.call("CP1", call.ChangeConfiguration(key="ConnectionTimeOut", value="0"))
+    assert changed.status == "Accepted"
     result = await csms.call("CP1", call.RemoteStartTransaction(id_tag="TAG", connector_id=1))
     assert result.status == "Rejected"
     await twin.plug_in(2, make_vehicle(), "veh-2")

@@ -71,8 +71,8 @@ async def test_disconnect_mid_transaction_delivers_every_queued_event_once_in_or
         assert kinds[-1] == ("Ended", second.transaction_ref)
 
         ended = [p for p in csms.transaction_events() if p["eventType"] == "Ended"]
-        assert sampled(ended[0])[REGISTER] == stopped.meter_stop_wh
-        assert sampled(ended[1])[REGISTER] == second_stopped.meter_stop_wh
+        assert sampled(ended[0], -1)[REGISTER] == stopped.meter_stop_wh
+        assert sampled(ended[1], -1)[REGISTER] == second_stopped.meter_stop_wh
         started_2 = csms.transaction_events(second.transaction_ref)[0]
         assert sampled(started_2)[REGISTER] == stopped.meter_stop_wh
         registers = [

@@ -115,7 +115,12 @@ async def test_plug_in_authorize_charge_and_stop(
     ended = await csms.wait_for("TransactionEvent", lambda p: p["eventType"] == "Ended")
     assert ended.payload["triggerReason"] == "StopAuthorized"
     assert ended.payload["transactionInfo"]["stoppedReason"] == "Local"
-    register = sampled(ended.payload)["Energy.Active.Import.Register"]
+    # TxEndedInterval 0: the TxEndedMeasurands at the start and at the end only.
+    begin, end = ended.payload["meterValue"]
+    assert begin["sampledValue"][0]["context"] == "Transaction.Begin"
+    assert begin["sampledValue"][0]["value"] == stopped.meter_start_wh
+    assert end["sampledValue"][0]["context"] == "Transaction.End"
+    register = sampled(ended.payload, -1)["Energy.Active.Import.Register"]
     assert register == stopped.meter_stop_wh
     assert register >= registers[-1]
     assert stopped.energy_kwh * 1000 == pytest.approx(register, abs=1)
@@ -170,6 +175,12 @@ async def test_request_start_and_stop_transaction(
     twin: ChargePointTwin, csms: ScriptedCsms201
 ) -> None:
     token = {"idToken": "APP-1", "type": "Central"}
+    no_waiting = {
+        "component": {"name": "TxCtrlr"},
+        "variable": {"name": "EVConnectionTimeOut"},
+        "attributeValue": "0",
+    }  # for a vehicle to be plugged in (see test_ocpp201_settings.py)
+    await csms.call("CS1", call.SetVariables(set_variable_data=[no_waiting]))
     result = await csms.call(
         "CS1", call.RequestStartTransaction(id_token=token, remote_start_id=42, evse_id=1)
     )

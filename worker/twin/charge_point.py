@@ -64,12 +64,14 @@ from worker.twin.model import ConnectorState, QueuedMessage, Transaction
 from worker.twin.ocpp16 import Ocpp16Adapter
 from worker.twin.ocpp201 import Ocpp201Adapter
 from worker.twin.operations import OperationsMixin
+from worker.twin.pending_start import PendingStartMixin
 from worker.twin.protocol import ProtocolAdapter
 from worker.twin.saved_state import SavedStateMixin
 from worker.twin.security_events import SecurityEvents
 from worker.twin.session import SessionMixin
 from worker.twin.smart_charging import ChargingProfileStore
 from worker.twin.state import StateStore
+from worker.twin.status_report import StatusReportMixin
 from worker.twin.transactions import TransactionsMixin
 from worker.twin.values import CallFailed, ConnectionLost, InvalidOutgoingCall
 
@@ -89,7 +91,13 @@ def periodic_messages_per_second(speed: float, connectors: int) -> float:
 
 
 class ChargePointTwin(
-    SessionMixin, TransactionsMixin, OperationsMixin, MeteringMixin, SavedStateMixin
+    SessionMixin,
+    TransactionsMixin,
+    OperationsMixin,
+    MeteringMixin,
+    SavedStateMixin,
+    PendingStartMixin,
+    StatusReportMixin,
 ):
     """A virtual charge point.
 
@@ -125,6 +133,7 @@ class ChargePointTwin(
         "_cp_fault",
         "_cp_operative",
         "_cp_scheduled_operative",
+        "_ended_interval",
         "_epoch",
         "_frozen",
         "_heartbeat_due",
@@ -216,6 +225,9 @@ class ChargePointTwin(
         #: state (see _mark_if_changed).
         self._saved_keys: dict[tuple[str, object], tuple[object, ...]] = {}
         self._frozen = False
+        #: (TxEndedInterval, since when it is in force): samples missed before, when it
+        #: was another, are not caught up.
+        self._ended_interval: tuple[int, datetime] | None = None
         self._session_end: asyncio.Future[None] | None = None
         self._waiters: list[asyncio.Future[None]] | None = None
         self._tasks: set[asyncio.Task[Any]] | None = None
@@ -310,8 +322,9 @@ class ChargePointTwin(
             self._heartbeat_due = now + self.heartbeat_period()
         if metering and self._meter_due is not None:
             self._meter_due = now + self.sample_interval()
-        if heartbeat or metering:
-            self._reschedule()
+        # Any setting may move what is due next (TxEndedInterval, ConnectionTimeOut...).
+        self._energy_caps_changed()
+        self._reschedule()
         self.sink(
             ConfigurationChanged(
                 self.config.charge_point_id, self.now(), self.adapter.configuration_values()
@@ -452,13 +465,19 @@ class ChargePointTwin(
         expiry = self._next_expiry()
         if expiry is not None:
             dues.append(expiry)
+        ended_sample = self._next_ended_sample()
+        if ended_sample is not None:
+            dues.append(ended_sample)
+        status_due = self._next_status_due()
+        if status_due is not None:
+            dues.append(status_due)
         for connector in self._connectors.values():
             if connector.limit_due is not None:
                 dues.append(connector.limit_due)
         return min(dues) if dues else None
 
     def _next_expiry(self) -> float | None:
-        soonest: datetime | None = None
+        soonest = self._next_pending_deadline()
         for connector in self._connectors.values():
             reservation = connector.reservation
             if reservation is not None and (soonest is None or reservation.expiry < soonest):
@@ -485,6 +504,8 @@ class ChargePointTwin(
             if self._meter_due is not None and self._meter_due <= now:
                 self._meter_due = _next_after(self._meter_due, self.sample_interval(), now)
                 self._meter()
+            self._take_ended_samples()
+            self._report_lasting_statuses(now)
             for connector in self._connectors.values():
                 if connector.limit_due is not None and connector.limit_due <= now:
                     self._integrate(connector)
@@ -496,6 +517,7 @@ class ChargePointTwin(
                     logger.info("%s: reservation %d expired", self.config.cid, reservation.id)
                     connector.reservation = None
                     self._publish(connector)
+            self._expire_pending_starts(wall)
 
     # == status and events ===========================================================
 
@@ -518,7 +540,7 @@ class ChargePointTwin(
             return "Unavailable"
         if connector.finishing:
             return "Finishing"
-        if connector.vehicle is not None:
+        if connector.vehicle is not None or connector.pending_start is not None:
             return "Preparing"
         if connector.reservation is not None:
             return "Reserved"
@@ -563,15 +585,7 @@ class ChargePointTwin(
         if status != connector.status:
             connector.status = status
             if self.online:
-                self.queue.put(
-                    QueuedMessage(
-                        "status",
-                        connector_id=connector.connector_id,
-                        status=status,
-                        error_code=connector.error_code or "NoError",
-                        info=connector.fault_info,
-                    )
-                )
+                self._status_changed(connector)
         event = self._connector_event(connector)
         self.sink(event)
         tx = connector.transaction
@@ -585,6 +599,7 @@ class ChargePointTwin(
                 connector.fault_info,
                 connector.finishing,
                 connector.reservation,
+                connector.pending_start,
                 connector.vehicle_ref,
                 tx.ref if tx is not None else None,
                 self.profiles.revision,
@@ -648,6 +663,7 @@ class ChargePointTwin(
                 tx.stop_reason,
                 tx.stop_id_tag,
                 tx.suspended_by_csms,
+                tx.invalid_id,
                 tx.start_pending,
             ),
         )

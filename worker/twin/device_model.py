@@ -224,7 +224,7 @@ VARIABLES: tuple[Variable, ...] = (
         "SampledDataCtrlr", "TxUpdatedInterval", 60, unit="s", setting="meter_value_sample_interval"
     ),
     _measurands("SampledDataCtrlr", "TxEndedMeasurands", "Energy.Active.Import.Register"),
-    _int("SampledDataCtrlr", "TxEndedInterval", 0, unit="s"),
+    _int("SampledDataCtrlr", "TxEndedInterval", 0, unit="s", setting="tx_ended_interval"),
     _bool("SampledDataCtrlr", "RegisterValuesWithoutPhases", True),
     _ro("AlignedDataCtrlr", "Available", "true", data_type="boolean"),
     _bool("AlignedDataCtrlr", "Enabled", True),
@@ -234,7 +234,7 @@ VARIABLES: tuple[Variable, ...] = (
     _measurands("AlignedDataCtrlr", "TxEndedMeasurands", ""),
     _int("AlignedDataCtrlr", "TxEndedInterval", 0, unit="s"),
     # -- transactions
-    _int("TxCtrlr", "EVConnectionTimeOut", 60, unit="s"),
+    _int("TxCtrlr", "EVConnectionTimeOut", 60, unit="s", setting="connection_timeout"),
     _bool(
         "TxCtrlr",
         "StopTxOnEVSideDisconnect",
@@ -242,7 +242,7 @@ VARIABLES: tuple[Variable, ...] = (
         setting="stop_transaction_on_ev_side_disconnect",
     ),
     _bool("TxCtrlr", "StopTxOnInvalidId", True, setting="stop_transaction_on_invalid_id"),
-    _int("TxCtrlr", "MaxEnergyOnInvalidId", 0, unit="Wh"),
+    _int("TxCtrlr", "MaxEnergyOnInvalidId", 0, unit="Wh", setting="max_energy_on_invalid_id"),
     # The twin starts a transaction when the vehicle is plugged in and authorised,
     # and ends it when either stops being true: the only points it supports.
     Variable(

@@ -9,6 +9,7 @@ queues the periodic MeterValues.
 
 from __future__ import annotations
 
+import asyncio
 import math
 from datetime import datetime, timedelta
 
@@ -20,6 +21,9 @@ from worker.twin.values import MeterSample
 
 #: How far ahead (s) the twin looks for the next change of a charging schedule.
 LIMIT_HORIZON = 3600
+#: Wh short of MaxEnergyOnInvalidId that counts as reached (the timer wakes on time,
+#: the integration steps are not cut at the cap).
+CAP_TOLERANCE_WH = 0.5
 
 
 class MeteringMixin:
@@ -117,16 +121,21 @@ class MeteringMixin:
         if tx is None or vehicle is None:
             connector.limit_kw = connector.power_kw = connector.current_a = 0.0
             connector.limit_due = None
+            if tx is not None:  # a transaction kept while the vehicle is unplugged
+                tx.status = "SuspendedEV"
             if vehicle is not None:  # a session ended (or never began): still plugged in
                 self._set_vehicle_status(connector, "full" if vehicle.is_full else "plugged-in")
             self._publish(connector)
             return
+        if (
+            tx.invalid_id
+            and tx.energy_wh >= self._energy_cap() - CAP_TOLERANCE_WH
+            and self._energy_cap_reached(connector, tx)
+        ):
+            return
         current_type = connector.current_type
         voltage, phases, max_kw = self._electrics(current_type)
         due = self._next_limit_change(connector, tx) if len(self.profiles) else None
-        if due != connector.limit_due:
-            connector.limit_due = due
-            self._reschedule()
         limit = max_kw
         smart = self.profiles.limit_kw(
             connector.connector_id,
@@ -145,6 +154,12 @@ class MeteringMixin:
         wanted = vehicle.max_power_kw(current_type)
         power = min(connector.limit_kw, wanted)
         connector.power_kw = power
+        cap_due = self._energy_cap_due(tx, power)
+        if cap_due is not None and (due is None or cap_due < due):
+            due = cap_due
+        if due != connector.limit_due:
+            connector.limit_due = due
+            self._reschedule()
         if power <= 0:
             connector.current_a = 0.0
         elif current_type == "DC":
@@ -216,3 +231,90 @@ class MeteringMixin:
                 )
             )
             self._emit_transaction(tx)
+
+    # == samples for the transaction's end (2.0.1 TxEndedInterval) ==================
+
+    def _ended_interval_since(self) -> datetime:
+        interval = self.adapter.settings.tx_ended_interval
+        if self._ended_interval is None or self._ended_interval[0] != interval:
+            self._ended_interval = (interval, self.now())
+        return self._ended_interval[1]
+
+    def _ended_sample_due(self, tx: Transaction, interval: int) -> datetime:
+        """The next point of the grid ``start + k * interval`` after the last sample (or
+        after the interval came into force)."""
+        last = tx.interval_samples[-1].at if tx.interval_samples else tx.start_time
+        last = max(last, self._ended_interval_since())
+        taken = (last - tx.start_time).total_seconds()
+        return tx.start_time + timedelta(seconds=(math.floor(taken / interval) + 1) * interval)
+
+    def _next_ended_sample(self) -> float | None:
+        """When (monotonic) a transaction next takes a TxEndedInterval sample."""
+        self._ended_interval_since()
+        interval = self.adapter.settings.tx_ended_interval
+        if interval <= 0:
+            return None
+        dues = [
+            self._ended_sample_due(c.transaction, interval)
+            for c in self._connectors.values()
+            if c.transaction is not None
+        ]
+        if not dues:
+            return None
+        return (min(dues) - self._epoch).total_seconds()
+
+    def _take_ended_samples(self) -> None:
+        interval = self.adapter.settings.tx_ended_interval
+        if interval <= 0:
+            return
+        for connector in self._connectors.values():
+            tx = connector.transaction
+            if tx is None:
+                continue
+            self._integrate(connector)
+            if self._ended_sample_due(tx, interval) <= self._at(connector.integrated_at):
+                self._refresh(connector)
+                tx.interval_samples.append(self._sample(connector, "Sample.Periodic"))
+                self.mark_progressed()
+
+    # == MaxEnergyOnInvalidId ===========================================================
+
+    def _energy_cap(self) -> float:
+        """MaxEnergyOnInvalidId as in force now (a change applies at once)."""
+        return float(self.adapter.settings.max_energy_on_invalid_id)
+
+    def _energy_caps_changed(self) -> None:
+        """After a configuration change: transactions on an invalid id tag re-plan."""
+        for connector in self._connectors.values():
+            tx = connector.transaction
+            if tx is not None and tx.invalid_id:
+                self._integrate(connector)
+                self._refresh(connector)
+
+    def _energy_cap_due(self, tx: Transaction, power_kw: float) -> float | None:
+        """When (monotonic) the transaction reaches its energy cap at this power (an
+        estimate: the vehicle's curve may slow it, and the next refresh re-plans)."""
+        if not tx.invalid_id or power_kw <= 0:
+            return None
+        remaining_wh = max(self._energy_cap() - tx.energy_wh, 0.0)
+        return self.clock.monotonic() + remaining_wh / (power_kw * 1000.0) * 3600.0
+
+    def _energy_cap_reached(self, connector: ConnectorState, tx: Transaction) -> bool:
+        """The id tag was invalid and MaxEnergyOnInvalidId is delivered: no more energy,
+        and the transaction ends (StopTransactionOnInvalidId) or stays suspended. True
+        when it is to end: right after what is under way (a meter sample being taken
+        keeps its transaction), so the caller leaves it as it is."""
+        tx.invalid_id = False
+        tx.suspended_by_csms = True
+        if not self.adapter.settings.stop_transaction_on_invalid_id:
+            self._emit_transaction(tx)
+            return False
+        try:
+            asyncio.get_running_loop().call_soon(self._end_capped, connector, tx)
+        except RuntimeError:  # no loop (a restore outside one): nothing is under way
+            self._end_capped(connector, tx)
+        return True
+
+    def _end_capped(self, connector: ConnectorState, tx: Transaction) -> None:
+        if connector.transaction is tx:
+            self._end_transaction(connector, "InvalidIdEnergyLimit")

@@ -52,6 +52,8 @@ class Transaction:
         "energy_wh",
         "evse_id",
         "id_tag",
+        "interval_samples",
+        "invalid_id",
         "meter_start_wh",
         "meter_stop_wh",
         "ref",
@@ -90,6 +92,11 @@ class Transaction:
         self.reservation_id: int | None = None
         self.suspended_by_csms = False
         self.start_pending = False
+        #: Its id tag was found invalid after the start and it charges on, up to
+        #: MaxEnergyOnInvalidId; then StopTransactionOnInvalidId decides.
+        self.invalid_id = False
+        #: Samples taken every TxEndedInterval for the 2.0.1 TransactionEvent Ended.
+        self.interval_samples: list[MeterSample] = []
 
     @property
     def ended(self) -> bool:
@@ -114,6 +121,8 @@ class Transaction:
             "meter_stop_wh": self.meter_stop_wh,
             "stop_reason": self.stop_reason,
             "stop_id_tag": self.stop_id_tag,
+            "interval_samples": [sample_to_state(s) for s in self.interval_samples],
+            "invalid_id": self.invalid_id,
         }
 
     @classmethod
@@ -140,6 +149,8 @@ class Transaction:
         tx.stop_reason = data["stop_reason"]
         tx.stop_id_tag = data["stop_id_tag"]
         tx.start_pending = False
+        tx.interval_samples = [sample_from_state(s) for s in data.get("interval_samples", ())]
+        tx.invalid_id = bool(data.get("invalid_id"))
         return tx
 
 
@@ -159,12 +170,15 @@ class ConnectorState:
         "limit_due",
         "limit_kw",
         "operative",
+        "pending_start",
         "power_kw",
         "rebooting",
         "register_wh",
+        "reported_status",
         "reservation",
         "scheduled_operative",
         "status",
+        "status_since",
         "transaction",
         "vehicle",
         "vehicle_ref",
@@ -177,6 +191,10 @@ class ConnectorState:
         self.evse_id = evse_id
         self.current_type: CurrentType = config.current_type
         self.status = "Available"
+        #: The status the CSMS was last sent, and since when (monotonic) a status held
+        #: back by MinimumStatusDuration holds (see status_report.py).
+        self.reported_status: str | None = None
+        self.status_since: float | None = None
         self.error_code: str | None = None
         self.fault_info: str | None = None
         self.finishing = False
@@ -188,6 +206,8 @@ class ConnectorState:
         self.vehicle_status: str | None = None
         self.transaction: Transaction | None = None
         self.reservation: Reservation | None = None
+        #: A remote start waiting for the vehicle (a PendingStart, see pending_start.py).
+        self.pending_start: Any = None
         self.register_wh = config.register_wh
         self.power_kw = 0.0
         self.current_a = 0.0

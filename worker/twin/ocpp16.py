@@ -11,21 +11,28 @@ Choices worth knowing:
   charge point (re)boots, not when its websocket reconnects. After a reconnect
   the twin sends StatusNotifications for connector 0 and every connector, then
   the queued transaction messages. A Reset does boot again.
-* RemoteStartTransaction is Accepted only if a vehicle is plugged in on the
-  connector (without connectorId: on a free connector); a twin cannot plug a
-  vehicle in by itself. The Authorize (AuthorizeRemoteTxRequests) and the
-  StartTransaction follow the answer.
+* RemoteStartTransaction starts on the connector's vehicle (without connectorId:
+  the first free connector with one). With no vehicle plugged in, it is Accepted
+  while ConnectionTimeOut is above 0: the connector is Preparing until a vehicle
+  is plugged in or the timeout cancels it (:mod:`worker.twin.pending_start`).
+  The Authorize (AuthorizeRemoteTxRequests) and the StartTransaction follow the
+  answer.
+* MinimumStatusDuration: a connector status is reported once it has held that
+  long (:mod:`worker.twin.status_report`). MaxEnergyOnInvalidId: an id tag found
+  invalid in StartTransaction.conf charges on up to that energy before
+  StopTransactionOnInvalidId applies (the StopTransaction's reason DeAuthorized).
 * Clock-aligned data (ClockAlignedDataInterval > 0): on each interval boundary
   (counted from midnight UTC) while connected, every connector sends a
   Sample.Clock MeterValues with the MeterValuesAlignedData measurands, queued
   with its transactionId while a transaction runs. With StopTxnAlignedData, the
   values taken during a transaction go in its StopTransaction's transactionData;
   they are kept in memory only (a worker restart loses them).
+* StopTransactionOnEVSideDisconnect false: unplugging leaves the transaction
+  running (SuspendedEV, nothing drawn) until it is stopped or a vehicle is
+  plugged back in.
 * Configuration keys that are stored and reported but change nothing in the
-  simulation: ConnectionTimeOut, MinimumStatusDuration, BlinkRepeat,
-  LightIntensity, MaxEnergyOnInvalidId, ResetRetries,
-  UnlockConnectorOnEVSideDisconnect, and StopTransactionOnEVSideDisconnect
-  (unplugging always ends the transaction).
+  simulation: BlinkRepeat, LightIntensity, ResetRetries,
+  UnlockConnectorOnEVSideDisconnect.
 * CALLERROR codes use the 1.6 words (FormationViolation, OccurenceConstraint-
   Violation). A frame whose message id cannot be read is answered with message
   id ``"-1"`` (the rule of OCPP 2.0.1, which 1.6 leaves open). An action that
@@ -164,6 +171,12 @@ KEYS: dict[str, KeyDef] = {
 }
 _KEYS_BY_LOWER = {name.lower(): name for name in KEYS}
 
+#: The core's stop reasons that 1.6 has no word for → its Reason.
+_STOP_REASONS: dict[str, str] = {
+    # MaxEnergyOnInvalidId delivered: ended because of StartTransaction.conf's status.
+    "InvalidIdEnergyLimit": "DeAuthorized",
+}
+
 #: Keys the core acts on, and the setting each one feeds.
 _SETTINGS: dict[str, str] = {
     "HeartbeatInterval": "heartbeat_interval",
@@ -180,6 +193,9 @@ _SETTINGS: dict[str, str] = {
     "TransactionMessageAttempts": "transaction_message_attempts",
     "TransactionMessageRetryInterval": "transaction_message_retry_interval",
     "WebSocketPingInterval": "websocket_ping_interval",
+    "ConnectionTimeOut": "connection_timeout",
+    "MinimumStatusDuration": "minimum_status_duration",
+    "MaxEnergyOnInvalidId": "max_energy_on_invalid_id",
 }
 
 
@@ -399,7 +415,7 @@ class Ocpp16Adapter(OcppJAdapter, ChargePoint):
             "transactionId": int(transaction.csms_transaction_id),
         }
         if transaction.stop_reason:
-            payload["reason"] = transaction.stop_reason
+            payload["reason"] = _STOP_REASONS.get(transaction.stop_reason, transaction.stop_reason)
         if transaction.stop_id_tag:
             payload["idTag"] = transaction.stop_id_tag
         aligned = list(self._stop_aligned.get(transaction.ref, ())) if self._stop_aligned else []

@@ -131,6 +131,9 @@ _STOP: dict[str, tuple[str, str]] = {
     "PowerLoss": ("AbnormalCondition", "PowerLoss"),
     "EmergencyStop": ("AbnormalCondition", "EmergencyStop"),
     "EnergyLimitReached": ("EnergyLimitReached", "EnergyLimitReached"),
+    # MaxEnergyOnInvalidId delivered: the energy is what triggers the stop, the
+    # invalid idToken why the transaction ends.
+    "InvalidIdEnergyLimit": ("EnergyLimitReached", "DeAuthorized"),
 }
 
 #: The core's transaction status → 2.0.1 ChargingStateEnumType (else EVConnected).
@@ -143,6 +146,7 @@ _CHARGING_STATE = {
 _HEARTBEAT = variable("OCPPCommCtrlr", "HeartbeatInterval")
 _TX_STARTED = variable("SampledDataCtrlr", "TxStartedMeasurands")
 _TX_ENDED = variable("SampledDataCtrlr", "TxEndedMeasurands")
+_TX_STOP_POINT = variable("TxCtrlr", "TxStopPoint")
 _ALIGNED = variable("AlignedDataCtrlr", "Measurands")
 _ALIGNED_ENABLED = variable("AlignedDataCtrlr", "Enabled")
 _ALIGNED_INTERVAL = variable("AlignedDataCtrlr", "Interval")
@@ -380,6 +384,17 @@ class Ocpp201Adapter(OcppJAdapter, ChargePoint):
             "event_id": self._event_id,
             **({"display_messages": self._display.to_state()} if self._display else {}),
             **({"monitoring": self._monitoring.to_state()} if self._monitoring else {}),
+            "remote_starts": {
+                id_tag: {
+                    "remote_start_id": start.remote_start_id,
+                    "id_token_type": start.id_token_type,
+                    "requested_at": time_to_state(start.requested_at),
+                    "connector_ids": list(start.connector_ids)
+                    if start.connector_ids is not None
+                    else None,
+                }
+                for id_tag, start in (self._remote_starts or {}).items()
+            },
         }
 
     def restore_state(self, data: dict[str, Any]) -> None:
@@ -396,6 +411,19 @@ class Ocpp201Adapter(OcppJAdapter, ChargePoint):
             self._display = DisplayMessages.from_state(data["display_messages"])
         if data.get("monitoring"):
             self._monitoring = Monitoring.from_state(data["monitoring"])
+        for id_tag, start in (data.get("remote_starts") or {}).items():
+            requested_at = time_from_state(start["requested_at"])
+            if requested_at is None:
+                continue
+            ids = start["connector_ids"]
+            if self._remote_starts is None:
+                self._remote_starts = {}
+            self._remote_starts[id_tag] = _RemoteStart(
+                start["remote_start_id"],
+                start["id_token_type"],
+                requested_at,
+                tuple(ids) if ids is not None else None,
+            )
 
     def transaction_state(self, transaction: Any) -> dict[str, Any] | None:
         # Made now if no event was sent yet, as the first send would (same match
@@ -516,6 +544,8 @@ class Ocpp201Adapter(OcppJAdapter, ChargePoint):
         if connector is None:
             return
         wire = CONNECTOR_STATUS.get(status, "Unavailable")
+        if wire == "Occupied" and connector.vehicle is None:
+            wire = "Available"  # no cable: a kept transaction, or one awaiting the EV
         last = self._last_status.get(connector_id) if self._last_status else None
         if force or wire != last:
             evse_id, evse_connector_id = self._evse_of(connector_id)
@@ -539,10 +569,13 @@ class Ocpp201Adapter(OcppJAdapter, ChargePoint):
         state = self._tx.get(tx.ref) if tx is not None and self._tx else None
         if tx is not None and state is not None and state.seq_no > 0:
             charging = _CHARGING_STATE.get(status)
+            trigger = "ChargingStateChanged"
+            if connector.vehicle is None:
+                charging, trigger = "Idle", "EVCommunicationLost"
+            elif state.charging_state == "Idle":
+                trigger = "CablePluggedIn"
             if charging is not None and charging != state.charging_state:
-                await self._transaction_event(
-                    tx, "Updated", "ChargingStateChanged", twin.now(), queued=False
-                )
+                await self._transaction_event(tx, "Updated", trigger, twin.now(), queued=False)
 
     async def _notify_event(
         self,
@@ -611,6 +644,8 @@ class Ocpp201Adapter(OcppJAdapter, ChargePoint):
         if state is None:
             remote = self._remote_starts.pop(tx.id_tag, None) if self._remote_starts else None
             within = 2 * self.twin.response_timeout * self.twin.clock.speed + 1
+            # A remote start may wait for the vehicle up to EVConnectionTimeOut.
+            within += self.settings.connection_timeout
             if remote is not None and remote.started(tx, within):
                 state = _TxState(remote.remote_start_id, remote.id_token_type)
             else:
@@ -641,9 +676,7 @@ class Ocpp201Adapter(OcppJAdapter, ChargePoint):
             "Ended",
             trigger,
             transaction.end_time,
-            meter=self._register_value(
-                transaction.meter_stop_wh, transaction.end_time, "Transaction.End", _TX_ENDED
-            ),
+            meter=self._ended_meter_values(transaction),
         )
         if self._tx:
             self._tx.pop(transaction.ref, None)
@@ -688,7 +721,7 @@ class Ocpp201Adapter(OcppJAdapter, ChargePoint):
         trigger: str,
         at: datetime,
         *,
-        meter: dict[str, Any] | None = None,
+        meter: dict[str, Any] | list[dict[str, Any]] | None = None,
         queued: bool = True,
     ) -> Any:
         """Send one TransactionEvent; its seqNo is taken and advanced under a lock so
@@ -711,11 +744,13 @@ class Ocpp201Adapter(OcppJAdapter, ChargePoint):
                 finally:
                     state.seq_no -= 1
             info: dict[str, Any] = {"transactionId": tx.ref}
+            unplugged = self._unplugged(tx)
             if event_type == "Ended":
-                charging = "Idle" if tx.stop_reason == "EVDisconnected" else "EVConnected"
+                idle = tx.stop_reason == "EVDisconnected" or unplugged
+                charging = "Idle" if idle else "EVConnected"
                 info["stoppedReason"] = _STOP.get(tx.stop_reason or "", ("", "Other"))[1]
             else:
-                charging = _CHARGING_STATE.get(tx.status, "EVConnected")
+                charging = "Idle" if unplugged else _CHARGING_STATE.get(tx.status, "EVConnected")
             if charging != state.charging_state:
                 info["chargingState"] = charging
             if event_type == "Started" and state.remote_start_id is not None:
@@ -727,8 +762,10 @@ class Ocpp201Adapter(OcppJAdapter, ChargePoint):
                 "seqNo": state.seq_no,
                 "transactionInfo": info,
             }
-            if meter and meter["sampledValue"]:
-                payload["meterValue"] = [meter]
+            meters = meter if isinstance(meter, list) else [meter] if meter else []
+            meters = [m for m in meters if m["sampledValue"]]
+            if meters:
+                payload["meterValue"] = meters
             if self._was_offline(at):
                 payload["offline"] = True
             if event_type == "Started" or state.seq_no == 0:
@@ -750,6 +787,22 @@ class Ocpp201Adapter(OcppJAdapter, ChargePoint):
             self.twin.mark_progressed()
             return result
 
+    def _unplugged(self, tx: Any) -> bool:
+        """A transaction that runs on with no vehicle on its connector."""
+        connector = self.twin.connector(tx.connector_id)
+        return connector is not None and connector.transaction is tx and connector.vehicle is None
+
+    def start_abandoned(self, id_tag: str) -> None:
+        if self._remote_starts:
+            self._remote_starts.pop(id_tag, None)
+
+    def keeps_transaction_when_unplugged(self) -> bool:
+        """StopTxOnEVSideDisconnect false keeps it, unless EVConnected is a TxStopPoint
+        (then unplugging is where the transaction ends, E06)."""
+        if self.settings.stop_transaction_on_ev_side_disconnect:
+            return False
+        return "EVConnected" not in typed(_TX_STOP_POINT, self.value(_TX_STOP_POINT))
+
     @staticmethod
     def _id_token_for(tx: Any, state: _TxState, event_type: str) -> dict[str, Any] | None:
         if event_type == "Started":
@@ -757,6 +810,23 @@ class Ocpp201Adapter(OcppJAdapter, ChargePoint):
         if event_type == "Ended" and tx.stop_id_tag:
             return {"idToken": tx.stop_id_tag, "type": LOCAL_ID_TOKEN_TYPE}
         return None
+
+    def _ended_meter_values(self, tx: Any) -> list[dict[str, Any]]:
+        """The Ended event's meterValue list: the TxEndedMeasurands at the start, every
+        TxEndedInterval from the start (when above 0), and at the end."""
+        measurands = typed(_TX_ENDED, self.value(_TX_ENDED))
+        begin = self._register_value(
+            tx.meter_start_wh, tx.start_time, "Transaction.Begin", _TX_ENDED
+        )
+        end = self._register_value(tx.meter_stop_wh, tx.end_time, "Transaction.End", _TX_ENDED)
+        values = [begin] if begin else []
+        for sample in tx.interval_samples:
+            value = self.meter_value(sample, measurands)
+            if value["sampledValue"]:
+                values.append(value)
+        if end:
+            values.append(end)
+        return values
 
     def _register_value(
         self, wh: int | None, at: datetime | None, context: str, measurands_var: Any

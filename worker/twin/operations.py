@@ -41,31 +41,43 @@ class OperationsMixin:
     ) -> bool:
         """Decide on a RemoteStartTransaction; if accepted, start after the answer.
 
-        A vehicle must be plugged in on the connector (a twin cannot plug one in by
-        itself): without ``connector_id`` the first connector with a vehicle and no
-        transaction is used; with none the answer is Rejected.
+        Without ``connector_id`` the first connector with a vehicle and no transaction
+        is used. A connector without a vehicle (the one asked for, or else the first
+        free one) is taken while the connection timeout is above 0: it waits that long
+        for a vehicle (see :mod:`worker.twin.pending_start`). Else the answer is
+        Rejected.
         """
         if connector_id is not None:
             connector = self._connectors.get(connector_id)
             candidates = [connector] if connector is not None else []
         else:
             candidates = list(self._connectors.values())
-        chosen = None
+        if profile is not None and profile.purpose != "TxProfile":
+            return False
+        chosen = self._free_connector([c for c in candidates if c.vehicle is not None], id_tag)
+        if chosen is not None:
+            self.adapter.after_answer(
+                lambda: self.spawn(self._remote_start(chosen, id_tag, profile))
+            )
+            return True
+        if not self._can_await_vehicle():
+            return False
+        waiting = self._free_connector([c for c in candidates if c.vehicle is None], id_tag)
+        if waiting is None:
+            return False
+        self.adapter.after_answer(lambda: self._await_vehicle(waiting, id_tag, profile))
+        return True
+
+    def _free_connector(
+        self, candidates: list[ConnectorState], id_tag: str
+    ) -> ConnectorState | None:
         for connector in candidates:
-            if connector.vehicle is None:
-                continue
             try:
                 self._check_can_start(connector, id_tag)
             except InvalidState:
                 continue
-            chosen = connector
-            break
-        if chosen is None:
-            return False
-        if profile is not None and profile.purpose != "TxProfile":
-            return False
-        self.adapter.after_answer(lambda: self.spawn(self._remote_start(chosen, id_tag, profile)))
-        return True
+            return connector
+        return None
 
     async def _remote_start(
         self, connector: ConnectorState, id_tag: str, profile: ChargingProfile | None
@@ -121,7 +133,11 @@ class OperationsMixin:
         if self._out_of_service(connector):
             return "Unavailable"
         existing = connector.reservation
-        if connector.transaction is not None or connector.vehicle is not None:
+        if (
+            connector.transaction is not None
+            or connector.vehicle is not None
+            or connector.pending_start is not None
+        ):
             return "Occupied"
         if existing is not None and existing.id != reservation_id:
             return "Occupied"
@@ -190,6 +206,8 @@ class OperationsMixin:
         for connector in self._connectors.values():
             if connector.transaction is not None:
                 self._end_transaction(connector, reason)
+            if connector.pending_start is not None:  # a reboot forgets an incipient one
+                self._cancel_pending_start(connector)
         await self.queue.wait_empty(RESET_FLUSH_TIMEOUT)
         self._boot_reason = "RemoteReset"
         self._needs_boot = True
@@ -207,6 +225,8 @@ class OperationsMixin:
         for connector in connectors:
             if connector.transaction is not None:
                 self._end_transaction(connector, reason)
+            if connector.pending_start is not None:
+                self._cancel_pending_start(connector)
             connector.rebooting = True
             self._refresh(connector)
         self.spawn(self._end_evse_restart(connectors))

@@ -300,6 +300,15 @@ class ProtocolAdapter(ABC):
         """The boot answer set the heartbeat interval: store it (1.6: the
         HeartbeatInterval key) and update :attr:`settings`."""
 
+    def keeps_transaction_when_unplugged(self) -> bool:
+        """Whether a transaction goes on when the vehicle is unplugged (1.6:
+        StopTransactionOnEVSideDisconnect is false)."""
+        return not self.settings.stop_transaction_on_ev_side_disconnect
+
+    def start_abandoned(self, id_tag: str) -> None:
+        """A remote start for ``id_tag`` came to nothing (no vehicle in time)."""
+        return None
+
     def save_state(self) -> dict[str, Any]:
         """What the version keeps beyond the core's state (plain JSON data), for
         :meth:`ChargePointTwin.save_state`; per transaction see

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from worker.twin.model import ConnectorState, QueuedMessage, Reservation, Transaction
+from worker.twin.pending_start import PendingStart
 from worker.twin.state import (
     STATE_VERSION,
     StateError,
@@ -124,6 +125,9 @@ class SavedStateMixin:
                 "parent_id_tag": reservation.parent_id_tag,
                 "expiry": time_to_state(reservation.expiry),
             },
+            "pending_start": connector.pending_start.save_state()
+            if connector.pending_start is not None
+            else None,
             "vehicle": vehicle_to_state(vehicle) if vehicle is not None else None,
             "vehicle_ref": connector.vehicle_ref,
             "vehicle_status": connector.vehicle_status,
@@ -319,6 +323,10 @@ class SavedStateMixin:
                 reservation["parent_id_tag"],
                 expiry,
             )
+        pending = data.get("pending_start")
+        if pending is not None and pending.get("authorized"):
+            # One whose Authorize was still out is lost with that answer.
+            connector.pending_start = PendingStart.from_state(pending)
         vehicle = data["vehicle"]
         connector.vehicle = vehicle_from_state(vehicle) if vehicle is not None else None
         connector.vehicle_ref = data["vehicle_ref"]

@@ -147,6 +147,8 @@ class SessionMixin:
             # Reported as the CSMS hears it, even when unchanged: whoever stored the
             # status meanwhile (a host that marked it Unavailable, say) learns it again.
             connector.status = self._derive_status(connector)
+            connector.reported_status = connector.status
+            connector.status_since = None
             self.sink(self._connector_event(connector))
             self.mark_changed()
             await self._send_status(

@@ -48,6 +48,8 @@ class TransactionsMixin:
         if connector.error_code is not None or self._cp_fault is not None:
             raise InvalidState(f"connector {connector_id} is Faulted; clear the fault first")
         reservation = connector.reservation
+        if connector.pending_start is not None:
+            id_tag = connector.pending_start.id_tag
         if reservation is not None and id_tag not in (
             reservation.id_tag,
             reservation.parent_id_tag,
@@ -58,19 +60,34 @@ class TransactionsMixin:
             )
         if status == "Unavailable":
             raise InvalidState(f"connector {connector_id} is Unavailable")
+        pending = connector.pending_start
         connector.vehicle = vehicle
         connector.vehicle_ref = vehicle_ref
         connector.finishing = False
         self._set_vehicle_status(connector, "plugged-in")
-        return self._publish(connector)
+        if connector.transaction is not None:
+            # Back into a transaction that outlived the unplug: charging resumes.
+            self._integrate(connector)
+            self._refresh(connector)
+            self._emit_transaction(connector.transaction)
+            return self._connector_event(connector)
+        event = self._publish(connector)
+        if pending is not None:
+            self._start_pending(connector)  # the remote start waited for this vehicle
+        return event
 
     async def unplug(self, connector_id: int) -> ConnectorChanged:
-        """Unplug the vehicle; a running transaction ends with EVDisconnected."""
+        """Unplug the vehicle. A running transaction ends with EVDisconnected, unless the
+        configuration keeps it (1.6 StopTransactionOnEVSideDisconnect false; 2.0.1
+        StopTxOnEVSideDisconnect false and EVConnected not a TxStopPoint): then it goes
+        on, drawing nothing (SuspendedEV), until stopped or the vehicle is back."""
         connector = self._get_connector(connector_id)
         if connector.vehicle is None:
             raise InvalidState(f"no vehicle is plugged in on connector {connector_id}")
         if connector.transaction is not None:
-            self._end_transaction(connector, "EVDisconnected")
+            self._integrate(connector)
+            if not self.adapter.keeps_transaction_when_unplugged():
+                self._end_transaction(connector, "EVDisconnected")
         return self._unplug(connector)
 
     async def end_sessions(self, reason: str = "Other", timeout: float = 10.0) -> bool:
@@ -104,6 +121,10 @@ class TransactionsMixin:
                     "ready-to-charge",
                 )
             )
+        if connector.transaction is not None:
+            self._refresh(connector)
+            self._emit_transaction(connector.transaction)
+            return self._connector_event(connector)
         return self._publish(connector)
 
     async def start_transaction(
@@ -163,6 +184,11 @@ class TransactionsMixin:
         if tx.suspended_by_csms:
             outcome = "stopped it" if tx.ended else "the transaction is suspended"
             raise Rejected(f"CSMS did not accept id tag {id_tag} in StartTransaction; {outcome}")
+        if tx.invalid_id:
+            raise Rejected(
+                f"CSMS did not accept id tag {id_tag} in StartTransaction; the transaction "
+                "charges on up to MaxEnergyOnInvalidId"
+            )
         return self._transaction_event(tx)
 
     def _check_can_start(
@@ -178,6 +204,11 @@ class TransactionsMixin:
         if connector.transaction is not None:
             raise InvalidState(
                 f"connector {cid} already has transaction {connector.transaction.ref} running"
+            )
+        if connector.pending_start is not None:
+            raise InvalidState(
+                f"connector {cid} waits for a vehicle for the remote start of id tag "
+                f"{connector.pending_start.id_tag}; plug one in"
             )
         reservation = connector.reservation
         if (
@@ -340,6 +371,12 @@ class TransactionsMixin:
         if tx.ended:
             return
         self._integrate(connector)
+        cap = self.adapter.settings.max_energy_on_invalid_id
+        if cap > tx.energy_wh:
+            tx.invalid_id = True
+            self._refresh(connector)
+            self._emit_transaction(tx)
+            return
         tx.suspended_by_csms = True
         if self.adapter.settings.stop_transaction_on_invalid_id:
             self._end_transaction(connector, "DeAuthorized")

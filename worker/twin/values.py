@@ -107,6 +107,14 @@ class SessionSettings:
     allow_offline_tx_for_unknown_id: bool = False
     stop_transaction_on_ev_side_disconnect: bool = True
     stop_transaction_on_invalid_id: bool = True
+    #: 1.6 ConnectionTimeOut / 2.0.1 TxCtrlr.EVConnectionTimeOut (s).
+    connection_timeout: int = 60
+    #: 1.6 MinimumStatusDuration (s); 0: every status is reported at once.
+    minimum_status_duration: int = 0
+    #: Wh a transaction may still draw once its id tag turned out invalid (0: none).
+    max_energy_on_invalid_id: int = 0
+    #: 2.0.1 SampledDataCtrlr.TxEndedInterval (s); 0: the Ended event's values only at the end.
+    tx_ended_interval: int = 0
     transaction_message_attempts: int = 3
     transaction_message_retry_interval: int = 60
     websocket_ping_interval: int = 0
