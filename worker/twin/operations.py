@@ -186,12 +186,27 @@ class OperationsMixin:
         self.adapter.after_answer(lambda: self.spawn(self._reset(hard)))
 
     async def _reset(self, hard: bool) -> None:
-        reason = "HardReset" if hard else "SoftReset"
+        await self.reboot("HardReset" if hard else "SoftReset", "RemoteReset")
+
+    async def end_transactions(self, reason: str) -> None:
+        """End every running transaction with ``reason`` and give their messages
+        (a while) to reach the CSMS."""
         for connector in self._connectors.values():
             if connector.transaction is not None:
                 self._end_transaction(connector, reason)
         await self.queue.wait_empty(RESET_FLUSH_TIMEOUT)
-        self._boot_reason = "RemoteReset"
+
+    def booted(self) -> bool:
+        """Online with the boot accepted since the last reboot."""
+        return self.online and not self._needs_boot
+
+    async def reboot(self, stop_reason: str, boot_reason: str) -> None:
+        """Reboot as a charger does: transactions end with ``stop_reason``, then the
+        twin reconnects and boots with ``boot_reason`` (a 2.0.1 BootReasonEnumType
+        word); returns once the reboot has begun (:meth:`booted` is False until the
+        CSMS accepts the new boot)."""
+        await self.end_transactions(stop_reason)
+        self._boot_reason = boot_reason
         self._needs_boot = True
         self._boot_status = None
         if self._loop is not None:
