@@ -42,7 +42,12 @@ from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 from ocpp.exceptions import NotImplementedError as OcppNotImplemented
-from ocpp.exceptions import NotSupportedError, OccurrenceConstraintViolationError, OCPPError
+from ocpp.exceptions import (
+    NotSupportedError,
+    OccurrenceConstraintViolationError,
+    OCPPError,
+    PropertyConstraintViolationError,
+)
 from ocpp.routing import on
 from ocpp.v201 import ChargePoint, call_result
 from ocpp.v201.enums import Action
@@ -54,6 +59,13 @@ from worker.twin.device_model import (
     DeviceModel,
     typed,
     variable,
+)
+from worker.twin.firmware import (
+    FirmwareAdapterMixin,
+    FirmwareUpdate,
+    LogUpload,
+    certificate_well_formed,
+    diagnostics_file_name,
 )
 from worker.twin.model import QueuedMessage
 from worker.twin.protocol import (
@@ -191,7 +203,22 @@ def _id_tag_info(data: Any) -> IdTagInfo:
     )
 
 
-class Ocpp201Adapter(OcppJAdapter, ChargePoint):
+#: The firmware module's upload words → UploadLogStatusEnumType.
+_LOG_STATUS = {"UploadFailed": "UploadFailure"}
+
+
+def _required_time(field: str, value: str) -> datetime:
+    """A date-time the CSMS sent, in UTC when it gives no offset; a CALLERROR if it is
+    not one."""
+    when = parse_time(value)
+    if when is None:
+        raise PropertyConstraintViolationError(
+            details={"cause": f"{field} is not a date-time: {value!r}"}
+        )
+    return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
+
+
+class Ocpp201Adapter(FirmwareAdapterMixin, OcppJAdapter, ChargePoint):
     """OCPP 2.0.1 for one twin."""
 
     subprotocol: ClassVar[str] = "ocpp2.0.1"
@@ -328,6 +355,7 @@ class Ocpp201Adapter(OcppJAdapter, ChargePoint):
                 for start, end in self._offline_periods or ()
             ],
             "event_id": self._event_id,
+            "firmware": self.firmware_state(),
         }
 
     def restore_state(self, data: dict[str, Any]) -> None:
@@ -340,6 +368,7 @@ class Ocpp201Adapter(OcppJAdapter, ChargePoint):
         ]
         self._offline_periods = [(a, b) for a, b in periods if a and b] or None
         self._event_id = int(data.get("event_id", 0))
+        self.restore_firmware_state(data.get("firmware"))
 
     def transaction_state(self, transaction: Any) -> dict[str, Any] | None:
         # Made now if no event was sent yet, as the first send would (same match
@@ -1140,6 +1169,93 @@ class Ocpp201Adapter(OcppJAdapter, ChargePoint):
         status = self.twin.authorizer.update_list(version_number, update_type, parsed)
         return call_result.SendLocalList(status=status)
 
+    # -- CSMS → twin: firmware and logs (worker.twin.firmware) --------------------------------
+
+    @on(Action.update_firmware)
+    def on_update_firmware(
+        self,
+        request_id: int,
+        firmware: dict[str, Any],
+        retries: int | None = None,
+        retry_interval: int | None = None,
+        **_: Any,
+    ) -> call_result.UpdateFirmware:
+        certificate = firmware.get("signing_certificate")
+        if certificate is not None and not certificate_well_formed(certificate):
+            return call_result.UpdateFirmware(
+                status="InvalidCertificate",
+                status_info={"reasonCode": "InvalidCertificate"},
+            )
+        install = firmware.get("install_date_time")
+        update = FirmwareUpdate(
+            "v201",
+            firmware["location"],
+            _required_time("retrieveDateTime", firmware["retrieve_date_time"]),
+            request_id=request_id,
+            install_at=_required_time("installDateTime", install) if install else None,
+            retries=max(retries or 0, 0),
+            retry_interval=max(retry_interval or 0, 0),
+            signature=firmware.get("signature"),
+            signing_certificate=certificate,
+        )
+        replaced = self.firmware().start_update(update)
+        return call_result.UpdateFirmware(status="AcceptedCanceled" if replaced else "Accepted")
+
+    @on(Action.get_log)
+    def on_get_log(
+        self,
+        log: dict[str, Any],
+        log_type: str,
+        request_id: int,
+        retries: int | None = None,
+        retry_interval: int | None = None,
+        **_: Any,
+    ) -> call_result.GetLog:
+        oldest, latest = log.get("oldest_timestamp"), log.get("latest_timestamp")
+        file_name = diagnostics_file_name(self.id, self.twin.now(), log_type)
+        upload = LogUpload(
+            "log",
+            log["remote_location"],
+            file_name,
+            request_id=request_id,
+            log_type=log_type,
+            oldest=_required_time("oldestTimestamp", oldest) if oldest else None,
+            latest=_required_time("latestTimestamp", latest) if latest else None,
+            retries=max(retries or 0, 0),
+            retry_interval=max(retry_interval or 0, 0),
+        )
+        replaced = self.firmware().start_upload(upload)
+        return call_result.GetLog(
+            status="AcceptedCanceled" if replaced else "Accepted", filename=file_name
+        )
+
+    async def send_firmware_status(self, update: FirmwareUpdate, status: str) -> None:
+        await self._call(
+            "FirmwareStatusNotification", {"status": status, "requestId": update.request_id}
+        )
+
+    async def send_upload_status(self, upload: LogUpload, status: str) -> None:
+        payload = {"status": _LOG_STATUS.get(status, status), "requestId": upload.request_id}
+        await self._call("LogStatusNotification", payload)
+
+    async def send_triggered_firmware_status(self) -> None:
+        """The update's current status with its requestId, or Idle (L01.FR.25)."""
+        simulator = self._firmware
+        update = simulator.update if simulator is not None else None
+        status = self.firmware_status()
+        if update is None or status == "Idle":
+            await self._call("FirmwareStatusNotification", {"status": "Idle"})
+        else:
+            await self.send_firmware_status(update, status)
+
+    async def send_triggered_log_status(self) -> None:
+        """Uploading with the GetLog's requestId during its upload, else Idle (N01.FR.18)."""
+        upload = self.upload_in_progress("log")
+        if upload is None:
+            await self._call("LogStatusNotification", {"status": "Idle"})
+        else:
+            await self.send_upload_status(upload, "Uploading")
+
     # -- CSMS → twin: the rest ------------------------------------------------------------------
 
     @on(Action.trigger_message)
@@ -1175,9 +1291,9 @@ class Ocpp201Adapter(OcppJAdapter, ChargePoint):
                 return rejected
             send = lambda: self._send_triggered_transaction_events(running)  # noqa: E731
         elif requested_message == "FirmwareStatusNotification":
-            send = lambda: self._call("FirmwareStatusNotification", {"status": "Idle"})  # noqa: E731
+            send = self.send_triggered_firmware_status
         elif requested_message == "LogStatusNotification":
-            send = lambda: self._call("LogStatusNotification", {"status": "Idle"})  # noqa: E731
+            send = self.send_triggered_log_status
         else:
             return call_result.TriggerMessage(status="NotImplemented")
         self.after_answer(lambda: twin.spawn(send()))
