@@ -216,7 +216,13 @@ async def test_get_diagnostics_uploads_a_file(
 
 @pytest.mark.parametrize(
     "location",
-    ["ftp://127.0.0.1/diagnostics/", "https://diagnostics.example.com/up/", "no url at all"],
+    [
+        "ftp://127.0.0.1/diagnostics/",
+        "https://diagnostics.example.com/up/",
+        "http://127.0.0.1:notaport/up/",
+        "http://127.0.0.1:1/closed-port/",
+        "no url at all",
+    ],
 )
 async def test_get_diagnostics_elsewhere_fails(
     twin: ChargePointTwin, csms: ScriptedCsms, location: str

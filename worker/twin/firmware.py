@@ -159,6 +159,7 @@ def upload_target(location: str, file_name: str) -> str | None:
     try:
         parts = urlsplit(location)
         host = parts.hostname
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
     except ValueError:
         return None
     if parts.scheme.lower() not in ("http", "https") or host not in LOCAL_HOSTS:
@@ -385,7 +386,12 @@ class FirmwareSimulator:
                 attempt += 1
                 await self._report_upload(upload, "Uploading")
                 await self.twin.clock.sleep(UPLOAD_SECONDS)
-                if await self._put(upload):
+                try:
+                    uploaded = await self._put(upload)
+                except Exception:
+                    logger.exception("%s: upload to %s failed", self._cid, upload.location)
+                    uploaded = False
+                if uploaded:
                     status = "Uploaded"
                     break
                 if attempt > upload.retries:
@@ -411,7 +417,7 @@ class FirmwareSimulator:
                 response = await client.put(
                     target, content=body, headers={"Content-Type": "text/plain; charset=utf-8"}
                 )
-        except httpx.HTTPError as error:
+        except (httpx.HTTPError, httpx.InvalidURL, OSError) as error:
             logger.info("%s: upload to %s failed: %s", self._cid, target, error)
             return False
         if response.is_success:
