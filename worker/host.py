@@ -182,6 +182,7 @@ class Host:
             "clear_fault": self._clear_fault,
             "remove": self._remove,
             "data_transfer": self._data_transfer,
+            "set_firmware_failure": self._set_firmware_failure,
         }
 
     # -- lifecycle ---------------------------------------------------------------
@@ -1028,6 +1029,10 @@ class Host:
             arguments["vendor_id"], arguments.get("message_id"), arguments.get("data")
         )
         return {"status": status, "data": data}
+
+    async def _set_firmware_failure(self, command: Command) -> dict[str, Any]:
+        twin = await self._twin(command.charge_point_id)
+        return {"firmware_failure": twin.set_firmware_failure(command.arguments["failure"])}
 
     async def _clear_fault(self, command: Command) -> dict[str, Any]:
         twin = await self._twin(command.charge_point_id)

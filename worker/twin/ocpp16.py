@@ -29,8 +29,11 @@ Choices worth knowing:
 * CALLERROR codes use the 1.6 words (FormationViolation, OccurenceConstraint-
   Violation). A frame whose message id cannot be read is answered with message
   id ``"-1"`` (the rule of OCPP 2.0.1, which 1.6 leaves open). An action that
-  is unknown, or known but not handled here (GetDiagnostics, UpdateFirmware,
-  the security extension...), is answered NotImplemented.
+  is unknown, or known but not handled here (the security extension's
+  certificates...), is answered NotImplemented.
+* Firmware updates, diagnostics and logs are simulated by :mod:`worker.twin.firmware`;
+  the adapter builds the 1.6 messages (FirmwareStatusNotification for UpdateFirmware,
+  SignedFirmwareStatusNotification for SignedUpdateFirmware).
 * Schema validation of what the CSMS sends (its CALLs, and the answers whose
   content the twin uses: see ``validated_answers``) runs in the event loop. The
   twin's own CALLs are built as camelCase dicts and checked against the 1.6

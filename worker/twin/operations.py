@@ -13,7 +13,14 @@ from datetime import datetime
 from typing import Literal
 
 from worker.twin.config import CurrentType
-from worker.twin.errors import CommandTimeout, InvalidState, NotConnected, Rejected
+from worker.twin.errors import (
+    CommandTimeout,
+    InvalidRequest,
+    InvalidState,
+    NotConnected,
+    Rejected,
+)
+from worker.twin.firmware import FIRMWARE_FAILURES, FirmwareAdapterMixin
 from worker.twin.model import ConnectorState, Reservation, Transaction
 from worker.twin.smart_charging import ChargingProfile, CompositeSchedule
 from worker.twin.values import IdTagInfo, MeterSample
@@ -180,6 +187,19 @@ class OperationsMixin:
         connector.scheduled_operative = None
         self._refresh(connector)
         return "Accepted"
+
+    def set_firmware_failure(self, failure: str) -> str:
+        """Make the next firmware updates fail at ``failure`` (download, signature,
+        install) or succeed (none); see :class:`~worker.twin.firmware.FirmwareSimulator`."""
+        if failure not in FIRMWARE_FAILURES:
+            raise InvalidRequest(
+                f"firmware failure must be one of {', '.join(FIRMWARE_FAILURES)}, not {failure!r}"
+            )
+        adapter = self.adapter
+        assert isinstance(adapter, FirmwareAdapterMixin)
+        adapter.firmware().failure = failure  # type: ignore[assignment]
+        self.mark_changed()
+        return failure
 
     def handle_reset(self, hard: bool) -> None:
         """Accept a reset: transactions end, then the twin reconnects and boots."""
