@@ -85,7 +85,7 @@ async def test_update_firmware_reboots_and_reports_installed_after_the_boot(
 ) -> None:
     await twin.plug_in(1, make_vehicle(), "veh-1")
     await twin.start_transaction(1, "TAG")
-    result = await csms.call("CS1", update(twin))
+    result = await csms.call("CS1", update(twin, location="https://example.com/fw-1.4.2.bin"))
     assert result.status == "Accepted"
     await wait_statuses(
         csms, ["Downloading", "Downloaded", "Installing", "InstallRebooting", "Installed"]
@@ -93,6 +93,7 @@ async def test_update_firmware_reboots_and_reports_installed_after_the_boot(
     assert {r.payload["requestId"] for r in csms.of("FirmwareStatusNotification")} == {5}
     boot = await csms.wait_for("BootNotification", count=2)
     assert boot.payload["reason"] == "FirmwareUpdate"
+    assert boot.payload["chargingStation"]["firmwareVersion"] == "1.4.2"
     ended = await csms.wait_for("TransactionEvent", lambda p: p["eventType"] == "Ended")
     assert ended.payload["transactionInfo"]["stoppedReason"] == "Reboot"
     names = [r.action for r in csms.received]
@@ -106,7 +107,7 @@ async def test_update_firmware_reboots_and_reports_installed_after_the_boot(
 async def test_signed_update_scheduled_install(
     twin: ChargePointTwin, csms: ScriptedCsms201
 ) -> None:
-    later = twin.now() + timedelta(minutes=10)
+    later = twin.now() + timedelta(minutes=30)  # 3 real seconds
     result = await csms.call(
         "CS1",
         update(
@@ -135,7 +136,7 @@ async def test_bad_signature_and_bad_certificate(
         "CS1", update(twin, signingCertificate="nonsense", signature=SIGNATURE)
     )
     assert rejected.status == "InvalidCertificate"
-    twin.adapter.firmware().failure = "signature"
+    twin.set_firmware_failure("signature")
     await csms.call("CS1", update(twin, signingCertificate=CERTIFICATE, signature=SIGNATURE))
     await wait_statuses(csms, ["Downloading", "Downloaded", "InvalidSignature"])
     assert len(csms.of("BootNotification")) == 1
@@ -147,13 +148,14 @@ async def test_download_retries_then_fails(twin: ChargePointTwin, csms: Scripted
     )
     assert result.status == "Accepted"
     await wait_statuses(csms, ["Downloading", "Downloading", "DownloadFailed"])
+    await eventually(lambda: not twin.adapter.firmware().updating)
     await csms.call("CS1", call.TriggerMessage(requested_message="FirmwareStatusNotification"))
     await wait_statuses(csms, ["Downloading", "Downloading", "DownloadFailed", "Idle"])
     assert all(r.valid for r in csms.received)
 
 
 async def test_installation_failure(twin: ChargePointTwin, csms: ScriptedCsms201) -> None:
-    twin.adapter.firmware().failure = "install"
+    twin.set_firmware_failure("install")
     await csms.call("CS1", update(twin))
     await wait_statuses(csms, ["Downloading", "Downloaded", "Installing", "InstallationFailed"])
     assert len(csms.of("BootNotification")) == 1
@@ -210,6 +212,7 @@ async def test_get_log_uploads_and_reports(
     assert {r.payload["requestId"] for r in csms.of("LogStatusNotification")} == {11}
     text = uploads.files[f"/logs/{result.filename}"].decode()
     assert text.startswith("# DiagnosticsLog of CS1")
+    await eventually(lambda: twin.adapter.upload_in_progress("log") is None)
     await csms.call("CS1", call.TriggerMessage(requested_message="LogStatusNotification"))
     await wait_statuses(csms, ["Uploading", "Uploaded", "Idle"], "LogStatusNotification")
     assert all(r.valid for r in csms.received)

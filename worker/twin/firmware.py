@@ -12,7 +12,8 @@ sees is simulated, step by step on the twin's clock (so ``speed`` makes it faste
   InstallationFailed), then reboot and boot again with reason FirmwareUpdate. Installed
   is reported before the reboot in plain OCPP 1.6, after the new boot otherwise
   (InstallRebooting before the reboot), as OCPP 2.0.1 and the 1.6 security whitepaper
-  describe.
+  describe. The firmware version the twin reports from then on (BootNotification) is the
+  one in the location's file name (``.../fw-2.1.0.bin`` → ``2.1.0``), if it names one.
 * a log upload (:class:`LogUpload`, 1.6 GetDiagnostics and GetLog, 2.0.1 GetLog):
   Uploading, then a small text file (the charge point's identity, statuses,
   transactions and firmware state) sent with an HTTP PUT, then Uploaded or UploadFailed
@@ -37,6 +38,7 @@ import asyncio
 import base64
 import binascii
 import logging
+import re
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
@@ -144,6 +146,19 @@ class LogUpload:
     retry_interval: float = 0.0
 
 
+#: File extensions after a version: ``.bin``, ``.tar.gz``...
+_EXTENSIONS = re.compile(r"(?:\.[A-Za-z][A-Za-z0-9]{0,4})+$")
+_VERSION = re.compile(r"\d+(?:\.\d+)+(?:[-+][0-9A-Za-z.-]*[0-9A-Za-z])?")
+
+
+def version_in(location: str) -> str | None:
+    """The version a firmware file name carries (``fw-2.1.0.bin`` → ``2.1.0``), if any."""
+    name = location.rstrip("/").rsplit("/", 1)[-1]
+    name = _EXTENSIONS.sub("", name)
+    found = _VERSION.findall(name)
+    return found[-1][:50] if found else None
+
+
 def download_possible(location: str) -> bool:
     """Whether a charger could try to fetch firmware from ``location``."""
     try:
@@ -207,6 +222,7 @@ class FirmwareSimulator:
         "_upload_task",
         "failure",
         "firmware_status",
+        "installed_version",
         "reporter",
         "update",
         "upload",
@@ -221,6 +237,8 @@ class FirmwareSimulator:
         #: The last status of the update (Idle once it is over), for TriggerMessage.
         self.firmware_status = "Idle"
         self.upload_status = "Idle"
+        #: The version the last installed update brought, None before any.
+        self.installed_version: str | None = None
         self._update_task: asyncio.Task[None] | None = None
         self._upload_task: asyncio.Task[None] | None = None
 
@@ -264,6 +282,15 @@ class FirmwareSimulator:
         except (ConnectionLost, CallFailed, InvalidOutgoingCall) as error:
             logger.info("%s: firmware status %s not delivered: %s", self._cid, status, error)
 
+    async def _conclude(self, update: FirmwareUpdate, status: str) -> None:
+        """Report the last status, the update already over: what the CSMS does on hearing
+        it (a new update, a trigger) finds the twin idle."""
+        self._finish(update)
+        try:
+            await self.reporter.send_firmware_status(update, status)
+        except (ConnectionLost, CallFailed, InvalidOutgoingCall) as error:
+            logger.info("%s: firmware status %s not delivered: %s", self._cid, status, error)
+
     @property
     def _cid(self) -> str:
         return self.twin.config.cid
@@ -298,16 +325,14 @@ class FirmwareSimulator:
             self._advance(update, "downloading")
         if update.stage == "downloading":
             if not await self._download(update):
-                await self._report(update, "DownloadFailed")
-                self._finish(update)
+                await self._conclude(update, "DownloadFailed")
                 return
             await self._report(update, "Downloaded")
             if update.kind != "plain" and update.signature is not None:
                 await twin.clock.sleep(VERIFY_SECONDS)
                 valid = signature_valid(update.signature, update.signing_certificate)
                 if not valid or self.failure == "signature":
-                    await self._report(update, "InvalidSignature")
-                    self._finish(update)
+                    await self._conclude(update, "InvalidSignature")
                     return
                 await self._report(update, "SignatureVerified")
             if update.install_at is not None and update.install_at > twin.now():
@@ -320,20 +345,21 @@ class FirmwareSimulator:
             await self._report(update, "Installing")
             await twin.clock.sleep(INSTALL_SECONDS)
             if self.failure == "install":
-                await self._report(update, "InstallationFailed")
-                self._finish(update)
+                await self._conclude(update, "InstallationFailed")
                 return
             await self._report(
                 update, "InstallRebooting" if update.installed_after_reboot else "Installed"
             )
+            self.installed_version = version_in(update.location) or self.installed_version
             self._advance(update, "rebooting")
             await twin.reboot("Reboot", "FirmwareUpdate")
         if update.stage == "rebooting":
             while not twin.booted():
                 await twin.clock.sleep(BOOT_POLL_SECONDS)
             if update.installed_after_reboot:
-                await self._report(update, "Installed")
-            self._finish(update)
+                await self._conclude(update, "Installed")
+            else:
+                self._finish(update)
 
     async def _download(self, update: FirmwareUpdate) -> bool:
         """Try ``1 + retries`` times; True once an attempt succeeds."""
@@ -397,12 +423,15 @@ class FirmwareSimulator:
                 if attempt > upload.retries:
                     break
                 await self.twin.clock.sleep(upload.retry_interval)
-            await self._report_upload(upload, status)
         finally:
             if self.upload is upload:
                 self.upload = None
                 self._upload_task = None
                 self.upload_status = "Idle"
+        try:
+            await self.reporter.send_upload_status(upload, status)
+        except (ConnectionLost, CallFailed, InvalidOutgoingCall) as error:
+            logger.info("%s: upload status %s not delivered: %s", self._cid, status, error)
 
     async def _put(self, upload: LogUpload) -> bool:
         target = upload_target(upload.location, upload.file_name)
@@ -436,7 +465,7 @@ class FirmwareSimulator:
             f"vendor: {config.vendor}",
             f"model: {config.model}",
             f"serial number: {config.serial_number or '-'}",
-            f"firmware version: {config.firmware_version}",
+            f"firmware version: {self.installed_version or config.firmware_version}",
             f"protocol: {config.protocol}",
             f"csms: {config.csms_url}",
             f"online: {twin.online}",
@@ -460,10 +489,11 @@ class FirmwareSimulator:
 
     def to_state(self) -> dict[str, Any] | None:
         """None when there is nothing to keep."""
-        if self.update is None and self.failure == "none":
+        if self.update is None and self.failure == "none" and self.installed_version is None:
             return None
         return {
             "failure": self.failure,
+            "installed_version": self.installed_version,
             "update": self.update.to_state() if self.update is not None else None,
         }
 
@@ -472,6 +502,7 @@ class FirmwareSimulator:
         start of its stage (a download or an install begins again)."""
         failure = data.get("failure", "none")
         self.failure = failure if failure in FIRMWARE_FAILURES else "none"
+        self.installed_version = data.get("installed_version")
         update = data.get("update")
         if update:
             self.update = FirmwareUpdate.from_state(update)
@@ -503,6 +534,12 @@ class FirmwareAdapterMixin:
     def restore_firmware_state(self, data: dict[str, Any] | None) -> None:
         if data:
             self.firmware().restore(data)
+
+    def reported_firmware_version(self, configured: str) -> str:
+        """What the charge point reports: the installed update's version, else ``configured``."""
+        simulator = self._firmware
+        installed = simulator.installed_version if simulator is not None else None
+        return installed or configured
 
     def firmware_status(self) -> str:
         """The update's last status, Idle when none runs (for TriggerMessage)."""
@@ -538,4 +575,5 @@ __all__ = [
     "download_possible",
     "signature_valid",
     "upload_target",
+    "version_in",
 ]

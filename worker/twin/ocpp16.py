@@ -357,7 +357,7 @@ class Ocpp16Adapter(FirmwareAdapterMixin, OcppJAdapter, ChargePoint):
         payload = {
             "chargePointVendor": config.vendor[:20],
             "chargePointModel": config.model[:20],
-            "firmwareVersion": config.firmware_version[:50],
+            "firmwareVersion": self.reported_firmware_version(config.firmware_version)[:50],
         }
         if config.serial_number:
             payload["chargePointSerialNumber"] = config.serial_number[:25]

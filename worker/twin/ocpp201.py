@@ -446,7 +446,7 @@ class Ocpp201Adapter(FirmwareAdapterMixin, OcppJAdapter, ChargePoint):
         station: dict[str, Any] = {
             "model": config.model[:20],
             "vendorName": config.vendor[:50],
-            "firmwareVersion": config.firmware_version[:50],
+            "firmwareVersion": self.reported_firmware_version(config.firmware_version)[:50],
         }
         if config.serial_number:
             station["serialNumber"] = config.serial_number[:25]
