@@ -294,6 +294,10 @@ async def test_signed_update_with_a_bad_signature_or_certificate(
         csms, ["Downloading", "Downloaded", "InvalidSignature"], "SignedFirmwareStatusNotification"
     )
     assert len(csms.of("BootNotification")) == 1
+    await csms.wait_for("SecurityEventNotification", count=2)
+    events = [r.payload["type"] for r in csms.of("SecurityEventNotification")]
+    assert events == ["InvalidFirmwareSigningCertificate", "InvalidFirmwareSignature"]
+    assert all_valid(csms)
 
 
 async def test_a_new_signed_update_cancels_the_one_in_progress(

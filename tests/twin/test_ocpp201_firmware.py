@@ -140,6 +140,10 @@ async def test_bad_signature_and_bad_certificate(
     await csms.call("CS1", update(twin, signingCertificate=CERTIFICATE, signature=SIGNATURE))
     await wait_statuses(csms, ["Downloading", "Downloaded", "InvalidSignature"])
     assert len(csms.of("BootNotification")) == 1
+    await csms.wait_for("SecurityEventNotification", count=2)
+    events = [r.payload["type"] for r in csms.of("SecurityEventNotification")]
+    assert events == ["InvalidFirmwareSigningCertificate", "InvalidFirmwareSignature"]
+    assert all(r.valid for r in csms.received)
 
 
 async def test_download_retries_then_fails(twin: ChargePointTwin, csms: ScriptedCsms201) -> None:

@@ -47,6 +47,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from worker.twin.smart_charging import format_time
 from worker.twin.state import time_from_state, time_to_state
 from worker.twin.values import CallFailed, ConnectionLost, InvalidOutgoingCall
 
@@ -87,6 +88,10 @@ class FirmwareReporter(Protocol):
 
     async def send_upload_status(self, upload: LogUpload, status: str) -> None:
         """Report a log upload status: Uploading, Uploaded, UploadFailed or Idle."""
+        ...
+
+    async def send_firmware_security_event(self, kind: str) -> None:
+        """A SecurityEventNotification (InvalidFirmwareSignature...)."""
         ...
 
 
@@ -291,6 +296,12 @@ class FirmwareSimulator:
         except (ConnectionLost, CallFailed, InvalidOutgoingCall) as error:
             logger.info("%s: firmware status %s not delivered: %s", self._cid, status, error)
 
+    async def _security_event(self, kind: str) -> None:
+        try:
+            await self.reporter.send_firmware_security_event(kind)
+        except (ConnectionLost, CallFailed, InvalidOutgoingCall) as error:
+            logger.info("%s: security event %s not delivered: %s", self._cid, kind, error)
+
     @property
     def _cid(self) -> str:
         return self.twin.config.cid
@@ -333,6 +344,7 @@ class FirmwareSimulator:
                 valid = signature_valid(update.signature, update.signing_certificate)
                 if not valid or self.failure == "signature":
                     await self._conclude(update, "InvalidSignature")
+                    await self._security_event("InvalidFirmwareSignature")
                     return
                 await self._report(update, "SignatureVerified")
             if update.install_at is not None and update.install_at > twin.now():
@@ -527,6 +539,19 @@ class FirmwareAdapterMixin:
         super().attach(connection)  # type: ignore[misc]
         if self._firmware is not None:
             self._firmware.resume()
+
+    async def send_firmware_security_event(self, kind: str) -> None:
+        """SecurityEventNotification, the same in 1.6 (security whitepaper) and 2.0.1."""
+        adapter: Any = self
+        payload = {"type": kind, "timestamp": format_time(adapter.twin.now())}
+        await adapter._call("SecurityEventNotification", payload)
+
+    def reject_signing_certificate(self) -> None:
+        """After answering InvalidCertificate: the security event the specifications ask
+        for (2.0.1 L01.FR.02, 1.6 security whitepaper)."""
+        adapter: Any = self
+        event = self.send_firmware_security_event("InvalidFirmwareSigningCertificate")
+        adapter.after_answer(lambda: adapter.twin.spawn(event))
 
     def firmware_state(self) -> dict[str, Any] | None:
         return self._firmware.to_state() if self._firmware is not None else None

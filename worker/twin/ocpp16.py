@@ -722,6 +722,7 @@ class Ocpp16Adapter(FirmwareAdapterMixin, OcppJAdapter, ChargePoint):
     ) -> call_result.SignedUpdateFirmware:
         certificate = firmware.get("signing_certificate") or ""
         if not certificate_well_formed(certificate):
+            self.reject_signing_certificate()
             return call_result.SignedUpdateFirmware(status="InvalidCertificate")
         install = firmware.get("install_date_time")
         update = FirmwareUpdate(

@@ -1182,6 +1182,7 @@ class Ocpp201Adapter(FirmwareAdapterMixin, OcppJAdapter, ChargePoint):
     ) -> call_result.UpdateFirmware:
         certificate = firmware.get("signing_certificate")
         if certificate is not None and not certificate_well_formed(certificate):
+            self.reject_signing_certificate()
             return call_result.UpdateFirmware(
                 status="InvalidCertificate",
                 status_info={"reasonCode": "InvalidCertificate"},
