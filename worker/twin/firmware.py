@@ -41,15 +41,17 @@ import logging
 import re
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 from urllib.parse import urlsplit
 
 import httpx
+from ocpp.exceptions import PropertyConstraintViolationError
 
 from worker.twin.smart_charging import format_time
 from worker.twin.state import time_from_state, time_to_state
 from worker.twin.values import CallFailed, ConnectionLost, InvalidOutgoingCall
+from worker.twin.wire import parse_time
 
 if TYPE_CHECKING:
     from worker.twin.protocol import Twin
@@ -68,6 +70,9 @@ UPLOAD_TIMEOUT = 10.0
 
 FirmwareFailure = Literal["none", "download", "signature", "install"]
 FIRMWARE_FAILURES: tuple[FirmwareFailure, ...] = ("none", "download", "signature", "install")
+
+#: The upload words of this module → UploadLogStatusEnumType (GetLog's notification).
+UPLOAD_LOG_STATUS = {"UploadFailed": "UploadFailure"}
 
 DOWNLOAD_SCHEMES = frozenset({"http", "https", "ftp", "ftps", "sftp"})
 LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
@@ -162,6 +167,17 @@ def version_in(location: str) -> str | None:
     name = _EXTENSIONS.sub("", name)
     found = _VERSION.findall(name)
     return found[-1][:50] if found else None
+
+
+def required_time(field: str, value: str) -> datetime:
+    """A date-time the CSMS sent, in UTC when it gives no offset; a
+    PropertyConstraintViolation CALLERROR when it is not one."""
+    when = parse_time(value)
+    if when is None:
+        raise PropertyConstraintViolationError(
+            details={"cause": f"{field} is not a date-time: {value!r}"}
+        )
+    return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
 
 
 def download_possible(location: str) -> bool:
@@ -589,6 +605,7 @@ def diagnostics_file_name(cid: str, now: datetime, kind: str = "diagnostics") ->
 
 __all__ = [
     "FIRMWARE_FAILURES",
+    "UPLOAD_LOG_STATUS",
     "FirmwareAdapterMixin",
     "FirmwareFailure",
     "FirmwareReporter",
@@ -598,6 +615,7 @@ __all__ = [
     "certificate_well_formed",
     "diagnostics_file_name",
     "download_possible",
+    "required_time",
     "signature_valid",
     "upload_target",
     "version_in",

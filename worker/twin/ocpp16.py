@@ -46,21 +46,21 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass
-from datetime import UTC
 from typing import Any, ClassVar, Literal
 
-from ocpp.exceptions import PropertyConstraintViolationError
 from ocpp.routing import on
 from ocpp.v16 import ChargePoint, call_result
 from ocpp.v16.enums import Action
 
 from worker.twin.authorization import LocalListEntry
 from worker.twin.firmware import (
+    UPLOAD_LOG_STATUS,
     FirmwareAdapterMixin,
     FirmwareUpdate,
     LogUpload,
     certificate_well_formed,
     diagnostics_file_name,
+    required_time,
 )
 from worker.twin.model import QueuedMessage
 from worker.twin.protocol import (
@@ -258,19 +258,6 @@ _PLAIN_FIRMWARE_STATUSES = frozenset(
         "Installed",
     }
 )
-#: The firmware module's upload words → UploadLogStatusEnumType.
-_LOG_STATUS = {"UploadFailed": "UploadFailure"}
-
-
-def _required_time(field: str, value: str) -> Any:
-    """A date-time the CSMS sent, in UTC when it gives no offset; a CALLERROR if it is
-    not one."""
-    when = parse_time(value)
-    if when is None:
-        raise PropertyConstraintViolationError(
-            details={"cause": f"{field} is not a date-time: {value!r}"}
-        )
-    return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
 
 
 class Ocpp16Adapter(FirmwareAdapterMixin, OcppJAdapter, ChargePoint):
@@ -704,7 +691,7 @@ class Ocpp16Adapter(FirmwareAdapterMixin, OcppJAdapter, ChargePoint):
         update = FirmwareUpdate(
             "plain",
             location,
-            _required_time("retrieveDate", retrieve_date),
+            required_time("retrieveDate", retrieve_date),
             retries=max(retries or 0, 0),
             retry_interval=max(retry_interval or 0, 0),
         )
@@ -728,9 +715,9 @@ class Ocpp16Adapter(FirmwareAdapterMixin, OcppJAdapter, ChargePoint):
         update = FirmwareUpdate(
             "signed",
             firmware["location"],
-            _required_time("retrieveDateTime", firmware["retrieve_date_time"]),
+            required_time("retrieveDateTime", firmware["retrieve_date_time"]),
             request_id=request_id,
-            install_at=_required_time("installDateTime", install) if install else None,
+            install_at=required_time("installDateTime", install) if install else None,
             retries=max(retries or 0, 0),
             retry_interval=max(retry_interval or 0, 0),
             signature=firmware.get("signature") or "",
@@ -756,8 +743,8 @@ class Ocpp16Adapter(FirmwareAdapterMixin, OcppJAdapter, ChargePoint):
             "diagnostics",
             location,
             file_name,
-            oldest=_required_time("startTime", start_time) if start_time else None,
-            latest=_required_time("stopTime", stop_time) if stop_time else None,
+            oldest=required_time("startTime", start_time) if start_time else None,
+            latest=required_time("stopTime", stop_time) if stop_time else None,
             retries=max(retries or 0, 0),
             retry_interval=max(retry_interval or 0, 0),
         )
@@ -782,8 +769,8 @@ class Ocpp16Adapter(FirmwareAdapterMixin, OcppJAdapter, ChargePoint):
             file_name,
             request_id=request_id,
             log_type=log_type,
-            oldest=_required_time("oldestTimestamp", oldest) if oldest else None,
-            latest=_required_time("latestTimestamp", latest) if latest else None,
+            oldest=required_time("oldestTimestamp", oldest) if oldest else None,
+            latest=required_time("latestTimestamp", latest) if latest else None,
             retries=max(retries or 0, 0),
             retry_interval=max(retry_interval or 0, 0),
         )
@@ -805,7 +792,7 @@ class Ocpp16Adapter(FirmwareAdapterMixin, OcppJAdapter, ChargePoint):
         if upload.kind == "diagnostics":
             await self._call("DiagnosticsStatusNotification", {"status": status})
             return
-        payload: dict[str, Any] = {"status": _LOG_STATUS.get(status, status)}
+        payload: dict[str, Any] = {"status": UPLOAD_LOG_STATUS.get(status, status)}
         if upload.request_id is not None:
             payload["requestId"] = upload.request_id
         await self._call("LogStatusNotification", payload)

@@ -42,12 +42,7 @@ from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 from ocpp.exceptions import NotImplementedError as OcppNotImplemented
-from ocpp.exceptions import (
-    NotSupportedError,
-    OccurrenceConstraintViolationError,
-    OCPPError,
-    PropertyConstraintViolationError,
-)
+from ocpp.exceptions import NotSupportedError, OccurrenceConstraintViolationError, OCPPError
 from ocpp.routing import on
 from ocpp.v201 import ChargePoint, call_result
 from ocpp.v201.enums import Action
@@ -61,11 +56,13 @@ from worker.twin.device_model import (
     variable,
 )
 from worker.twin.firmware import (
+    UPLOAD_LOG_STATUS,
     FirmwareAdapterMixin,
     FirmwareUpdate,
     LogUpload,
     certificate_well_formed,
     diagnostics_file_name,
+    required_time,
 )
 from worker.twin.model import QueuedMessage
 from worker.twin.protocol import (
@@ -201,21 +198,6 @@ def _id_tag_info(data: Any) -> IdTagInfo:
         expiry_date=parse_time(expiry),
         parent_id_tag=group.get("idToken") or group.get("id_token"),
     )
-
-
-#: The firmware module's upload words → UploadLogStatusEnumType.
-_LOG_STATUS = {"UploadFailed": "UploadFailure"}
-
-
-def _required_time(field: str, value: str) -> datetime:
-    """A date-time the CSMS sent, in UTC when it gives no offset; a CALLERROR if it is
-    not one."""
-    when = parse_time(value)
-    if when is None:
-        raise PropertyConstraintViolationError(
-            details={"cause": f"{field} is not a date-time: {value!r}"}
-        )
-    return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
 
 
 class Ocpp201Adapter(FirmwareAdapterMixin, OcppJAdapter, ChargePoint):
@@ -1191,9 +1173,9 @@ class Ocpp201Adapter(FirmwareAdapterMixin, OcppJAdapter, ChargePoint):
         update = FirmwareUpdate(
             "v201",
             firmware["location"],
-            _required_time("retrieveDateTime", firmware["retrieve_date_time"]),
+            required_time("retrieveDateTime", firmware["retrieve_date_time"]),
             request_id=request_id,
-            install_at=_required_time("installDateTime", install) if install else None,
+            install_at=required_time("installDateTime", install) if install else None,
             retries=max(retries or 0, 0),
             retry_interval=max(retry_interval or 0, 0),
             signature=firmware.get("signature"),
@@ -1220,8 +1202,8 @@ class Ocpp201Adapter(FirmwareAdapterMixin, OcppJAdapter, ChargePoint):
             file_name,
             request_id=request_id,
             log_type=log_type,
-            oldest=_required_time("oldestTimestamp", oldest) if oldest else None,
-            latest=_required_time("latestTimestamp", latest) if latest else None,
+            oldest=required_time("oldestTimestamp", oldest) if oldest else None,
+            latest=required_time("latestTimestamp", latest) if latest else None,
             retries=max(retries or 0, 0),
             retry_interval=max(retry_interval or 0, 0),
         )
@@ -1236,7 +1218,7 @@ class Ocpp201Adapter(FirmwareAdapterMixin, OcppJAdapter, ChargePoint):
         )
 
     async def send_upload_status(self, upload: LogUpload, status: str) -> None:
-        payload = {"status": _LOG_STATUS.get(status, status), "requestId": upload.request_id}
+        payload = {"status": UPLOAD_LOG_STATUS.get(status, status), "requestId": upload.request_id}
         await self._call("LogStatusNotification", payload)
 
     async def send_triggered_firmware_status(self) -> None:
