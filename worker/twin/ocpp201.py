@@ -331,18 +331,19 @@ class Ocpp201Adapter(FirmwareAdapterMixin, OcppJAdapter, ChargePoint):
 
     def save_state(self) -> dict[str, Any]:
         return {
+            "firmware": self.firmware_state(),
             "offline_since": time_to_state(self._offline_since),
             "offline_periods": [
                 [time_to_state(start), time_to_state(end)]
                 for start, end in self._offline_periods or ()
             ],
             "event_id": self._event_id,
-            "firmware": self.firmware_state(),
         }
 
     def restore_state(self, data: dict[str, Any]) -> None:
         """Offline from when the saved twin was (or else from now: what it sent
         online before was not offline) until the next accepted connection."""
+        self.restore_firmware_state(data.get("firmware"))
         self._offline_since = time_from_state(data.get("offline_since")) or self.twin.now()
         periods = [
             (time_from_state(start), time_from_state(end))
@@ -350,7 +351,6 @@ class Ocpp201Adapter(FirmwareAdapterMixin, OcppJAdapter, ChargePoint):
         ]
         self._offline_periods = [(a, b) for a, b in periods if a and b] or None
         self._event_id = int(data.get("event_id", 0))
-        self.restore_firmware_state(data.get("firmware"))
 
     def transaction_state(self, transaction: Any) -> dict[str, Any] | None:
         # Made now if no event was sent yet, as the first send would (same match
