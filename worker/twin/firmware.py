@@ -21,8 +21,10 @@ sees is simulated, step by step on the twin's clock (so ``speed`` makes it faste
 
 Nothing is downloaded: a download fails when the location is not an absolute URL of a
 scheme a charger would use (http, https, ftp, ftps, sftp), or when the user asked for it
-(:attr:`FirmwareSimulator.failure`). A signature is "verified" when it is base64 and
-the signing certificate, if any, looks like a PEM certificate. A log is uploaded only to
+(:attr:`FirmwareSimulator.failure`). A signing certificate that is not PEM is answered
+InvalidCertificate, and a signature is "verified" when it is base64; each failure also
+sends the SecurityEventNotification the specifications ask for
+(InvalidFirmwareSigningCertificate, InvalidFirmwareSignature). A log is uploaded only to
 an http(s) URL on this machine (localhost, 127.0.0.1, ::1): the twin never sends data
 to another host, and reports UploadFailed for any other location (ftp, another host, a
 refused or failed request). A location ending with ``/`` gets the file name appended.
