@@ -167,6 +167,20 @@ def certificate_request(
     )
 
 
+def set_firmware_failure(
+    session: Session,
+    bus: CommandBus,
+    user: User,
+    charge_point_id: uuid.UUID,
+    failure: str,
+    timeout: float,
+) -> dict[str, object]:
+    get_owned(session, ChargePoint, charge_point_id, user)
+    return _command(
+        session, bus, user, charge_point_id, "set_firmware_failure", timeout, failure=failure
+    )
+
+
 def _owned_vehicle(session: Session, user: User, vehicle_id: uuid.UUID) -> Vehicle:
     return get_owned(session, Vehicle, vehicle_id, user)
 

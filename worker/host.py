@@ -184,6 +184,7 @@ class Host:
             "remove": self._remove,
             "data_transfer": self._data_transfer,
             "certificate_request": self._certificate_request,
+            "set_firmware_failure": self._set_firmware_failure,
         }
 
     # -- lifecycle ---------------------------------------------------------------
@@ -1035,6 +1036,10 @@ class Host:
         twin = await self._reachable_twin(command)
         arguments = dict(command.arguments)
         return await security.user_request(twin, arguments.pop("request"), **arguments)
+
+    async def _set_firmware_failure(self, command: Command) -> dict[str, Any]:
+        twin = await self._twin(command.charge_point_id)
+        return {"firmware_failure": twin.set_firmware_failure(command.arguments["failure"])}
 
     async def _clear_fault(self, command: Command) -> dict[str, Any]:
         twin = await self._twin(command.charge_point_id)

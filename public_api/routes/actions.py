@@ -15,8 +15,10 @@ from shared.schemas.action import (
     ConnectorAction,
     DataTransfer,
     DataTransferResult,
+    FirmwareFailureResult,
     PlugIn,
     SetFaulted,
+    SetFirmwareFailure,
     StartTransaction,
     StopTransaction,
 )
@@ -169,6 +171,22 @@ def certificate_request(
         session, bus, current_user, body.charge_point_id, arguments, body.timeout
     )
     return CertificateRequestResult.model_validate(answer)
+
+
+@router.post(
+    "/set-firmware-failure",
+    responses=ACTION,
+    summary="Make the charge point's next firmware updates fail at one step (or succeed)",
+    description="To test how a CSMS handles DownloadFailed (after its retries), "
+    "InvalidSignature or InstallationFailed. Kept with the twin's state until changed.",
+)
+def set_firmware_failure(
+    session: SessionDep, bus: CommandBusDep, current_user: CurrentUser, body: SetFirmwareFailure
+) -> FirmwareFailureResult:
+    answer = actions.set_firmware_failure(
+        session, bus, current_user, body.charge_point_id, body.firmware_failure, body.timeout
+    )
+    return FirmwareFailureResult.model_validate(answer)
 
 
 @router.post("/set-faulted", responses=ACTION, summary="Put a connector in Faulted")

@@ -6,6 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter, FastAPI
 
+from shared.csms import uploads
 from shared.csms.api import create_api_router
 from shared.csms.certificates import CsmsTlsSettings
 from shared.csms.settings import CsmsSettings
@@ -53,6 +54,7 @@ def build_csms_app(
     app.add_api_websocket_route("/ocpp/{charge_point_id}", endpoint)
     app.add_api_websocket_route("/{charge_point_id}", endpoint)
     app.include_router(create_api_router(ocpp_version, csms_initiated_actions), prefix="/api")
+    app.include_router(uploads.router, prefix="/api")
     for router in routers:
         app.include_router(router, prefix="/api")
     return app

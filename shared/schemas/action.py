@@ -142,6 +142,23 @@ class SetFaulted(RequestBody):
     timeout: Number = Timeout
 
 
+FirmwareFailure = Literal["none", "download", "signature", "install"]
+
+
+class SetFirmwareFailure(RequestBody):
+    charge_point_id: uuid.UUID
+    firmware_failure: FirmwareFailure = Field(
+        description="the step at which the charge point's next firmware updates fail: "
+        "`download` (every attempt, so the CSMS's retries run, then DownloadFailed), "
+        "`signature` (InvalidSignature), `install` (InstallationFailed); `none` to succeed"
+    )
+    timeout: Number = Timeout
+
+
+class FirmwareFailureResult(BaseModel):
+    firmware_failure: FirmwareFailure
+
+
 # -- bulk actions (``.../action/<name>/bulk``) --------------------------------------
 
 #: Longest a bulk action may spread its items out over (items / rate), in seconds.

@@ -582,7 +582,7 @@ async def test_call_errors_for_bad_frames(twin: ChargePointTwin, csms: ScriptedC
     assert answer[:3] == [4, "-1", "FormationViolation"]
     answer = await raw(csms, '[2, "u1", "FlyToTheMoon", {}]', "u1")
     assert answer[:3] == [4, "u1", "NotImplemented"]
-    answer = await raw(csms, '[2, "u2", "GetDiagnostics", {"location": "ftp://x"}]', "u2")
+    answer = await raw(csms, '[2, "u2", "SignCertificate", {"csr": "x"}]', "u2")
     assert answer[:3] == [4, "u2", "NotImplemented"]
     answer = await raw(csms, '[2, "u3", "RemoteStopTransaction", {"transactionId": "abc"}]', "u3")
     assert answer[:3] == [4, "u3", "TypeConstraintViolation"]

@@ -566,7 +566,7 @@ async def test_call_errors_for_bad_frames(twin: ChargePointTwin, csms: ScriptedC
     assert answer[:3] == [4, "-1", "FormatViolation"]
     answer = await raw(csms, '[2, "u1", "FlyToTheMoon", {}]', "u1")
     assert answer[:3] == [4, "u1", "NotImplemented"]
-    answer = await raw(csms, '[2, "u2", "UpdateFirmware", {"requestId": 1, "firmware": {}}]', "u2")
+    answer = await raw(csms, '[2, "u2", "PublishFirmware", {"location": "x"}]', "u2")
     assert answer[:3] == [4, "u2", "NotSupported"]
     answer = await raw(csms, '[2, "u3", "RequestStopTransaction", {"transactionId": 5}]', "u3")
     assert answer[:3] == [4, "u3", "TypeConstraintViolation"]

@@ -36,12 +36,15 @@ Choices worth knowing:
 * CALLERROR codes use the 1.6 words (FormationViolation, OccurenceConstraint-
   Violation). A frame whose message id cannot be read is answered with message
   id ``"-1"`` (the rule of OCPP 2.0.1, which 1.6 leaves open). An action that
-  is unknown, or known but not handled here (GetDiagnostics, UpdateFirmware...),
+  is unknown, or known but not handled here,
   is answered NotImplemented.
 * Security Whitepaper (edition 3): certificate management (InstallCertificate,
   GetInstalledCertificateIds, DeleteCertificate, SignCertificate / CertificateSigned,
   ExtendedTriggerMessage) through :mod:`worker.twin.security`; the Whitepaper's
   CentralSystemRootCertificate is the store's CSMSRootCertificate.
+* Firmware updates, diagnostics and logs are simulated by :mod:`worker.twin.firmware`;
+  the adapter builds the 1.6 messages (FirmwareStatusNotification for UpdateFirmware,
+  SignedFirmwareStatusNotification for SignedUpdateFirmware).
 * Schema validation of what the CSMS sends (its CALLs, and the answers whose
   content the twin uses: see ``validated_answers``) runs in the event loop. The
   twin's own CALLs are built as camelCase dicts and checked against the 1.6
@@ -63,6 +66,15 @@ from ocpp.v16.enums import Action
 from worker.twin import security
 from worker.twin.authorization import LocalListEntry
 from worker.twin.certificates import MAX_CHAIN_SIZE, MAX_INSTALLED
+from worker.twin.firmware import (
+    UPLOAD_LOG_STATUS,
+    FirmwareAdapterMixin,
+    FirmwareUpdate,
+    LogUpload,
+    certificate_well_formed,
+    diagnostics_file_name,
+    required_time,
+)
 from worker.twin.model import QueuedMessage
 from worker.twin.protocol import (
     MEASURAND_UNITS,
@@ -267,7 +279,22 @@ def _id_tag_info(data: Any) -> IdTagInfo:
     )
 
 
-class Ocpp16Adapter(OcppJAdapter, ChargePoint):
+#: The statuses of 1.6 FirmwareStatusNotification (the security whitepaper's signed
+#: update has more).
+_PLAIN_FIRMWARE_STATUSES = frozenset(
+    {
+        "Downloaded",
+        "DownloadFailed",
+        "Downloading",
+        "Idle",
+        "InstallationFailed",
+        "Installing",
+        "Installed",
+    }
+)
+
+
+class Ocpp16Adapter(FirmwareAdapterMixin, OcppJAdapter, ChargePoint):
     """OCPP 1.6J for one twin."""
 
     subprotocol: ClassVar[str] = "ocpp1.6"
@@ -342,9 +369,13 @@ class Ocpp16Adapter(OcppJAdapter, ChargePoint):
     # -- saved state ---------------------------------------------------------------------
 
     def save_state(self) -> dict[str, Any]:
-        return {"stop_aligned": dict(self._stop_aligned or {})}
+        return {
+            "stop_aligned": dict(self._stop_aligned or {}),
+            "firmware": self.firmware_state(),
+        }
 
     def restore_state(self, data: dict[str, Any]) -> None:
+        self.restore_firmware_state(data.get("firmware"))
         stop_aligned = data.get("stop_aligned")
         if stop_aligned:
             self._stop_aligned = {ref: list(values) for ref, values in stop_aligned.items()}
@@ -356,7 +387,7 @@ class Ocpp16Adapter(OcppJAdapter, ChargePoint):
         payload = {
             "chargePointVendor": config.vendor[:20],
             "chargePointModel": config.model[:20],
-            "firmwareVersion": config.firmware_version[:50],
+            "firmwareVersion": self.reported_firmware_version(config.firmware_version)[:50],
         }
         if config.serial_number:
             payload["chargePointSerialNumber"] = config.serial_number[:25]
@@ -689,6 +720,163 @@ class Ocpp16Adapter(OcppJAdapter, ChargePoint):
             return call_result.SendLocalList(status="Failed")
         return call_result.SendLocalList(status=status)
 
+    # -- CSMS → twin: firmware, diagnostics and logs (worker.twin.firmware) ------------------
+
+    @on(Action.update_firmware)
+    def on_update_firmware(
+        self,
+        location: str,
+        retrieve_date: str,
+        retries: int | None = None,
+        retry_interval: int | None = None,
+        **_: Any,
+    ) -> call_result.UpdateFirmware:
+        update = FirmwareUpdate(
+            "plain",
+            location,
+            required_time("retrieveDate", retrieve_date),
+            retries=max(retries or 0, 0),
+            retry_interval=max(retry_interval or 0, 0),
+        )
+        self.firmware().start_update(update)
+        return call_result.UpdateFirmware()
+
+    @on(Action.signed_update_firmware)
+    def on_signed_update_firmware(
+        self,
+        request_id: int,
+        firmware: dict[str, Any],
+        retries: int | None = None,
+        retry_interval: int | None = None,
+        **_: Any,
+    ) -> call_result.SignedUpdateFirmware:
+        certificate = firmware.get("signing_certificate") or ""
+        if not certificate_well_formed(certificate):
+            self.reject_signing_certificate()
+            return call_result.SignedUpdateFirmware(status="InvalidCertificate")
+        install = firmware.get("install_date_time")
+        update = FirmwareUpdate(
+            "signed",
+            firmware["location"],
+            required_time("retrieveDateTime", firmware["retrieve_date_time"]),
+            request_id=request_id,
+            install_at=required_time("installDateTime", install) if install else None,
+            retries=max(retries or 0, 0),
+            retry_interval=max(retry_interval or 0, 0),
+            signature=firmware.get("signature") or "",
+            signing_certificate=certificate,
+        )
+        replaced = self.firmware().start_update(update)
+        return call_result.SignedUpdateFirmware(
+            status="AcceptedCanceled" if replaced else "Accepted"
+        )
+
+    @on(Action.get_diagnostics)
+    def on_get_diagnostics(
+        self,
+        location: str,
+        retries: int | None = None,
+        retry_interval: int | None = None,
+        start_time: str | None = None,
+        stop_time: str | None = None,
+        **_: Any,
+    ) -> call_result.GetDiagnostics:
+        file_name = diagnostics_file_name(self.id, self.twin.now())
+        upload = LogUpload(
+            "diagnostics",
+            location,
+            file_name,
+            oldest=required_time("startTime", start_time) if start_time else None,
+            latest=required_time("stopTime", stop_time) if stop_time else None,
+            retries=max(retries or 0, 0),
+            retry_interval=max(retry_interval or 0, 0),
+        )
+        self.firmware().start_upload(upload)
+        return call_result.GetDiagnostics(file_name=file_name)
+
+    @on(Action.get_log)
+    def on_get_log(
+        self,
+        log: dict[str, Any],
+        log_type: str,
+        request_id: int,
+        retries: int | None = None,
+        retry_interval: int | None = None,
+        **_: Any,
+    ) -> call_result.GetLog:
+        oldest, latest = log.get("oldest_timestamp"), log.get("latest_timestamp")
+        file_name = diagnostics_file_name(self.id, self.twin.now(), log_type)
+        upload = LogUpload(
+            "log",
+            log["remote_location"],
+            file_name,
+            request_id=request_id,
+            log_type=log_type,
+            oldest=required_time("oldestTimestamp", oldest) if oldest else None,
+            latest=required_time("latestTimestamp", latest) if latest else None,
+            retries=max(retries or 0, 0),
+            retry_interval=max(retry_interval or 0, 0),
+        )
+        replaced = self.firmware().start_upload(upload)
+        return call_result.GetLog(
+            status="AcceptedCanceled" if replaced else "Accepted", filename=file_name
+        )
+
+    async def send_firmware_status(self, update: FirmwareUpdate, status: str) -> None:
+        """Plain updates: FirmwareStatusNotification, whose 1.6 statuses leave out those
+        of scheduling and signatures; signed: SignedFirmwareStatusNotification."""
+        if update.kind == "signed":
+            payload = {"status": status, "requestId": update.request_id}
+            await self._call("SignedFirmwareStatusNotification", payload)
+        elif status in _PLAIN_FIRMWARE_STATUSES:
+            await self._call("FirmwareStatusNotification", {"status": status})
+
+    async def send_upload_status(self, upload: LogUpload, status: str) -> None:
+        if upload.kind == "diagnostics":
+            await self._call("DiagnosticsStatusNotification", {"status": status})
+            return
+        payload: dict[str, Any] = {"status": UPLOAD_LOG_STATUS.get(status, status)}
+        if upload.request_id is not None:
+            payload["requestId"] = upload.request_id
+        await self._call("LogStatusNotification", payload)
+
+    async def send_triggered_firmware_status(self) -> None:
+        """TriggerMessage FirmwareStatusNotification: the plain update's status, or Idle."""
+        simulator = self._firmware
+        update = simulator.update if simulator is not None else None
+        status = self.firmware_status() if update is not None and update.kind == "plain" else "Idle"
+        if status not in _PLAIN_FIRMWARE_STATUSES:
+            status = "Idle"
+        await self._call("FirmwareStatusNotification", {"status": status})
+
+    async def send_triggered_diagnostics_status(self) -> None:
+        """TriggerMessage DiagnosticsStatusNotification: Uploading during a
+        GetDiagnostics upload, else Idle."""
+        status = "Uploading" if self.upload_in_progress("diagnostics") else "Idle"
+        await self._call("DiagnosticsStatusNotification", {"status": status})
+
+    async def send_triggered_signed_firmware_status(self) -> None:
+        """For ExtendedTriggerMessage FirmwareStatusNotification: the signed update's
+        status and requestId, or Idle."""
+        simulator = self._firmware
+        update = simulator.update if simulator is not None else None
+        if update is not None and update.kind == "signed":
+            payload = {"status": self.firmware_status(), "requestId": update.request_id}
+            await self._call("SignedFirmwareStatusNotification", payload)
+        else:
+            await self._call("SignedFirmwareStatusNotification", {"status": "Idle"})
+
+    async def send_triggered_log_status(self) -> None:
+        """For ExtendedTriggerMessage LogStatusNotification: Uploading with the GetLog's
+        requestId during its upload, else Idle."""
+        upload = self.upload_in_progress("log")
+        if upload is not None:
+            await self._call(
+                "LogStatusNotification", {"status": "Uploading", "requestId": upload.request_id}
+            )
+        else:
+            await self._call("LogStatusNotification", {"status": "Idle"})
+
     # -- CSMS → twin: the rest ------------------------------------------------------------------
 
     @on(Action.trigger_message)
@@ -707,9 +895,9 @@ class Ocpp16Adapter(OcppJAdapter, ChargePoint):
         elif requested_message == "MeterValues":
             send = lambda: self._send_triggered_meter_values(connector_id)  # noqa: E731
         elif requested_message == "DiagnosticsStatusNotification":
-            send = lambda: self._call("DiagnosticsStatusNotification", {"status": "Idle"})  # noqa: E731
+            send = self.send_triggered_diagnostics_status
         elif requested_message == "FirmwareStatusNotification":
-            send = lambda: self._call("FirmwareStatusNotification", {"status": "Idle"})  # noqa: E731
+            send = self.send_triggered_firmware_status
         else:
             return call_result.TriggerMessage(status="NotImplemented")
         self.after_answer(lambda: twin.spawn(send()))
@@ -800,10 +988,10 @@ class Ocpp16Adapter(OcppJAdapter, ChargePoint):
             security.request_signing(self, "ChargingStationCertificate")
             return call_result.ExtendedTriggerMessage(status="Accepted")
         if requested_message == "LogStatusNotification":
-            send = lambda: self._call("LogStatusNotification", {"status": "Idle"})  # noqa: E731
+            send = self.send_triggered_log_status
         elif requested_message == "FirmwareStatusNotification":
             # The Whitepaper's firmware status is SignedFirmwareStatusNotification.
-            send = lambda: self._call("SignedFirmwareStatusNotification", {"status": "Idle"})  # noqa: E731
+            send = self.send_triggered_signed_firmware_status
         else:
             answer = self.on_trigger_message(requested_message, connector_id)
             return call_result.ExtendedTriggerMessage(status=answer.status)

@@ -69,6 +69,15 @@ from worker.twin.device_model import (
     variable,
 )
 from worker.twin.display_messages import DisplayMessage, DisplayMessages
+from worker.twin.firmware import (
+    UPLOAD_LOG_STATUS,
+    FirmwareAdapterMixin,
+    FirmwareUpdate,
+    LogUpload,
+    certificate_well_formed,
+    diagnostics_file_name,
+    required_time,
+)
 from worker.twin.model import QueuedMessage
 from worker.twin.monitoring import HARD_WIRED_SEVERITY, Fired, Monitor, Monitoring
 from worker.twin.protocol import (
@@ -231,7 +240,7 @@ def _id_tag_info(data: Any) -> IdTagInfo:
     )
 
 
-class Ocpp201Adapter(OcppJAdapter, ChargePoint):
+class Ocpp201Adapter(FirmwareAdapterMixin, OcppJAdapter, ChargePoint):
     """OCPP 2.0.1 for one twin."""
 
     subprotocol: ClassVar[str] = "ocpp2.0.1"
@@ -376,6 +385,7 @@ class Ocpp201Adapter(OcppJAdapter, ChargePoint):
 
     def save_state(self) -> dict[str, Any]:
         return {
+            "firmware": self.firmware_state(),
             "offline_since": time_to_state(self._offline_since),
             "offline_periods": [
                 [time_to_state(start), time_to_state(end)]
@@ -400,6 +410,7 @@ class Ocpp201Adapter(OcppJAdapter, ChargePoint):
     def restore_state(self, data: dict[str, Any]) -> None:
         """Offline from when the saved twin was (or else from now: what it sent
         online before was not offline) until the next accepted connection."""
+        self.restore_firmware_state(data.get("firmware"))
         self._offline_since = time_from_state(data.get("offline_since")) or self.twin.now()
         periods = [
             (time_from_state(start), time_from_state(end))
@@ -512,7 +523,7 @@ class Ocpp201Adapter(OcppJAdapter, ChargePoint):
         station: dict[str, Any] = {
             "model": config.model[:20],
             "vendorName": config.vendor[:50],
-            "firmwareVersion": config.firmware_version[:50],
+            "firmwareVersion": self.reported_firmware_version(config.firmware_version)[:50],
         }
         if config.serial_number:
             station["serialNumber"] = config.serial_number[:25]
@@ -1660,6 +1671,94 @@ class Ocpp201Adapter(OcppJAdapter, ChargePoint):
         status = self.twin.authorizer.update_list(version_number, update_type, parsed)
         return call_result.SendLocalList(status=status)
 
+    # -- CSMS → twin: firmware and logs (worker.twin.firmware) --------------------------------
+
+    @on(Action.update_firmware)
+    def on_update_firmware(
+        self,
+        request_id: int,
+        firmware: dict[str, Any],
+        retries: int | None = None,
+        retry_interval: int | None = None,
+        **_: Any,
+    ) -> call_result.UpdateFirmware:
+        certificate = firmware.get("signing_certificate")
+        if certificate is not None and not certificate_well_formed(certificate):
+            self.reject_signing_certificate()
+            return call_result.UpdateFirmware(
+                status="InvalidCertificate",
+                status_info={"reasonCode": "InvalidCertificate"},
+            )
+        install = firmware.get("install_date_time")
+        update = FirmwareUpdate(
+            "v201",
+            firmware["location"],
+            required_time("retrieveDateTime", firmware["retrieve_date_time"]),
+            request_id=request_id,
+            install_at=required_time("installDateTime", install) if install else None,
+            retries=max(retries or 0, 0),
+            retry_interval=max(retry_interval or 0, 0),
+            signature=firmware.get("signature"),
+            signing_certificate=certificate,
+        )
+        replaced = self.firmware().start_update(update)
+        return call_result.UpdateFirmware(status="AcceptedCanceled" if replaced else "Accepted")
+
+    @on(Action.get_log)
+    def on_get_log(
+        self,
+        log: dict[str, Any],
+        log_type: str,
+        request_id: int,
+        retries: int | None = None,
+        retry_interval: int | None = None,
+        **_: Any,
+    ) -> call_result.GetLog:
+        oldest, latest = log.get("oldest_timestamp"), log.get("latest_timestamp")
+        file_name = diagnostics_file_name(self.id, self.twin.now(), log_type)
+        upload = LogUpload(
+            "log",
+            log["remote_location"],
+            file_name,
+            request_id=request_id,
+            log_type=log_type,
+            oldest=required_time("oldestTimestamp", oldest) if oldest else None,
+            latest=required_time("latestTimestamp", latest) if latest else None,
+            retries=max(retries or 0, 0),
+            retry_interval=max(retry_interval or 0, 0),
+        )
+        replaced = self.firmware().start_upload(upload)
+        return call_result.GetLog(
+            status="AcceptedCanceled" if replaced else "Accepted", filename=file_name
+        )
+
+    async def send_firmware_status(self, update: FirmwareUpdate, status: str) -> None:
+        await self._call(
+            "FirmwareStatusNotification", {"status": status, "requestId": update.request_id}
+        )
+
+    async def send_upload_status(self, upload: LogUpload, status: str) -> None:
+        payload = {"status": UPLOAD_LOG_STATUS.get(status, status), "requestId": upload.request_id}
+        await self._call("LogStatusNotification", payload)
+
+    async def send_triggered_firmware_status(self) -> None:
+        """The update's current status with its requestId, or Idle (L01.FR.25)."""
+        simulator = self._firmware
+        update = simulator.update if simulator is not None else None
+        status = self.firmware_status()
+        if update is None or status == "Idle":
+            await self._call("FirmwareStatusNotification", {"status": "Idle"})
+        else:
+            await self.send_firmware_status(update, status)
+
+    async def send_triggered_log_status(self) -> None:
+        """Uploading with the GetLog's requestId during its upload, else Idle (N01.FR.18)."""
+        upload = self.upload_in_progress("log")
+        if upload is None:
+            await self._call("LogStatusNotification", {"status": "Idle"})
+        else:
+            await self.send_upload_status(upload, "Uploading")
+
     # -- CSMS → twin: the rest ------------------------------------------------------------------
 
     @on(Action.trigger_message)
@@ -1701,9 +1800,9 @@ class Ocpp201Adapter(OcppJAdapter, ChargePoint):
             security.request_signing(self, "V2GCertificate")
             return call_result.TriggerMessage(status="Accepted")
         elif requested_message == "FirmwareStatusNotification":
-            send = lambda: self._call("FirmwareStatusNotification", {"status": "Idle"})  # noqa: E731
+            send = self.send_triggered_firmware_status
         elif requested_message == "LogStatusNotification":
-            send = lambda: self._call("LogStatusNotification", {"status": "Idle"})  # noqa: E731
+            send = self.send_triggered_log_status
         else:
             return call_result.TriggerMessage(status="NotImplemented")
         self.after_answer(lambda: twin.spawn(send()))

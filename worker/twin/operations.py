@@ -13,7 +13,14 @@ from datetime import datetime
 from typing import Literal
 
 from worker.twin.config import CurrentType
-from worker.twin.errors import CommandTimeout, InvalidState, NotConnected, Rejected
+from worker.twin.errors import (
+    CommandTimeout,
+    InvalidRequest,
+    InvalidState,
+    NotConnected,
+    Rejected,
+)
+from worker.twin.firmware import FIRMWARE_FAILURES, FirmwareAdapterMixin
 from worker.twin.model import ConnectorState, Reservation, Transaction
 from worker.twin.smart_charging import ChargingProfile, CompositeSchedule
 from worker.twin.values import IdTagInfo, MeterSample
@@ -197,19 +204,47 @@ class OperationsMixin:
         self._refresh(connector)
         return "Accepted"
 
+    def set_firmware_failure(self, failure: str) -> str:
+        """Make the next firmware updates fail at ``failure`` (download, signature,
+        install) or succeed (none); see :class:`~worker.twin.firmware.FirmwareSimulator`."""
+        if failure not in FIRMWARE_FAILURES:
+            raise InvalidRequest(
+                f"firmware failure must be one of {', '.join(FIRMWARE_FAILURES)}, not {failure!r}"
+            )
+        adapter = self.adapter
+        assert isinstance(adapter, FirmwareAdapterMixin)
+        adapter.firmware().failure = failure  # type: ignore[assignment]
+        self.mark_changed()
+        return failure
+
     def handle_reset(self, hard: bool) -> None:
         """Accept a reset: transactions end, then the twin reconnects and boots."""
         self.adapter.after_answer(lambda: self.spawn(self._reset(hard)))
 
     async def _reset(self, hard: bool) -> None:
-        reason = "HardReset" if hard else "SoftReset"
+        await self.reboot("HardReset" if hard else "SoftReset", "RemoteReset")
+
+    async def end_transactions(self, reason: str) -> None:
+        """End every running transaction with ``reason`` and give their messages
+        (a while) to reach the CSMS."""
         for connector in self._connectors.values():
             if connector.transaction is not None:
                 self._end_transaction(connector, reason)
             if connector.pending_start is not None:  # a reboot forgets an incipient one
                 self._cancel_pending_start(connector)
         await self.queue.wait_empty(RESET_FLUSH_TIMEOUT)
-        self._boot_reason = "RemoteReset"
+
+    def booted(self) -> bool:
+        """Online with the boot accepted since the last reboot."""
+        return self.online and not self._needs_boot
+
+    async def reboot(self, stop_reason: str, boot_reason: str) -> None:
+        """Reboot as a charger does: transactions end with ``stop_reason``, then the
+        twin reconnects and boots with ``boot_reason`` (a 2.0.1 BootReasonEnumType
+        word); returns once the reboot has begun (:meth:`booted` is False until the
+        CSMS accepts the new boot)."""
+        await self.end_transactions(stop_reason)
+        self._boot_reason = boot_reason
         self._needs_boot = True
         self._boot_status = None
         if self._loop is not None:
