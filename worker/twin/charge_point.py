@@ -61,6 +61,7 @@ from worker.twin.events import (
 from worker.twin.metering import MeteringMixin
 from worker.twin.model import ConnectorState, QueuedMessage, Transaction
 from worker.twin.ocpp16 import Ocpp16Adapter
+from worker.twin.ocpp21 import Ocpp21Adapter
 from worker.twin.ocpp201 import Ocpp201Adapter
 from worker.twin.operations import OperationsMixin
 from worker.twin.protocol import ProtocolAdapter
@@ -697,4 +698,6 @@ def _as_dict(event: Any) -> dict[str, Any]:
 def _make_adapter(twin: ChargePointTwin) -> ProtocolAdapter:
     if twin.config.protocol == "ocpp1.6":
         return Ocpp16Adapter(twin)
+    if twin.config.protocol == "ocpp2.1":
+        return Ocpp21Adapter(twin)
     return Ocpp201Adapter(twin)

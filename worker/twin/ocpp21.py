@@ -1,0 +1,44 @@
+"""The OCPP 2.1 adapter: the 2.0.1 adapter with the 2.1 messages, schemas and subprotocol.
+
+OCPP 2.1 keeps every 2.0.1 message the twin sends and answers, adding optional fields,
+so :class:`Ocpp21Adapter` is :class:`~worker.twin.ocpp201.Ocpp201Adapter` validating
+against the 2.1 JSON schemas (``ocpp/v21/schemas``, both the CALLs the twin sends and
+the CSMS's CALLs and answers) and offering the ``ocpp2.1`` subprotocol. What 2.1 adds
+for the twin:
+
+* bidirectional power transfer (V2X): charging schedule periods with an
+  ``operationMode``, ``setpoint`` and ``dischargeLimit`` (see
+  :mod:`worker.twin.smart_charging`); a discharging vehicle's energy goes to the
+  Energy.Active.Export.Register;
+* NotifyEVChargingNeeds once a transaction has started, with the vehicle's needs
+  (:mod:`worker.twin.charging_needs`).
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from ocpp.exceptions import NotImplementedError as OcppNotImplemented
+from ocpp.exceptions import NotSupportedError, OCPPError
+from ocpp.v21.enums import Action
+
+from worker.twin.ocpp201 import Ocpp201Adapter
+
+_KNOWN_ACTIONS = frozenset(action.value for action in Action)
+
+
+class Ocpp21Adapter(Ocpp201Adapter):
+    """OCPP 2.1 for one twin."""
+
+    subprotocol: ClassVar[str] = "ocpp2.1"
+    _ocpp_version: ClassVar[str] = "2.1"
+
+    def unhandled_action(self, action: str) -> OCPPError:
+        """NotSupported for an action 2.1 knows, NotImplemented for one it does not."""
+        if action in _KNOWN_ACTIONS:
+            cause = f"{action} is not supported by this charging station"
+            return NotSupportedError(details={"cause": cause})
+        return OcppNotImplemented(details={"cause": f"{action} is not an OCPP action"})
+
+
+__all__ = ["Ocpp21Adapter"]
