@@ -18,13 +18,16 @@ def _connector_id(charge_point: dict) -> str:  # type: ignore[type-arg]
     return charge_point["evses"][0]["connectors"][0]["id"]
 
 
-async def test_steps_4_to_6_over_ocpp_201(stack: Stack) -> None:
+@pytest.mark.parametrize("protocol", ["ocpp2.0.1", "ocpp2.1"])
+async def test_steps_4_to_6_over_ocpp_201(stack: Stack, protocol: str) -> None:
+    """Also for 2.1: the bundled 2.0.1 CSMS speaks 2.1 to a twin offering ocpp2.1."""
     headers = await stack.account()
     vehicle = await stack.vehicle(headers, soc=30)
-    charge_point = await _connected(stack, headers)
+    charge_point = await _connected(stack, headers, protocol)
     assert charge_point["status"] == "Available"
     seen = await stack.csms_v201.api.get(f"/api/charge-points/{charge_point['cid']}")
     assert seen.json()["boot_status"] == "Accepted"
+    assert seen.json()["subprotocol"] == protocol
 
     started = await stack.action(
         "start-transaction", headers, connector_id=_connector_id(charge_point),
