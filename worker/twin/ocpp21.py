@@ -8,14 +8,16 @@ for the twin:
 
 * bidirectional power transfer (V2X): charging schedule periods with an
   ``operationMode``, ``setpoint`` and ``dischargeLimit`` (see
-  :mod:`worker.twin.smart_charging`); a discharging vehicle's energy goes to the
-  Energy.Active.Export.Register;
+  :mod:`worker.twin.smart_charging`, :mod:`worker.twin.metering`); a discharging
+  vehicle's energy goes to the Energy.Active.Export.Register, which meter values
+  carry next to the import register (:meth:`Ocpp21Adapter.readings`);
 * NotifyEVChargingNeeds once a transaction has started, with the vehicle's needs
   (:mod:`worker.twin.charging_needs`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import ClassVar
 
 from ocpp.exceptions import NotImplementedError as OcppNotImplemented
@@ -23,8 +25,11 @@ from ocpp.exceptions import NotSupportedError, OCPPError
 from ocpp.v21.enums import Action
 
 from worker.twin.ocpp201 import Ocpp201Adapter
+from worker.twin.values import MeterSample
 
 _KNOWN_ACTIONS = frozenset(action.value for action in Action)
+_IMPORT = "Energy.Active.Import.Register"
+_EXPORT = "Energy.Active.Export.Register"
 
 
 class Ocpp21Adapter(Ocpp201Adapter):
@@ -32,6 +37,18 @@ class Ocpp21Adapter(Ocpp201Adapter):
 
     subprotocol: ClassVar[str] = "ocpp2.1"
     _ocpp_version: ClassVar[str] = "2.1"
+
+    def readings(
+        self, sample: MeterSample, measurands: Iterable[str]
+    ) -> list[tuple[str, float, int]]:
+        """As 2.0.1, and the export register next to the import register whenever the
+        connector can give energy back (a bidirectional vehicle) or has given some, so
+        that a CSMS steering V2X sees it without configuring it. Power.Active.Import
+        and Current.Import are negative while the vehicle discharges, as setpoints are."""
+        wanted = list(measurands)
+        if sample.export_wh is not None and _IMPORT in wanted and _EXPORT not in wanted:
+            wanted.insert(wanted.index(_IMPORT) + 1, _EXPORT)
+        return super().readings(sample, wanted)
 
     def unhandled_action(self, action: str) -> OCPPError:
         """NotSupported for an action 2.1 knows, NotImplemented for one it does not."""

@@ -442,6 +442,10 @@ class OcppJAdapter(ProtocolAdapter):
                 readings.append((measurand, sample.energy_wh, 1))
             elif measurand == "Power.Active.Import":
                 readings.append((measurand, sample.power_w, 1))
+            elif measurand == "Energy.Active.Export.Register":
+                readings.append((measurand, sample.export_wh or 0.0, 1))
+            elif measurand == "Power.Active.Export":
+                readings.append((measurand, max(-sample.power_w, 0.0), 1))
             elif measurand == "Current.Import":
                 readings.append((measurand, sample.current_a, 2))
             elif measurand == "Voltage":
