@@ -653,7 +653,7 @@ class ChargePointTwin(
         vehicle = connector.vehicle
         if vehicle is None or connector.vehicle_ref is None:
             return
-        if status != connector.vehicle_status or status == "charging":
+        if status != connector.vehicle_status or status in ("charging", "discharging"):
             connector.vehicle_status = status
             self.sink(
                 VehicleChanged(
