@@ -11,21 +11,28 @@ for the twin:
   :mod:`worker.twin.smart_charging`, :mod:`worker.twin.metering`); a discharging
   vehicle's energy goes to the Energy.Active.Export.Register, which meter values
   carry next to the import register (:meth:`Ocpp21Adapter.readings`);
-* NotifyEVChargingNeeds once a transaction has started, with the vehicle's needs
-  (:mod:`worker.twin.charging_needs`).
+* NotifyEVChargingNeeds once a transaction has started (the EV is connected and
+  authorised), with the vehicle's needs (:mod:`worker.twin.charging_needs`). It is
+  not queued: a session that starts offline does not send it later.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from ocpp.exceptions import NotImplementedError as OcppNotImplemented
 from ocpp.exceptions import NotSupportedError, OCPPError
 from ocpp.v21.enums import Action
 
+from worker.twin.charging_needs import charging_needs
 from worker.twin.ocpp201 import Ocpp201Adapter
+from worker.twin.protocol import CallFailed, ConnectionLost, IdTagInfo, InvalidOutgoingCall
+from worker.twin.smart_charging import format_time
 from worker.twin.values import MeterSample
+
+logger = logging.getLogger(__name__)
 
 _KNOWN_ACTIONS = frozenset(action.value for action in Action)
 _IMPORT = "Energy.Active.Import.Register"
@@ -37,6 +44,40 @@ class Ocpp21Adapter(Ocpp201Adapter):
 
     subprotocol: ClassVar[str] = "ocpp2.1"
     _ocpp_version: ClassVar[str] = "2.1"
+
+    async def send_start_transaction(self, transaction: Any) -> tuple[str, IdTagInfo]:
+        """TransactionEvent Started, then (the EV is connected and authorised) what the
+        vehicle needs, in NotifyEVChargingNeeds."""
+        answer = await super().send_start_transaction(transaction)
+        if answer[1].accepted:
+            self.twin.spawn(self._notify_charging_needs(transaction.connector_id))
+        return answer
+
+    async def _notify_charging_needs(self, connector_id: int) -> None:
+        twin = self.twin
+        connector = twin.connector(connector_id)
+        vehicle = connector.vehicle if connector is not None else None
+        if vehicle is None:
+            return
+        config = twin.config
+        dc = connector.current_type == "DC"
+        needs = charging_needs(
+            vehicle,
+            connector.current_type,
+            config.voltage_dc if dc else config.voltage_ac,
+            1 if dc else config.phases_ac,
+        )
+        payload = {
+            "evseId": connector.evse_id,
+            "chargingNeeds": needs,
+            "timestamp": format_time(twin.now()),
+        }
+        try:
+            result = await self._call("NotifyEVChargingNeeds", payload)
+        except (CallFailed, ConnectionLost, InvalidOutgoingCall) as error:
+            logger.info("%s: NotifyEVChargingNeeds not delivered: %s", self.id, error)
+            return
+        logger.debug("%s: NotifyEVChargingNeeds answered %s", self.id, result.get("status"))
 
     def readings(
         self, sample: MeterSample, measurands: Iterable[str]

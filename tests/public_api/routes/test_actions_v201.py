@@ -134,6 +134,13 @@ async def test_v2x_discharge_through_the_bundled_csms(stack: Stack) -> None:
     )
     assert started.status_code == 200, started.text
     transaction = started.json()
+    seen = await eventually(
+        lambda: stack.csms_v201.api.get(f"/api/charge-points/{charge_point['cid']}"),
+        lambda answer: "NotifyEVChargingNeeds" in answer.json()["notifications"],
+    )
+    needs = seen.json()["notifications"]["NotifyEVChargingNeeds"]["chargingNeeds"]
+    assert needs["requestedEnergyTransfer"] == "AC_BPT"
+    assert needs["v2xChargingParameters"]["maxDischargePower"] == 7000
     profile = {
         "id": 1,
         "stackLevel": 0,
