@@ -180,3 +180,18 @@ async def test_a_positive_setpoint_charges_at_it(
         lambda p: power(p) == pytest.approx(5000.0),
     )
     assert all(r.valid for r in csms.received)
+
+
+async def test_a_setpoint_mode_without_a_setpoint_is_rejected(
+    twin: ChargePointTwin, csms: ScriptedCsms21
+) -> None:
+    profile = setpoint_profile(-1000.0)
+    del profile["chargingSchedule"][0]["chargingSchedulePeriod"][0]["setpoint"]
+    assert await set_profile(csms, profile) == "Rejected"
+    only_limit = setpoint_profile(-1000.0)
+    period = only_limit["chargingSchedule"][0]["chargingSchedulePeriod"][0]
+    del period["setpoint"]
+    period["operationMode"] = "ChargingOnly"
+    assert await set_profile(csms, only_limit) == "Rejected"  # ChargingOnly needs a limit
+    assert len(twin.profiles) == 0
+    assert twin.online
