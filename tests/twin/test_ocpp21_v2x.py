@@ -195,3 +195,35 @@ async def test_a_setpoint_mode_without_a_setpoint_is_rejected(
     assert await set_profile(csms, only_limit) == "Rejected"  # ChargingOnly needs a limit
     assert len(twin.profiles) == 0
     assert twin.online
+
+
+async def test_export_power_on_request_and_idle_mode(
+    csms: ScriptedCsms21, events: EventLog
+) -> None:
+    measurands = "Energy.Active.Import.Register,Power.Active.Import,Power.Active.Export"
+    twin = await booted_twin21(
+        csms, events, ocpp_configuration={"SampledDataCtrlr/TxUpdatedMeasurands": measurands}
+    )
+    try:
+        await twin.plug_in(1, bidirectional_vehicle(), "veh-1")
+        await twin.start_transaction(1, "TAG-1")
+        assert await set_profile(csms, setpoint_profile(-7000.0)) == "Accepted"
+        update = await csms.wait_for(
+            "TransactionEvent", lambda p: power(p) == pytest.approx(-7000.0)
+        )
+        assert sampled(update.payload)["Power.Active.Export"] == pytest.approx(7000.0)
+        assert EXPORT in sampled(update.payload)
+
+        idle = setpoint_profile(0.0)
+        idle["chargingSchedule"][0]["chargingSchedulePeriod"] = [
+            {"startPeriod": 0, "operationMode": "Idle"}
+        ]
+        assert await set_profile(csms, idle) == "Accepted"
+        update = await csms.wait_for(
+            "TransactionEvent",
+            lambda p: p.get("transactionInfo", {}).get("chargingState") == "SuspendedEVSE",
+        )
+        assert twin.connector(1).power_kw == 0.0
+        assert all(r.valid for r in csms.received)
+    finally:
+        await twin.close()
