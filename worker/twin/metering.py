@@ -161,13 +161,15 @@ class MeteringMixin:
         if halted:
             limit = 0.0
         connector.limit_kw = max(limit, 0.0)
+        discharging = False
         if setpoint is not None and setpoint < 0 and not halted:
-            # Discharging: the EV follows the setpoint as far as it and the charger can.
+            # The EV follows the setpoint as far as it and the charger can.
+            discharging = True
             wanted = vehicle.max_discharge_power_kw()
             power = -min(-setpoint, wanted, max_kw)
         else:
-            if setpoint is not None:
-                connector.limit_kw = min(connector.limit_kw, setpoint)
+            if setpoint is not None and not halted:
+                connector.limit_kw = min(connector.limit_kw, max(setpoint, 0.0))
             wanted = vehicle.max_power_kw(current_type)
             power = min(connector.limit_kw, wanted)
         connector.power_kw = power
@@ -177,24 +179,22 @@ class MeteringMixin:
             connector.current_a = power * 1000.0 / voltage
         else:
             connector.current_a = power * 1000.0 / (voltage * phases)
-        if power < 0:
-            tx.status = "Charging"  # energy flows (OCPP has no discharging state)
-        elif connector.limit_kw <= 0 and (setpoint is None or setpoint >= 0):
+        if discharging:
+            # Energy flows either way in Charging (OCPP has no discharging state).
+            tx.status = "Charging" if power < 0 else "SuspendedEV"
+        elif connector.limit_kw <= 0:
             tx.status = "SuspendedEVSE"
         elif wanted <= 0:
             tx.status = "SuspendedEV"
         else:
             tx.status = "Charging"
-        self._set_vehicle_status(
-            connector,
-            "discharging"
-            if power < 0
-            else "full"
-            if vehicle.is_full
-            else "charging"
-            if power > 0
-            else "plugged-in",
-        )
+        if power < 0:
+            vehicle_status = "discharging"
+        elif vehicle.is_full:
+            vehicle_status = "full"
+        else:
+            vehicle_status = "charging" if power > 0 else "plugged-in"
+        self._set_vehicle_status(connector, vehicle_status)
         self._publish(connector)
 
     def _next_limit_change(self, connector: ConnectorState, tx: Transaction) -> float | None:

@@ -610,13 +610,14 @@ class ChargingProfileStore:
         periods: list[ChargingSchedulePeriod] = []
         for offset, w, setpoint in samples:
             limit = round(min(fill if w is None else w, fill) * per_watt, 1)
-            if setpoint is None:
-                period = ChargingSchedulePeriod(offset, limit)
-            else:
+            period = ChargingSchedulePeriod(offset, limit)
+            if setpoint is not None:
                 period = ChargingSchedulePeriod(
-                    offset, limit, operation_mode="CentralSetpoint",
+                    offset,
+                    limit,
+                    operation_mode="CentralSetpoint",
                     setpoint=round(setpoint * per_watt, 1),
-                )  # fmt: skip
+                )
             if periods and (periods[-1].limit, periods[-1].setpoint) == (limit, period.setpoint):
                 continue
             periods.append(period)
