@@ -6,7 +6,7 @@ from typing import Annotated
 
 from pydantic import Field, field_validator, model_validator
 
-from shared.schemas.common import Number, ORMModel, PartialUpdate, RequestBody
+from shared.schemas.common import Boolean, Number, ORMModel, PartialUpdate, RequestBody
 
 CurvePoint = tuple[
     Annotated[Number, Field(ge=0, le=100, description="state of charge, %")],
@@ -46,7 +46,7 @@ class VehicleCreate(RequestBody):
         default=None,
         description="[[soc %, kW], ...] in ascending soc; default: tapering above ~55 % SoC",
     )
-    bidirectional: bool = Field(
+    bidirectional: Boolean = Field(
         default=False, description="gives energy back (V2X) when an OCPP 2.1 CSMS asks"
     )
     maximum_discharge_power: Number = Field(
@@ -80,7 +80,7 @@ class VehicleUpdate(PartialUpdate):
     maximum_ac_charging_rate: Number | None = Field(default=None, gt=0, le=1000)
     ac_charging_curve: CurvePoints | None = None
     dc_charging_curve: CurvePoints | None = None
-    bidirectional: bool | None = None
+    bidirectional: Boolean | None = None
     maximum_discharge_power: Number | None = Field(default=None, ge=0, le=1000)
     minimum_soc: Number | None = Field(default=None, ge=0, le=100)
 
