@@ -55,7 +55,7 @@ def basic_auth(header: str | None) -> tuple[str | None, str | None]:
 def create_ocpp_endpoint(
     state: CsmsState, dialects: Sequence[Dialect], logger: logging.Logger
 ) -> Callable[[WebSocket, str], Awaitable[None]]:
-    spoken = ", ".join(d.subprotocol for d in dialects)
+    spoken = " or ".join(d.subprotocol for d in dialects)
 
     async def ocpp_endpoint(websocket: WebSocket, charge_point_id: str) -> None:
         user, password = basic_auth(websocket.headers.get("authorization"))
