@@ -8,6 +8,7 @@ from csms_v16.charge_point import CSMS_INITIATED_ACTIONS, ChargePoint16
 from shared.csms.app import build_csms_app, resolve_state
 from shared.csms.settings import CsmsSettings
 from shared.csms.state import CsmsState
+from shared.csms.websocket import Dialect
 
 DEFAULT_PORT = 9000
 SUBPROTOCOL = "ocpp1.6"
@@ -20,8 +21,5 @@ def create_app(
     return build_csms_app(
         title="ELU Twins test CSMS (OCPP 1.6)",
         state=resolve_state(state, settings, overrides),
-        ocpp_version="1.6",
-        subprotocol=SUBPROTOCOL,
-        session_factory=ChargePoint16,
-        csms_initiated_actions=CSMS_INITIATED_ACTIONS,
+        dialects=[Dialect("1.6", SUBPROTOCOL, ChargePoint16, CSMS_INITIATED_ACTIONS)],
     )

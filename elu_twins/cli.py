@@ -181,7 +181,7 @@ def csms_v201(
     port: Annotated[int | None, typer.Option(help="default: ELU_CSMS_V201_PORT (9201)")] = None,
     host: Annotated[str | None, typer.Option(help="interface to listen on")] = None,
 ) -> None:
-    """Run the bundled OCPP 2.0.1 test CSMS on its own (ws://host:9201/<cid>, API at /docs)."""
+    """Run the bundled OCPP 2.0.1 and 2.1 test CSMS alone (ws://host:9201/<cid>, API at /docs)."""
     _run_csms("2.0.1", port, host)
 
 

@@ -1109,4 +1109,7 @@ def vehicle_model(row: Vehicle) -> VehicleModel:
         dc_curve=ChargingCurve.from_points(row.dc_charging_curve)
         if row.dc_charging_curve
         else None,
+        bidirectional=row.bidirectional,
+        max_discharge_kw=row.maximum_discharge_power,
+        min_soc=row.minimum_soc,
     )

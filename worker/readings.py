@@ -7,7 +7,9 @@ curve at no more than the power last reported, so a read carries the stored
 values on from the moment they were measured with the twin's own physics
 (:meth:`worker.twin.vehicle.Vehicle.charge`), at the charge point's speed. A
 twin that stopped reporting (its host died) is not carried on for longer than
-``MAX_CARRY_ON`` real seconds.
+``MAX_CARRY_ON`` real seconds. A vehicle giving energy back (V2X, negative power)
+is carried on the same way: its SoC falls (to its minimum SoC), the import
+registers stay.
 """
 
 from __future__ import annotations
@@ -43,7 +45,7 @@ def reading(session: Session, connector: Connector, now: datetime | None = None)
     power_kw = connector.current_ac_power or connector.current_dc_power
     if (
         connector.status != "Charging"
-        or not power_kw > 0
+        or not power_kw
         or connector.measured_at is None
         or connector.transaction_id is None
     ):
@@ -53,11 +55,16 @@ def reading(session: Session, connector: Connector, now: datetime | None = None)
     seconds = min(max(elapsed, 0.0), MAX_CARRY_ON) * speed
     vehicle_row = session.get(Vehicle, connector.vehicle_id) if connector.vehicle_id else None
     if vehicle_row is None:
+        if power_kw < 0:
+            return None
         added = power_kw * seconds / 3600.0
         return Reading(connector.current_energy + added, connector.total_energy + added, None)
     vehicle = vehicle_model(vehicle_row)
     if connector.soc is not None:
         vehicle.soc = connector.soc
+    if power_kw < 0:
+        vehicle.discharge(seconds, -power_kw)
+        return Reading(connector.current_energy, connector.total_energy, round(vehicle.soc, 3))
     current_type = "AC" if connector.current_ac_power else "DC"
     added = vehicle.charge(seconds, power_kw, current_type)
     return Reading(

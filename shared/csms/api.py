@@ -1,6 +1,6 @@
 """The HTTP API both test CSMSs share, mounted under `/api`."""
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, HTTPException, Query, Request, status
@@ -26,6 +26,7 @@ from shared.csms.session import (
 )
 from shared.csms.settings import CsmsSettingsPublic, CsmsSettingsUpdate
 from shared.csms.state import ChargePointRecord, CsmsState
+from shared.csms.websocket import Dialect
 from shared.schemas.common import JsonObject
 from shared.schemas.event import CSMS_EVENT_KINDS, CsmsEventPublic, parse_kinds
 
@@ -100,9 +101,11 @@ async def charge_point_events(
         state.events.unsubscribe(subscription)
 
 
-def create_api_router(ocpp_version: str, csms_initiated_actions: frozenset[str]) -> APIRouter:
+def create_api_router(dialects: Sequence[Dialect]) -> APIRouter:
     router = APIRouter()
-    supported = ", ".join(sorted(csms_initiated_actions))
+    by_version = {d.ocpp_version: d.csms_initiated_actions for d in dialects}
+    csms_initiated_actions = frozenset().union(*by_version.values())
+    ocpp_version = " / ".join(by_version)
 
     @router.get("/charge-points", tags=["charge points"])
     def list_charge_points(state: StateDep) -> ChargePointsPublic:
@@ -174,7 +177,7 @@ def create_api_router(ocpp_version: str, csms_initiated_actions: frozenset[str])
             raise HTTPException(
                 status.HTTP_400_BAD_REQUEST,
                 f"{action!r} is not a CSMS-initiated action of OCPP {ocpp_version}; "
-                f"supported: {supported}",
+                f"supported: {', '.join(sorted(csms_initiated_actions))}",
             )
         record = state.charge_points.get(charge_point_id)
         session = record.session if record is not None else None
@@ -182,8 +185,15 @@ def create_api_router(ocpp_version: str, csms_initiated_actions: frozenset[str])
             raise HTTPException(
                 status.HTTP_404_NOT_FOUND, f"Charge point {charge_point_id!r} is not connected"
             )
+        version = session._ocpp_version
+        if action not in by_version[version]:
+            raise HTTPException(
+                status.HTTP_400_BAD_REQUEST,
+                f"{action!r} is not a CSMS-initiated action of OCPP {version}, which "
+                f"{charge_point_id} speaks; supported: {', '.join(sorted(by_version[version]))}",
+            )
         request = payload or {}
-        errors = await schema_errors(MessageType.Call, action, request, ocpp_version)
+        errors = await schema_errors(MessageType.Call, action, request, version)
         if errors:
             raise HTTPException(
                 status.HTTP_422_UNPROCESSABLE_CONTENT,

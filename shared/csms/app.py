@@ -1,7 +1,7 @@
 """Assembles a test CSMS app: the OCPP websocket and the HTTP API on one port."""
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from fastapi import APIRouter, FastAPI
@@ -11,7 +11,7 @@ from shared.csms.api import create_api_router
 from shared.csms.certificates import CsmsTlsSettings
 from shared.csms.settings import CsmsSettings
 from shared.csms.state import CsmsState
-from shared.csms.websocket import SessionFactory, create_ocpp_endpoint
+from shared.csms.websocket import Dialect, create_ocpp_endpoint
 from shared.request_limits import install_validation_errors
 
 
@@ -31,29 +31,30 @@ def build_csms_app(
     *,
     title: str,
     state: CsmsState,
-    ocpp_version: str,
-    subprotocol: str,
-    session_factory: SessionFactory,
-    csms_initiated_actions: frozenset[str],
+    dialects: Sequence[Dialect],
     routers: Iterable[APIRouter] = (),
 ) -> FastAPI:
+    """A CSMS speaking each of `dialects`; a charge point offering several subprotocols gets
+    the first of `dialects` it offers (list the newest version first)."""
+    versions = " and ".join(f"OCPP {d.ocpp_version}" for d in dialects)
+    subprotocols = " or ".join(f"{d.subprotocol}" for d in dialects)
     app = FastAPI(
         title=title,
         description=(
-            f"A small test central system for OCPP {ocpp_version}. Charge points connect to "
+            f"A small test central system for {versions}. Charge points connect to "
             f"ws://host:port/{{charge_point_id}} (or /ocpp/{{charge_point_id}}) with the "
-            f"{subprotocol} subprotocol."
+            f"{subprotocols} subprotocol."
         ),
     )
     app.state.csms = state
     if state.certificate_authority is None:
         state.certificate_authority = CsmsTlsSettings().authority()
     install_validation_errors(app)
-    logger = logging.getLogger(f"elu_twins.csms.{subprotocol}")
-    endpoint = create_ocpp_endpoint(state, session_factory, subprotocol, logger)
+    logger = logging.getLogger(f"elu_twins.csms.{dialects[-1].subprotocol}")
+    endpoint = create_ocpp_endpoint(state, dialects, logger)
     app.add_api_websocket_route("/ocpp/{charge_point_id}", endpoint)
     app.add_api_websocket_route("/{charge_point_id}", endpoint)
-    app.include_router(create_api_router(ocpp_version, csms_initiated_actions), prefix="/api")
+    app.include_router(create_api_router(dialects), prefix="/api")
     app.include_router(uploads.router, prefix="/api")
     for router in routers:
         app.include_router(router, prefix="/api")

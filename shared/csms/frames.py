@@ -86,7 +86,7 @@ class RequestSchemas:
         return validator
 
 
-REQUEST_SCHEMAS = {version: RequestSchemas(version) for version in ("1.6", "2.0.1")}
+REQUEST_SCHEMAS = {version: RequestSchemas(version) for version in ("1.6", "2.0.1", "2.1")}
 
 
 def check_request(call: Call, ocpp_version: str) -> None:

@@ -5,7 +5,8 @@ import contextlib
 import hmac
 import logging
 from base64 import b64decode
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 
 from starlette.responses import Response
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
@@ -18,6 +19,18 @@ from shared.csms.state import ChargePointRecord, CsmsState
 SessionFactory = Callable[
     [str, LoggingConnection, CsmsState, ChargePointRecord, logging.Logger], CsmsSession
 ]
+
+
+@dataclass(frozen=True, slots=True)
+class Dialect:
+    """One OCPP version a CSMS speaks: the websocket subprotocol that selects it, the
+    session class that handles its connections, and the CALLs the CSMS may send in it."""
+
+    ocpp_version: str
+    subprotocol: str
+    session_factory: SessionFactory
+    csms_initiated_actions: frozenset[str]
+
 
 CLOSE_PROTOCOL_ERROR = 1002
 CLOSE_POLICY_VIOLATION = 1008
@@ -41,8 +54,10 @@ def basic_auth(header: str | None) -> tuple[str | None, str | None]:
 
 
 def create_ocpp_endpoint(
-    state: CsmsState, session_factory: SessionFactory, subprotocol: str, logger: logging.Logger
+    state: CsmsState, dialects: Sequence[Dialect], logger: logging.Logger
 ) -> Callable[[WebSocket, str], Awaitable[None]]:
+    spoken = " or ".join(d.subprotocol for d in dialects)
+
     async def ocpp_endpoint(websocket: WebSocket, charge_point_id: str) -> None:
         user, password = basic_auth(websocket.headers.get("authorization"))
         expected = state.settings.charge_point_passwords.get(charge_point_id)
@@ -68,18 +83,20 @@ def create_ocpp_endpoint(
             return
 
         offered = websocket.scope.get("subprotocols", [])
-        if subprotocol not in offered:
+        dialect = next((d for d in dialects if d.subprotocol in offered), None)
+        if dialect is None:
             # OCPP-J: complete the handshake without a subprotocol, then close at once.
             await websocket.accept()
             await websocket.close(
                 CLOSE_PROTOCOL_ERROR,
-                f"This CSMS speaks only the {subprotocol} subprotocol, offered: {offered}",
+                f"This CSMS speaks only the {spoken} subprotocol, offered: {offered}",
             )
             return
 
+        subprotocol = dialect.subprotocol
         await websocket.accept(subprotocol=subprotocol)
         record = state.charge_point(charge_point_id)
-        session = session_factory(
+        session = dialect.session_factory(
             charge_point_id,
             LoggingConnection(websocket, record.messages, state.events, charge_point_id),
             state,

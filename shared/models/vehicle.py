@@ -3,7 +3,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import ForeignKey, String
+from sqlalchemy import ForeignKey, String, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.models.base import Base, Timestamps, UuidPrimaryKey
@@ -13,7 +13,9 @@ class Vehicle(UuidPrimaryKey, Timestamps, Base):
     """An electric vehicle: battery, state of charge and charging curves.
 
     ``ac_charging_curve`` / ``dc_charging_curve`` are lists of [soc %, kW]
-    points; ``None`` means the realistic default for the vehicle's rate.
+    points; ``None`` means the realistic default for the vehicle's rate. A
+    ``bidirectional`` vehicle gives energy back (V2X, OCPP 2.1 setpoints) at up to
+    ``maximum_discharge_power`` kW, down to ``minimum_soc`` %.
     """
 
     __tablename__ = "vehicles"
@@ -30,6 +32,9 @@ class Vehicle(UuidPrimaryKey, Timestamps, Base):
     status: Mapped[str] = mapped_column(String(32), default="ready-to-charge")
     ac_charging_curve: Mapped[list[Any] | None]
     dc_charging_curve: Mapped[list[Any] | None]
+    bidirectional: Mapped[bool] = mapped_column(default=False, server_default=false())
+    maximum_discharge_power: Mapped[float] = mapped_column(default=0.0, server_default="0")
+    minimum_soc: Mapped[float] = mapped_column(default=0.0, server_default="0")
     connector_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("connectors.id", ondelete="SET NULL"), index=True
     )

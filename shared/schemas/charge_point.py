@@ -12,7 +12,7 @@ from pydantic import Field, field_validator, model_validator
 from shared.schemas.common import NonNegativeInt32, Number, ORMModel, PartialUpdate, RequestBody
 from worker.twin.certificates import client_certificate_problem
 
-OcppProtocol = Literal["ocpp1.6", "ocpp2.0.1"]
+OcppProtocol = Literal["ocpp1.6", "ocpp2.0.1", "ocpp2.1"]
 
 #: OCPP 2.0.1 ConnectorEnumType (the 1.6 charge point has no connector type on the wire).
 ConnectorType = Literal[

@@ -134,7 +134,7 @@ class ChargePointTemplate(RequestBody):
         default=None,
         max_length=CSMS_URL_MAX_LENGTH,
         json_schema_extra={"pattern": FLEET_CSMS_URL_PATTERN},
-        description="the CSMS of the 2.0.1 charge points in a mix (default: csms_url)",
+        description="the CSMS of the 2.0.1 and 2.1 charge points in a mix (default: csms_url)",
     )
     identity_prefix: str = Field(
         default="FLEET-",
@@ -146,7 +146,7 @@ class ChargePointTemplate(RequestBody):
     ocpp_configuration: dict[str, str] = Field(default_factory=dict)
     ocpp_configuration_v201: dict[str, str] | None = Field(
         default=None,
-        description="2.0.1 variables for the 2.0.1 charge points of a mix "
+        description="2.0.1 variables for the 2.0.1 and 2.1 charge points of a mix "
         "(default: ocpp_configuration)",
     )
 

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from pydantic import Field, field_validator, model_validator
 
-from shared.schemas.common import Number, ORMModel, PartialUpdate, RequestBody
+from shared.schemas.common import Boolean, Number, ORMModel, PartialUpdate, RequestBody
 
 CurvePoint = tuple[
     Annotated[Number, Field(ge=0, le=100, description="state of charge, %")],
@@ -46,6 +46,15 @@ class VehicleCreate(RequestBody):
         default=None,
         description="[[soc %, kW], ...] in ascending soc; default: tapering above ~55 % SoC",
     )
+    bidirectional: Boolean = Field(
+        default=False, description="gives energy back (V2X) when an OCPP 2.1 CSMS asks"
+    )
+    maximum_discharge_power: Number = Field(
+        default=0, ge=0, le=1000, description="kW given back at most, when bidirectional"
+    )
+    minimum_soc: Number = Field(
+        default=0, ge=0, le=100, description="%: a bidirectional vehicle discharges no lower"
+    )
 
     _curves = field_validator("ac_charging_curve", "dc_charging_curve")(_check_curve)
 
@@ -71,6 +80,9 @@ class VehicleUpdate(PartialUpdate):
     maximum_ac_charging_rate: Number | None = Field(default=None, gt=0, le=1000)
     ac_charging_curve: CurvePoints | None = None
     dc_charging_curve: CurvePoints | None = None
+    bidirectional: Boolean | None = None
+    maximum_discharge_power: Number | None = Field(default=None, ge=0, le=1000)
+    minimum_soc: Number | None = Field(default=None, ge=0, le=100)
 
     _curves = field_validator("ac_charging_curve", "dc_charging_curve")(_check_curve)
 
@@ -90,6 +102,9 @@ class VehiclePublic(ORMModel):
     # Lists, not CurvePoints: schemathesis cannot read the prefixItems of a tuple in a response.
     ac_charging_curve: list[list[float]] | None
     dc_charging_curve: list[list[float]] | None
+    bidirectional: bool
+    maximum_discharge_power: float
+    minimum_soc: float
     connector_id: uuid.UUID | None
     transaction_id: uuid.UUID | None
     user_id: uuid.UUID

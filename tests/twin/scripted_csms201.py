@@ -96,10 +96,9 @@ def make_config(
     return ChargePointConfig(
         charge_point_id=f"id-{cid}",
         cid=cid,
-        protocol="ocpp2.0.1",
         csms_url=url,
         evses=tuple(evses),
-        **overrides,
+        **{"protocol": "ocpp2.0.1", **overrides},
     )
 
 

@@ -48,6 +48,26 @@ def test_a_mix_is_rounded_to_whole_charge_points() -> None:
     assert len(plan.vehicle_bodies(fleet())) == 20, "one vehicle per connector"
 
 
+def test_2_1_charge_points_of_a_mix_take_the_2_x_csms_and_variables() -> None:
+    spec = FleetCreate.model_validate(
+        {
+            "charge_points": {
+                "count": 4,
+                "protocol": {"ocpp1.6": 0.5, "ocpp2.1": 0.5},
+                "csms_url": "ws://csms:9000",
+                "csms_url_v201": "ws://csms:9201",
+                "ocpp_configuration": {"MeterValueSampleInterval": "10"},
+                "ocpp_configuration_v201": {"SampledDataCtrlr/TxUpdatedInterval": "10"},
+            },
+            "vehicles": {"battery_capacity": 60},
+        }
+    )
+    by_protocol = {body.ocpp_protocol: body for body in plan.charge_point_bodies(spec)}
+    assert by_protocol["ocpp2.1"].csms_url == "ws://csms:9201"
+    assert by_protocol["ocpp2.1"].ocpp_configuration == {"SampledDataCtrlr/TxUpdatedInterval": "10"}
+    assert by_protocol["ocpp1.6"].csms_url == "ws://csms:9000"
+
+
 def test_arrivals_follow_the_mean_interval_and_the_shares() -> None:
     spec = fleet(mean_arrival_interval=1000, rejected_share=0.2, remote_start_share=0.5)
     arrivals = first(spec, 0, 1, 4000)

@@ -79,7 +79,7 @@ def charge_point_bodies(fleet: FleetCreate) -> list[ChargePointCreate]:
     template = fleet.charge_points
     bodies = []
     for index, protocol in enumerate(protocols(fleet)):
-        v201 = protocol == "ocpp2.0.1"
+        v201 = protocol != "ocpp1.6"  # 2.0.1 and 2.1 share the device model and CSMS
         configuration = template.ocpp_configuration
         if v201 and template.ocpp_configuration_v201 is not None:
             configuration = template.ocpp_configuration_v201

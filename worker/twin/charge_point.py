@@ -62,6 +62,7 @@ from worker.twin.events import (
 from worker.twin.metering import MeteringMixin
 from worker.twin.model import ConnectorState, QueuedMessage, Transaction
 from worker.twin.ocpp16 import Ocpp16Adapter
+from worker.twin.ocpp21 import Ocpp21Adapter
 from worker.twin.ocpp201 import Ocpp201Adapter
 from worker.twin.operations import OperationsMixin
 from worker.twin.pending_start import PendingStartMixin
@@ -674,7 +675,7 @@ class ChargePointTwin(
         vehicle = connector.vehicle
         if vehicle is None or connector.vehicle_ref is None:
             return
-        if status != connector.vehicle_status or status == "charging":
+        if status != connector.vehicle_status or status in ("charging", "discharging"):
             connector.vehicle_status = status
             self.sink(
                 VehicleChanged(
@@ -719,4 +720,6 @@ def _as_dict(event: Any) -> dict[str, Any]:
 def _make_adapter(twin: ChargePointTwin) -> ProtocolAdapter:
     if twin.config.protocol == "ocpp1.6":
         return Ocpp16Adapter(twin)
+    if twin.config.protocol == "ocpp2.1":
+        return Ocpp21Adapter(twin)
     return Ocpp201Adapter(twin)

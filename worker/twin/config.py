@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-OcppProtocol = Literal["ocpp1.6", "ocpp2.0.1"]
+OcppProtocol = Literal["ocpp1.6", "ocpp2.0.1", "ocpp2.1"]
 CurrentType = Literal["AC", "DC"]
 
 #: OCPP 2.0.1 ConnectorEnumType values that deliver direct current.

@@ -48,7 +48,9 @@ ReportBase = Literal["ConfigurationInventory", "FullInventory", "SummaryInventor
 #: Measurands the twin can sample (the 2.0.1 MeasurandEnumType words).
 MEASURANDS = (
     "Energy.Active.Import.Register",
+    "Energy.Active.Export.Register",
     "Power.Active.Import",
+    "Power.Active.Export",
     "Power.Offered",
     "Current.Import",
     "Current.Offered",

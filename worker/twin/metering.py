@@ -5,6 +5,11 @@ that integrates energy with the vehicle's exact ``charge()`` from the last step 
 now (at every meter sample and before every change that moves the limit or the
 state), computes the limit (vehicle curve, connector, charging profiles), and
 queues the periodic MeterValues.
+
+A negative 2.1 setpoint (see :mod:`worker.twin.smart_charging`) makes a
+bidirectional vehicle discharge: the power is negative, at most the setpoint, the
+vehicle's maximum discharge power and the charger's rating, until the vehicle's
+minimum SoC; what it gives back counts in the connector's export register.
 """
 
 from __future__ import annotations
@@ -64,9 +69,16 @@ class MeteringMixin:
             return
         current_type = connector.current_type
         if len(self.profiles):
-            kwh = 0.0
-            for seconds, limit_kw in self._limit_pieces(connector, tx, start, elapsed):
-                kwh += vehicle.charge(seconds, limit_kw, current_type)
+            kwh = exported = 0.0
+            rating = self._electrics(current_type)[2]
+            for seconds, limit_kw, setpoint_kw in self._limit_pieces(connector, tx, start, elapsed):
+                if setpoint_kw is not None and setpoint_kw < 0:
+                    exported += vehicle.discharge(seconds, min(-setpoint_kw, rating))
+                elif setpoint_kw is not None:
+                    kwh += vehicle.charge(seconds, min(limit_kw, setpoint_kw), current_type)
+                else:
+                    kwh += vehicle.charge(seconds, limit_kw, current_type)
+            connector.export_wh += exported * 1000.0
         elif connector.limit_kw > 0:
             kwh = vehicle.charge(elapsed, connector.limit_kw, current_type)
         else:
@@ -95,11 +107,12 @@ class MeteringMixin:
 
     def _limit_pieces(
         self, connector: ConnectorState, tx: Transaction, start: float, elapsed: float
-    ) -> list[tuple[float, float]]:
-        """(seconds, kW) pieces of the limit from ``start`` for ``elapsed`` seconds."""
+    ) -> list[tuple[float, float, float | None]]:
+        """(seconds, limit kW, setpoint kW or None) pieces of the composite schedule
+        from ``start`` for ``elapsed`` seconds."""
         periods = self._schedule(connector, tx, start, math.ceil(elapsed))
         if not periods:
-            return [(elapsed, connector.limit_kw)]
+            return [(elapsed, connector.limit_kw, None)]
         pieces = []
         for index, period in enumerate(periods):
             begin = min(float(period.start_period), elapsed)
@@ -107,7 +120,8 @@ class MeteringMixin:
             if index + 1 < len(periods):
                 end = min(float(periods[index + 1].start_period), elapsed)
             if end > begin:
-                pieces.append((end - begin, period.limit / 1000.0))
+                setpoint = None if period.setpoint is None else period.setpoint / 1000.0
+                pieces.append((end - begin, period.limit / 1000.0, setpoint))
         return pieces
 
     def _integrate_all(self) -> None:
@@ -137,22 +151,36 @@ class MeteringMixin:
         voltage, phases, max_kw = self._electrics(current_type)
         due = self._next_limit_change(connector, tx) if len(self.profiles) else None
         limit = max_kw
-        smart = self.profiles.limit_kw(
-            connector.connector_id,
-            self.now(),
-            transaction_id=tx.csms_transaction_id,
-            transaction_start=tx.start_time,
-            voltage=voltage,
-            phases=phases,
-            current_type=current_type,
+        setpoint = None
+        if len(self.profiles):
+            electrics = {
+                "transaction_id": tx.csms_transaction_id,
+                "transaction_start": tx.start_time,
+                "voltage": voltage,
+                "phases": phases,
+                "current_type": current_type,
+            }
+            smart = self.profiles.limit_kw(connector.connector_id, self.now(), **electrics)
+            if smart is not None:
+                limit = min(limit, smart)
+            setpoint = self.profiles.setpoint_kw(connector.connector_id, self.now(), **electrics)
+        halted = (
+            connector.error_code is not None or self._cp_fault is not None or tx.suspended_by_csms
         )
-        if smart is not None:
-            limit = min(limit, smart)
-        if connector.error_code is not None or self._cp_fault is not None or tx.suspended_by_csms:
+        if halted:
             limit = 0.0
         connector.limit_kw = max(limit, 0.0)
-        wanted = vehicle.max_power_kw(current_type)
-        power = min(connector.limit_kw, wanted)
+        discharging = False
+        if setpoint is not None and setpoint < 0 and not halted:
+            # The EV follows the setpoint as far as it and the charger can.
+            discharging = True
+            wanted = vehicle.max_discharge_power_kw()
+            power = -min(-setpoint, wanted, max_kw)
+        else:
+            if setpoint is not None and not halted:
+                connector.limit_kw = min(connector.limit_kw, max(setpoint, 0.0))
+            wanted = vehicle.max_power_kw(current_type)
+            power = min(connector.limit_kw, wanted)
         connector.power_kw = power
         cap_due = self._energy_cap_due(tx, power)
         if cap_due is not None and (due is None or cap_due < due):
@@ -160,21 +188,28 @@ class MeteringMixin:
         if due != connector.limit_due:
             connector.limit_due = due
             self._reschedule()
-        if power <= 0:
+        if power == 0:
             connector.current_a = 0.0
         elif current_type == "DC":
             connector.current_a = power * 1000.0 / voltage
         else:
             connector.current_a = power * 1000.0 / (voltage * phases)
-        if connector.limit_kw <= 0:
+        if discharging:
+            # Energy flows either way in Charging (OCPP has no discharging state).
+            tx.status = "Charging" if power < 0 else "SuspendedEV"
+        elif connector.limit_kw <= 0:
             tx.status = "SuspendedEVSE"
         elif wanted <= 0:
             tx.status = "SuspendedEV"
         else:
             tx.status = "Charging"
-        self._set_vehicle_status(
-            connector, "full" if vehicle.is_full else "charging" if power > 0 else "plugged-in"
-        )
+        if power < 0:
+            vehicle_status = "discharging"
+        elif vehicle.is_full:
+            vehicle_status = "full"
+        else:
+            vehicle_status = "charging" if power > 0 else "plugged-in"
+        self._set_vehicle_status(connector, vehicle_status)
         self._publish(connector)
 
     def _next_limit_change(self, connector: ConnectorState, tx: Transaction) -> float | None:
@@ -204,6 +239,9 @@ class MeteringMixin:
             soc=vehicle.soc if vehicle is not None else None,
             phases=phases if current_type == "AC" else 1,
             context=context,
+            export_wh=connector.export_wh
+            if connector.export_wh or (vehicle is not None and vehicle.bidirectional)
+            else None,
         )
 
     def _meter(self) -> None:

@@ -164,6 +164,7 @@ class ConnectorState:
         "current_type",
         "error_code",
         "evse_id",
+        "export_wh",
         "fault_info",
         "finishing",
         "integrated_at",
@@ -209,6 +210,8 @@ class ConnectorState:
         #: A remote start waiting for the vehicle (a PendingStart, see pending_start.py).
         self.pending_start: Any = None
         self.register_wh = config.register_wh
+        #: The export register (Wh): energy a bidirectional vehicle gave back (V2X).
+        self.export_wh = 0.0
         self.power_kw = 0.0
         self.current_a = 0.0
         self.limit_kw = 0.0

@@ -117,6 +117,7 @@ class SavedStateMixin:
             "fault_info": connector.fault_info,
             "finishing": connector.finishing,
             "register_wh": connector.register_wh,
+            "export_wh": connector.export_wh,
             "reservation": None
             if reservation is None
             else {
@@ -312,6 +313,7 @@ class SavedStateMixin:
         connector.fault_info = data["fault_info"]
         connector.finishing = data["finishing"]
         connector.register_wh = data["register_wh"]
+        connector.export_wh = data.get("export_wh", 0.0)
         connector.integrated_at = now
         reservation = data["reservation"]
         if reservation is not None:

@@ -32,6 +32,19 @@ Where a schedule starts (the anchor):
 A limit in A becomes power as ``A * V * phases`` for AC, with phases the lesser
 of the period's ``numberPhases`` (default 3) and the connector's phases, and as
 ``A * V`` for DC.
+
+OCPP 2.1 periods may carry an ``operationMode`` (bidirectional power transfer):
+
+* ``CentralSetpoint`` / ``ExternalSetpoint``: the vehicle follows ``setpoint``;
+  a negative one discharges it (V2X), bounded by ``dischargeLimit`` (negative too),
+  a positive one charges at most at it (and within ``limit``). :meth:`setpoint_kw`
+  gives it; the composite schedule carries it.
+* ``Idle``: no power either way (a limit of 0).
+* ``ChargingOnly``, ``ExternalLimits`` and the rest: ``limit`` caps charging as in
+  2.0.1 (frequency and local load balancing modes are not simulated).
+
+Only the transaction's profiles (TxProfile, TxDefaultProfile) give setpoints. A
+period without ``limit`` (allowed in 2.1 for these modes) does not cap charging.
 """
 
 from __future__ import annotations
@@ -63,11 +76,20 @@ _RECURRENCE_EPOCH = datetime(1970, 1, 5, tzinfo=UTC)
 _CAP_PURPOSES = (CHARGE_POINT_MAX, EXTERNAL_CONSTRAINTS)
 
 
+#: 2.1 operation modes in which the vehicle follows ``setpoint``.
+SETPOINT_MODES = frozenset({"CentralSetpoint", "ExternalSetpoint"})
+
+
 @dataclass(frozen=True, slots=True)
 class ChargingSchedulePeriod:
+    """``limit`` is ``math.inf`` for a 2.1 period that has none."""
+
     start_period: int
     limit: float
     number_phases: int | None = None
+    operation_mode: str | None = None
+    setpoint: float | None = None
+    discharge_limit: float | None = None
 
 
 @dataclass(frozen=True)
@@ -426,6 +448,68 @@ class ChargingProfileStore:
         )
         return None if watts is None else watts / 1000.0
 
+    def setpoint_kw(
+        self,
+        connector_id: int,
+        at: datetime,
+        *,
+        transaction_id: str | None,
+        transaction_start: datetime | None,
+        voltage: float,
+        phases: int,
+        current_type: CurrentType,
+    ) -> float | None:
+        """The 2.1 setpoint (kW, negative: discharge) in force on ``connector_id`` at
+        ``at``, within its period's limits; None when no period in force asks for one."""
+        if not self._count or connector_id == 0:
+            return None
+        watts = self._setpoint_w(
+            connector_id, at, at, transaction_id, transaction_start, voltage, phases, current_type
+        )
+        return None if watts is None else watts / 1000.0
+
+    def _setpoint_w(
+        self,
+        connector_id: int,
+        at: datetime,
+        asked_at: datetime,
+        transaction_id: str | None,
+        transaction_start: datetime | None,
+        voltage: float,
+        phases: int,
+        current_type: CurrentType,
+    ) -> float | None:
+        """The setpoint (W) of the transaction's leading profile at ``at``."""
+        by_key = self._by_key
+        found = None
+        if transaction_id is not None or transaction_start is not None:
+            entries = by_key.get((connector_id, TX_PROFILE))
+            if entries:
+                found = _leading_period(entries, at, asked_at, transaction_start, transaction_id)
+        if found is None:
+            for cid in (connector_id, 0):
+                entries = by_key.get((cid, TX_DEFAULT))
+                if entries:
+                    found = _leading_period(entries, at, asked_at, transaction_start)
+                    if found is not None:
+                        break
+        if found is None:
+            return None
+        period, unit = found
+        if period.operation_mode not in SETPOINT_MODES or period.setpoint is None:
+            return None
+        electrics = (unit, voltage, phases, current_type)
+        watts = _to_watts(period, *electrics, value=period.setpoint)
+        if watts < 0 and period.discharge_limit is not None:
+            watts = max(watts, _to_watts(period, *electrics, value=period.discharge_limit))
+        if watts > 0:
+            limit = self._limit_w(
+                connector_id, at, asked_at, transaction_id, transaction_start, *electrics[1:]
+            )
+            if limit is not None:
+                watts = min(watts, limit)
+        return watts
+
     def _limit_w(
         self,
         connector_id: int,
@@ -502,38 +586,41 @@ class ChargingProfileStore:
                 if start < t < end:
                     times.add(t)
         cap_w = None if connector_max_kw is None else connector_max_kw * 1000.0
-        samples: list[tuple[int, float | None]] = []
+        samples: list[tuple[int, float | None, float | None]] = []
         for t in sorted(times):
-            w = self._limit_w(
-                connector_id,
-                t,
-                start,
-                transaction_id,
-                transaction_start,
-                voltage,
-                phases,
-                current_type,
-            )
+            args = (t, start, transaction_id, transaction_start, voltage, phases, current_type)
+            w = self._limit_w(connector_id, *args)
+            setpoint = self._setpoint_w(connector_id, *args) if connector_id else None
             if w is not None and cap_w is not None:
                 w = min(w, cap_w)
+            if setpoint is not None and cap_w is not None:
+                setpoint = min(max(setpoint, -cap_w), cap_w)
             offset = round((t - start).total_seconds())
             if samples and samples[-1][0] == offset:
-                samples[-1] = (offset, w)
+                samples[-1] = (offset, w, setpoint)
             else:
-                samples.append((offset, w))
+                samples.append((offset, w, setpoint))
         fill = cap_w
         if fill is None:
-            found = [w for _, w in samples if w is not None]
+            found = [w for _, w, _ in samples if w is not None and math.isfinite(w)]
             if not found:
                 return CompositeSchedule(start, duration, unit, ())
             fill = max(found)
         per_watt = _amps_per_watt(voltage, phases, current_type) if unit == "A" else 1.0
         periods: list[ChargingSchedulePeriod] = []
-        for offset, w in samples:
-            limit = round((fill if w is None else w) * per_watt, 1)
-            if periods and periods[-1].limit == limit:
+        for offset, w, setpoint in samples:
+            limit = round(min(fill if w is None else w, fill) * per_watt, 1)
+            period = ChargingSchedulePeriod(offset, limit)
+            if setpoint is not None:
+                period = ChargingSchedulePeriod(
+                    offset,
+                    limit,
+                    operation_mode="CentralSetpoint",
+                    setpoint=round(setpoint * per_watt, 1),
+                )
+            if periods and (periods[-1].limit, periods[-1].setpoint) == (limit, period.setpoint):
                 continue
-            periods.append(ChargingSchedulePeriod(offset, limit))
+            periods.append(period)
         return CompositeSchedule(start, duration, unit, tuple(periods))
 
     def _relevant(self, connector_id: int, transaction_id: str | None) -> Iterator[_Installed]:
@@ -565,6 +652,22 @@ def _leading(
     transaction_id: str | None = None,
 ) -> float | None:
     """Limit (W) of the highest-stack-level entry that has a period in force at ``at``."""
+    found = _leading_period(entries, at, asked_at, transaction_start, transaction_id)
+    if found is None:
+        return None
+    period, unit = found
+    return _to_watts(period, unit, voltage, phases, current_type)
+
+
+def _leading_period(
+    entries: list[_Installed],
+    at: datetime,
+    asked_at: datetime,
+    transaction_start: datetime | None,
+    transaction_id: str | None = None,
+) -> tuple[ChargingSchedulePeriod, RateUnit] | None:
+    """The period in force at ``at`` of the highest-stack-level entry that has one,
+    with its schedule's unit."""
     for entry in entries:
         profile = entry.profile
         if transaction_id is not None and profile.transaction_id not in (None, transaction_id):
@@ -576,9 +679,7 @@ def _leading(
         anchor = _anchor(entry, asked_at, transaction_start)
         period = _period_in_force(profile, anchor, at)
         if period is not None:
-            return _to_watts(
-                period, profile.schedule.charging_rate_unit, voltage, phases, current_type
-            )
+            return period, profile.schedule.charging_rate_unit
     return None
 
 
@@ -645,12 +746,16 @@ def _to_watts(
     voltage: float,
     phases: int,
     current_type: CurrentType,
+    value: float | None = None,
 ) -> float:
+    """``value`` (default: the period's limit; 0 in Idle mode) in W."""
+    if value is None:
+        value = 0.0 if period.operation_mode == "Idle" else period.limit
     if unit == "W":
-        return period.limit
+        return value
     if current_type == "DC":
-        return period.limit * voltage
-    return period.limit * voltage * min(period.number_phases or 3, phases)
+        return value * voltage
+    return value * voltage * min(period.number_phases or 3, phases)
 
 
 def _amps_per_watt(voltage: float, phases: int, current_type: CurrentType) -> float:
@@ -707,14 +812,7 @@ class _Keys:
 
 def _schedule_from_wire(payload: Mapping[str, Any], *, start_key: str) -> ChargingSchedule:
     s = _Keys(payload)
-    periods = tuple(
-        ChargingSchedulePeriod(
-            start_period=int(q.req("startPeriod")),
-            limit=float(q.req("limit")),
-            number_phases=None if q.get("numberPhases") is None else int(q.get("numberPhases")),
-        )
-        for q in (_Keys(item) for item in s.req("chargingSchedulePeriod"))
-    )
+    periods = tuple(_period_from_wire(_Keys(item)) for item in s.req("chargingSchedulePeriod"))
     duration = s.get("duration")
     min_rate = s.get("minChargingRate")
     schedule_id = s.get("id")
@@ -728,10 +826,38 @@ def _schedule_from_wire(payload: Mapping[str, Any], *, start_key: str) -> Chargi
     )
 
 
+def _period_from_wire(q: _Keys) -> ChargingSchedulePeriod:
+    mode = q.get("operationMode")
+    limit = q.get("limit")
+    if limit is None and mode in (None, "ChargingOnly"):
+        q.req("limit")  # raises: only 2.1's other modes may leave it out
+    setpoint, discharge = q.get("setpoint"), q.get("dischargeLimit")
+    if mode in SETPOINT_MODES and setpoint is None:
+        raise ValueError(f"operationMode {mode} needs a setpoint")
+    if discharge is not None and float(discharge) > 0:
+        raise ValueError("dischargeLimit must not be positive")
+    return ChargingSchedulePeriod(
+        start_period=int(q.req("startPeriod")),
+        limit=math.inf if limit is None else float(limit),
+        number_phases=None if q.get("numberPhases") is None else int(q.get("numberPhases")),
+        operation_mode=None if mode is None else str(mode),
+        setpoint=None if setpoint is None else float(setpoint),
+        discharge_limit=None if discharge is None else float(discharge),
+    )
+
+
 def _period_to_wire(period: ChargingSchedulePeriod) -> dict[str, Any]:
-    out: dict[str, Any] = {"startPeriod": period.start_period, "limit": period.limit}
+    out: dict[str, Any] = {"startPeriod": period.start_period}
+    if math.isfinite(period.limit):
+        out["limit"] = period.limit
     if period.number_phases is not None:
         out["numberPhases"] = period.number_phases
+    if period.operation_mode is not None:
+        out["operationMode"] = period.operation_mode
+    if period.setpoint is not None:
+        out["setpoint"] = period.setpoint
+    if period.discharge_limit is not None:
+        out["dischargeLimit"] = period.discharge_limit
     return out
 
 

@@ -80,6 +80,9 @@ def vehicle_to_state(vehicle: Vehicle) -> dict[str, Any]:
         "max_dc_kw": vehicle.max_dc_kw,
         "ac_curve": vehicle.ac_curve.as_lists,
         "dc_curve": vehicle.dc_curve.as_lists,
+        "bidirectional": vehicle.bidirectional,
+        "max_discharge_kw": vehicle.max_discharge_kw,
+        "min_soc": vehicle.min_soc,
     }
 
 
@@ -91,6 +94,9 @@ def vehicle_from_state(data: dict[str, Any]) -> Vehicle:
         max_dc_kw=data["max_dc_kw"],
         ac_curve=ChargingCurve(tuple((float(s), float(p)) for s, p in data["ac_curve"])),
         dc_curve=ChargingCurve(tuple((float(s), float(p)) for s, p in data["dc_curve"])),
+        bidirectional=data.get("bidirectional", False),
+        max_discharge_kw=data.get("max_discharge_kw", 0.0),
+        min_soc=data.get("min_soc", 0.0),
     )
 
 
@@ -105,6 +111,7 @@ def sample_to_state(sample: MeterSample) -> dict[str, Any]:
         "soc": sample.soc,
         "phases": sample.phases,
         "context": sample.context,
+        "export_wh": sample.export_wh,
     }
 
 
@@ -121,6 +128,7 @@ def sample_from_state(data: dict[str, Any]) -> MeterSample:
         soc=data["soc"],
         phases=data["phases"],
         context=data["context"],
+        export_wh=data.get("export_wh"),
     )
 
 

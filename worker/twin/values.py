@@ -57,7 +57,9 @@ class IdTagInfo:
 #: Measurands the twin can produce, with their unit (the same words in 1.6 and 2.0.1).
 MEASURAND_UNITS: dict[str, str] = {
     "Energy.Active.Import.Register": "Wh",
+    "Energy.Active.Export.Register": "Wh",
     "Power.Active.Import": "W",
+    "Power.Active.Export": "W",
     "Power.Offered": "W",
     "Current.Import": "A",
     "Current.Offered": "A",
@@ -80,6 +82,9 @@ class MeterSample:
     soc: float | None
     phases: int
     context: str = "Sample.Periodic"
+    #: The energy the connector gave back to the grid (V2X); None when it never has and
+    #: its vehicle cannot (then no export is reported).
+    export_wh: float | None = None
 
 
 @dataclass(slots=True)

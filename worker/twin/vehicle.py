@@ -123,13 +123,24 @@ def _check_points(points: tuple[tuple[float, float], ...]) -> None:
 
 
 class Vehicle:
-    """A battery that charges along a curve.
+    """A battery that charges along a curve, and a bidirectional one also discharges.
 
     Charging is modelled at 100 % efficiency: the energy metered by the charge
-    point equals the energy stored in the battery.
+    point equals the energy stored in the battery. A ``bidirectional`` vehicle
+    gives energy back (V2X) at up to ``max_discharge_kw``, never below ``min_soc``.
     """
 
-    __slots__ = ("ac_curve", "capacity_kwh", "dc_curve", "max_ac_kw", "max_dc_kw", "soc")
+    __slots__ = (
+        "ac_curve",
+        "bidirectional",
+        "capacity_kwh",
+        "dc_curve",
+        "max_ac_kw",
+        "max_dc_kw",
+        "max_discharge_kw",
+        "min_soc",
+        "soc",
+    )
 
     def __init__(
         self,
@@ -139,6 +150,10 @@ class Vehicle:
         max_dc_kw: float,
         ac_curve: ChargingCurve | None = None,
         dc_curve: ChargingCurve | None = None,
+        *,
+        bidirectional: bool = False,
+        max_discharge_kw: float = 0.0,
+        min_soc: float = 0.0,
     ) -> None:
         if not (math.isfinite(capacity_kwh) and capacity_kwh > 0):
             raise ValueError(f"capacity_kwh must be positive, got {capacity_kwh!r}")
@@ -150,6 +165,11 @@ class Vehicle:
         self.max_dc_kw = _check_max(max_dc_kw)
         self.ac_curve = ac_curve or ChargingCurve.default_ac(self.max_ac_kw)
         self.dc_curve = dc_curve or ChargingCurve.default_dc(self.max_dc_kw)
+        if not (math.isfinite(min_soc) and 0.0 <= min_soc <= 100.0):
+            raise ValueError(f"min_soc must be within 0..100, got {min_soc!r}")
+        self.bidirectional = bool(bidirectional)
+        self.max_discharge_kw = _check_max(max_discharge_kw)
+        self.min_soc = float(min_soc)
 
     def __repr__(self) -> str:
         return (
@@ -235,4 +255,22 @@ class Vehicle:
                 energy += (end - soc) * capacity / 100.0
                 soc, hours = end, hours - needed
         self.soc = min(soc, 100.0)
+        return energy
+
+    def max_discharge_power_kw(self) -> float:
+        """Power (kW) the vehicle can give back now: 0 unless bidirectional and above
+        its minimum SoC."""
+        if not self.bidirectional or self.soc <= self.min_soc + FULL_EPSILON:
+            return 0.0
+        return self.max_discharge_kw
+
+    def discharge(self, seconds: float, power_kw: float) -> float:
+        """Give back energy for ``seconds`` at ``min(power_kw, max_discharge_kw)``,
+        stopping at ``min_soc``; return the kWh given (SoC falls linearly in time)."""
+        rate = min(power_kw, self.max_discharge_power_kw())
+        if seconds <= 0 or not rate > 0:
+            return 0.0
+        available = (self.soc - self.min_soc) * self.capacity_kwh / 100.0
+        energy = min(rate * seconds / 3600.0, available)
+        self.soc = max(self.soc - 100.0 * energy / self.capacity_kwh, self.min_soc)
         return energy

@@ -211,7 +211,7 @@ class OutgoingSchemas:
 
 
 #: One set per OCPP version, shared by every twin of the process.
-OUTGOING_SCHEMAS = {version: OutgoingSchemas(version) for version in ("1.6", "2.0.1")}
+OUTGOING_SCHEMAS = {version: OutgoingSchemas(version) for version in ("1.6", "2.0.1", "2.1")}
 
 
 # -- the adapter base --------------------------------------------------------------------
@@ -221,7 +221,7 @@ class OcppJAdapter(ProtocolAdapter):
     """The OCPP-J machinery of an adapter; mix in before the library's ChargePoint:
     ``class Ocpp16Adapter(OcppJAdapter, ocpp.v16.ChargePoint)``."""
 
-    #: The library's version word ("1.6", "2.0.1"); set by its ChargePoint class.
+    #: The library's version word ("1.6", "2.0.1", "2.1"); set by its ChargePoint class.
     _ocpp_version: ClassVar[str]
     #: CALLERROR codes this version spells differently from the library (2.0.1).
     error_codes: ClassVar[Mapping[str, str]] = {}
@@ -456,6 +456,10 @@ class OcppJAdapter(ProtocolAdapter):
                 readings.append((measurand, sample.energy_wh, 1))
             elif measurand == "Power.Active.Import":
                 readings.append((measurand, sample.power_w, 1))
+            elif measurand == "Energy.Active.Export.Register":
+                readings.append((measurand, sample.export_wh or 0.0, 1))
+            elif measurand == "Power.Active.Export":
+                readings.append((measurand, max(-sample.power_w, 0.0), 1))
             elif measurand == "Current.Import":
                 readings.append((measurand, sample.current_a, 2))
             elif measurand == "Voltage":

@@ -69,7 +69,7 @@ def test_invalid_bodies_name_what_is_wrong(public_client: TestClient, private_cl
     for body, field in [
         (charge_point_body(csms_url="http://localhost:9000"), "csms_url"),
         (charge_point_body(csms_url="ws://user:pw@localhost:9000"), "csms_url"),
-        (charge_point_body(ocpp_protocol="ocpp2.1"), "ocpp_protocol"),
+        (charge_point_body(ocpp_protocol="ocpp3.0"), "ocpp_protocol"),
         (charge_point_body(evses=[]), "evses"),
         (charge_point_body(evses=[{"connectors": [{"connector_type": "USB"}]}]), "evses"),
         (charge_point_body(cid="has space"), "cid"),

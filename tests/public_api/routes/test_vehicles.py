@@ -20,6 +20,8 @@ def test_create_as_in_the_readme(public_client: TestClient, private_client: Test
     assert vehicle["id_tag"].endswith(vehicle["id_tag_suffix"])
     assert vehicle["transaction_id"] is None
     assert vehicle["user_id"] == account.id
+    assert (vehicle["bidirectional"], vehicle["maximum_discharge_power"]) == (False, 0)
+    assert vehicle["minimum_soc"] == 0
     assert public_client.get(f"/twin/vehicle/{vehicle['id']}", headers=account.headers).json() == (
         vehicle
     )
@@ -50,6 +52,9 @@ def test_invalid_bodies_name_what_is_wrong(public_client: TestClient, private_cl
         (vehicle_body(dc_charging_curve=[[50, 10], [20, 5]]), "dc_charging_curve"),
         (vehicle_body(ac_charging_curve=[[0, -1], [100, 5]]), "ac_charging_curve"),
         ({"battery_capacity": 40}, "name"),
+        (vehicle_body(bidirectional=1), "bidirectional"),
+        (vehicle_body(maximum_discharge_power=-1), "maximum_discharge_power"),
+        (vehicle_body(minimum_soc=101), "minimum_soc"),
     ]:
         answer = public_client.post("/twin/vehicle/", headers=account.headers, json=body)
         assert answer.status_code == 422, body
