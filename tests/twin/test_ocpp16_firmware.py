@@ -314,6 +314,26 @@ async def test_a_new_signed_update_cancels_the_one_in_progress(
     assert first == ["DownloadScheduled"]
 
 
+async def test_extended_trigger_reports_the_signed_update_in_progress(
+    twin: ChargePointTwin, csms: ScriptedCsms
+) -> None:
+    action = "SignedFirmwareStatusNotification"
+    idle = await csms.call(
+        "CP1", call.ExtendedTriggerMessage(requested_message="FirmwareStatusNotification")
+    )
+    assert idle.status == "Accepted"
+    await wait_statuses(csms, ["Idle"], action)
+    later = format_time(twin.now() + timedelta(hours=1))
+    await csms.call("CP1", signed_update(twin, 5, retrieveDateTime=later))
+    await wait_statuses(csms, ["Idle", "DownloadScheduled"], action)
+    await csms.call(
+        "CP1", call.ExtendedTriggerMessage(requested_message="FirmwareStatusNotification")
+    )
+    await wait_statuses(csms, ["Idle", "DownloadScheduled", "DownloadScheduled"], action)
+    assert csms.of(action)[-1].payload == {"status": "DownloadScheduled", "requestId": 5}
+    assert all_valid(csms)
+
+
 async def test_get_log(twin: ChargePointTwin, csms: ScriptedCsms, uploads: Uploads) -> None:
     result = await csms.call(
         "CP1",
