@@ -3,7 +3,9 @@
 Constraints JSON Schema cannot say, which the OpenAPI documents in words: a charging
 curve's points are in strictly ascending SoC, ``ocpp_configuration`` takes only the keys
 and values of the charge point's protocol, a fleet's rules across fields, a bulk action's
-pacing (at most 300 s), and no text holds a NUL or a lone surrogate. Positive
+pacing (at most 300 s), a client certificate and its key given together as a matching PEM
+pair, the fields a Get15118EVCertificate request needs, and no text (in a body or a
+query) holds a NUL or a lone surrogate. Positive
 cases that break them are not positive, so they are dropped (a negative case may break
 them: it must be refused).
 """
@@ -56,6 +58,21 @@ def _breaks_bulk_pacing(body: Any) -> bool:
     return len(body["items"]) / rate > 300
 
 
+def _breaks_certificate_rule(item: dict[str, Any]) -> bool:
+    """A client certificate and key come together and must be a matching PEM pair (no
+    generator makes one; only both ``null``, removing them, can be positive), and a
+    Get15118EVCertificate request needs its three EV fields."""
+    pair = {"client_certificate", "client_key"} & item.keys()
+    if pair and (pair != {"client_certificate", "client_key"} or any(item[k] for k in pair)):
+        return True
+    if item.get("client_certificate") == "" or item.get("client_key") == "":
+        return True
+    ev_fields = ("iso15118_schema_version", "action", "exi_request")
+    return item.get("request") == "Get15118EVCertificate" and any(
+        item.get(name) is None for name in ev_fields
+    )
+
+
 def _breaks_unsayable_constraint(body: Any) -> bool:
     if _breaks_fleet_rule(body) or _holds_unstorable_text(body) or _breaks_bulk_pacing(body):
         return True
@@ -63,6 +80,8 @@ def _breaks_unsayable_constraint(body: Any) -> bool:
     for item in items:
         if not isinstance(item, dict):
             continue
+        if _breaks_certificate_rule(item):
+            return True
         if item.get("ocpp_configuration"):
             return True
         for name in ("ac_charging_curve", "dc_charging_curve"):
@@ -82,4 +101,6 @@ def _breaks_unsayable_constraint(body: Any) -> bool:
 @schemathesis.hook
 def filter_case(context: schemathesis.HookContext, case: schemathesis.Case) -> bool:
     positive = case.meta is None or case.meta.generation.mode == GenerationMode.POSITIVE
-    return not (positive and _breaks_unsayable_constraint(case.body))
+    return not (
+        positive and (_breaks_unsayable_constraint(case.body) or _holds_unstorable_text(case.query))
+    )

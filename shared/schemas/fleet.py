@@ -112,11 +112,16 @@ def check_range(distribution: Distribution, low: float, high: float, name: str) 
         )
 
 
+#: One protocol's share of a fleet's mix (relative to the others; bounded so that the
+#: shares add up to a finite number).
+ProtocolShare = Annotated[float, Field(ge=0, le=1_000_000)]
+
+
 class ChargePointTemplate(RequestBody):
     """What each charge point of the fleet is like."""
 
     count: int = Field(ge=1, le=FLEET_MAX_CHARGE_POINTS)
-    protocol: OcppProtocol | dict[OcppProtocol, float] = Field(
+    protocol: OcppProtocol | dict[OcppProtocol, ProtocolShare] = Field(
         default="ocpp1.6",
         description='one protocol, or a mix of shares such as {"ocpp1.6": 0.7, "ocpp2.0.1": 0.3}',
     )
@@ -168,7 +173,7 @@ class ChargePointTemplate(RequestBody):
     @field_validator("protocol")
     @classmethod
     def _mix(
-        cls, protocol: OcppProtocol | dict[OcppProtocol, float]
+        cls, protocol: OcppProtocol | dict[OcppProtocol, ProtocolShare]
     ) -> OcppProtocol | dict[OcppProtocol, float]:
         if isinstance(protocol, dict):
             if not protocol or any(share < 0 for share in protocol.values()):

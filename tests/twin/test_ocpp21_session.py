@@ -48,7 +48,7 @@ async def test_session_with_meter_values(twin: ChargePointTwin, csms: ScriptedCs
     assert values["Energy.Active.Import.Register"] > 0
     stopped = await twin.stop_transaction(started.transaction_ref)
     ended = await csms.wait_for("TransactionEvent", lambda p: p["eventType"] == "Ended")
-    assert sampled(ended.payload)["Energy.Active.Import.Register"] == stopped.meter_stop_wh
+    assert sampled(ended.payload, -1)["Energy.Active.Import.Register"] == stopped.meter_stop_wh
     assert all(r.valid for r in csms.received)
 
 

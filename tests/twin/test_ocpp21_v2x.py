@@ -141,7 +141,7 @@ async def test_a_negative_setpoint_discharges_down_to_the_minimum_soc(
 
     stopped = await twin.stop_transaction(started.transaction_ref)
     ended = await csms.wait_for("TransactionEvent", lambda p: p["eventType"] == "Ended")
-    assert sampled(ended.payload)[IMPORT] == stopped.meter_stop_wh
+    assert sampled(ended.payload, -1)[IMPORT] == stopped.meter_stop_wh
     assert all(r.valid for r in csms.received)
 
 
