@@ -82,8 +82,8 @@ class TransactionsMixin:
         event = self._publish(connector)
         if pending is not None:
             self._start_pending(connector)  # the remote start waited for this vehicle
-        elif not authorizing:
-            self._begin_plug_wait(connector)
+        if not authorizing:
+            self._begin_plug_wait(connector)  # unless a transaction or remote start has it
         return event
 
     async def unplug(self, connector_id: int) -> ConnectorChanged:
