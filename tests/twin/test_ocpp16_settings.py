@@ -1,6 +1,7 @@
 """OCPP 1.6 configuration keys that change what the charge point does: each at its
 default and changed, as the CSMS sees it (StopTransactionOnEVSideDisconnect,
-ConnectionTimeOut, MinimumStatusDuration, MaxEnergyOnInvalidId)."""
+ConnectionTimeOut for a remote start and for a vehicle plugged in without authorisation,
+MinimumStatusDuration, MaxEnergyOnInvalidId)."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from tests.twin.scripted_csms import (
 from worker.twin.charge_point import ChargePointTwin
 from worker.twin.clock import VirtualClock
 from worker.twin.errors import Rejected
+from worker.twin.events import VehicleChanged
 
 START = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
 SETTLE = 0.05
@@ -197,13 +199,174 @@ async def test_a_vehicle_plugged_in_within_the_connection_timeout_starts_the_tra
     assert all(r.valid for r in csms.received)
 
 
-async def test_a_plugged_in_vehicle_waiting_for_authorisation_has_no_connection_timeout(
-    twin: ChargePointTwin, csms: ScriptedCsms, clock: VirtualClock
+async def plug_in_without_authorisation(
+    twin: ChargePointTwin, csms: ScriptedCsms, since: int = 0
 ) -> None:
     await twin.plug_in(1, make_vehicle(), "veh-1")
-    await eventually(lambda: statuses(csms, 1)[-1:] == ["Preparing"])
-    await settle(clock, 120)
+    await eventually(lambda: statuses(csms, 1, since)[-1:] == ["Preparing"])
+
+
+def connector_read(twin: ChargePointTwin, connector_id: int) -> dict[str, Any]:
+    return next(c for c in twin.snapshot()["connectors"] if c["connector_id"] == connector_id)
+
+
+async def test_a_vehicle_plugged_in_without_authorisation_goes_back_to_available_after_the_timeout(
+    twin: ChargePointTwin, csms: ScriptedCsms, clock: VirtualClock, events: EventLog
+) -> None:
+    await plug_in_without_authorisation(twin, csms)  # ConnectionTimeOut: 60 s by default
+    await settle(clock, 59)
     assert statuses(csms, 1)[-1] == "Preparing"
+    await settle(clock, 2)
+    await eventually(lambda: statuses(csms, 1)[-2:] == ["Preparing", "Available"])
+    read = connector_read(twin, 1)
+    assert read["status"] == "Available"
+    assert read["vehicle_ref"] == "veh-1"  # still plugged in
+    vehicle_statuses = [e.status for e in events.of(VehicleChanged)]
+    assert vehicle_statuses[-1] == "plugged-in"
+    await settle(clock, 120)
+    assert statuses(csms, 1)[-1] == "Available"  # nothing more while it stays in
+    assert csms.of("StartTransaction") == []
+    assert all(r.valid for r in csms.received)
+
+
+async def test_a_start_after_the_timeout_prepares_then_charges(
+    twin: ChargePointTwin, csms: ScriptedCsms, clock: VirtualClock
+) -> None:
+    await plug_in_without_authorisation(twin, csms)
+    await settle(clock, 61)
+    await eventually(lambda: statuses(csms, 1)[-1:] == ["Available"])
+    before = len(csms.received)
+
+    started = await twin.start_transaction(1, "TAG")
+    await eventually(lambda: statuses(csms, 1, before)[-1:] == ["Charging"])
+    sequence = [
+        r.payload["status"] if r.action == "StatusNotification" else r.action
+        for r in csms.received[before:]
+        if r.action != "StatusNotification" or r.payload["connectorId"] == 1
+    ]
+    assert sequence == ["Authorize", "Preparing", "StartTransaction", "Charging"]
+    assert started.csms_transaction_id is not None
+    assert all(r.valid for r in csms.received)
+
+
+async def test_a_remote_start_after_the_timeout_starts_on_the_plugged_vehicle(
+    twin: ChargePointTwin, csms: ScriptedCsms, clock: VirtualClock
+) -> None:
+    await plug_in_without_authorisation(twin, csms)
+    await settle(clock, 61)
+    await eventually(lambda: statuses(csms, 1)[-1:] == ["Available"])
+    before = len(csms.received)
+    result = await csms.call("CP1", call.RemoteStartTransaction(id_tag="TAG", connector_id=1))
+    assert result.status == "Accepted"
+    start = await csms.wait_for("StartTransaction")
+    assert start.payload["idTag"] == "TAG"
+    await eventually(lambda: statuses(csms, 1, before) == ["Preparing", "Charging"])
+    assert all(r.valid for r in csms.received)
+
+
+async def test_authorisation_within_the_timeout_keeps_the_connector_preparing_then_charging(
+    twin: ChargePointTwin, csms: ScriptedCsms, clock: VirtualClock
+) -> None:
+    await plug_in_without_authorisation(twin, csms)
+    await settle(clock, 50)
+    await twin.start_transaction(1, "TAG")
+    await eventually(lambda: statuses(csms, 1)[-1:] == ["Charging"])
+    await settle(clock, 60)
+    assert statuses(csms, 1) == ["Available", "Preparing", "Charging"]
+
+
+async def test_connection_timeout_0_lets_a_plugged_vehicle_wait_as_long_as_it_takes(
+    twin: ChargePointTwin, csms: ScriptedCsms, clock: VirtualClock
+) -> None:
+    await change(csms, "ConnectionTimeOut", "0")
+    await plug_in_without_authorisation(twin, csms)
+    await settle(clock, 3600)
+    assert statuses(csms, 1)[-1] == "Preparing"
+
+
+async def test_connection_timeout_changed_while_a_plugged_vehicle_waits_applies_at_once(
+    twin: ChargePointTwin, csms: ScriptedCsms, clock: VirtualClock
+) -> None:
+    await plug_in_without_authorisation(twin, csms)
+    await settle(clock, 20)
+    await change(csms, "ConnectionTimeOut", "300")  # counted from the plug-in
+    await settle(clock, 100)
+    assert statuses(csms, 1)[-1] == "Preparing"
+    await change(csms, "ConnectionTimeOut", "0")
+    await settle(clock, 400)
+    assert statuses(csms, 1)[-1] == "Preparing"
+    await change(csms, "ConnectionTimeOut", "30")  # long past: it runs out at once
+    await eventually(lambda: statuses(csms, 1)[-1:] == ["Available"])
+
+
+async def test_unplugging_and_plugging_in_again_starts_a_new_wait(
+    twin: ChargePointTwin, csms: ScriptedCsms, clock: VirtualClock
+) -> None:
+    await plug_in_without_authorisation(twin, csms)
+    await settle(clock, 61)
+    await eventually(lambda: statuses(csms, 1)[-1:] == ["Available"])
+    await twin.unplug(1)
+    await settle(clock, 1)
+    assert statuses(csms, 1)[-1] == "Available"  # no repeat: it was Available already
+    await plug_in_without_authorisation(twin, csms)
+    await settle(clock, 59)
+    assert statuses(csms, 1)[-1] == "Preparing"
+    await settle(clock, 2)
+    await eventually(lambda: statuses(csms, 1)[-1:] == ["Available"])
+
+
+async def test_a_plugged_vehicle_waiting_for_authorisation_keeps_its_wait_across_a_restart(
+    csms: ScriptedCsms, clock: VirtualClock
+) -> None:
+    old = await booted(csms, clock, EventLog())
+    await plug_in_without_authorisation(old, csms)
+    await settle(clock, 40)
+    state = through_json(old.save_state())
+    await old.close()
+
+    twin = ChargePointTwin(
+        make_config(csms.url, connector_types=("cType2", "cType2")), clock, EventLog()
+    )
+    twin.restore_state(state, resume=True, last_alive=clock.now())
+    before = len(csms.received)
+    try:
+        await twin.start()
+        await twin.connected(timeout=5)
+        await eventually(lambda: statuses(csms, 1, before) == ["Preparing"])
+        await settle(clock, 19)
+        assert statuses(csms, 1, before) == ["Preparing"]  # 60 s from the plug-in, not restore
+        await settle(clock, 2)
+        await eventually(lambda: statuses(csms, 1, before) == ["Preparing", "Available"])
+    finally:
+        await twin.close()
+
+
+async def test_a_connector_back_to_available_stays_so_across_a_restart(
+    csms: ScriptedCsms, clock: VirtualClock
+) -> None:
+    old = await booted(csms, clock, EventLog())
+    await plug_in_without_authorisation(old, csms)
+    await settle(clock, 61)
+    await eventually(lambda: statuses(csms, 1)[-1:] == ["Available"])
+    state = through_json(old.save_state())
+    await old.close()
+
+    twin = ChargePointTwin(
+        make_config(csms.url, connector_types=("cType2", "cType2")), clock, EventLog()
+    )
+    twin.restore_state(state, resume=True, last_alive=clock.now())
+    before = len(csms.received)
+    try:
+        await twin.start()
+        await twin.connected(timeout=5)
+        await eventually(lambda: statuses(csms, 1, before) == ["Available"])
+        assert connector_read(twin, 1)["vehicle_ref"] == "veh-1"
+        await twin.start_transaction(1, "TAG")
+        await eventually(
+            lambda: statuses(csms, 1, before) == ["Available", "Preparing", "Charging"]
+        )
+    finally:
+        await twin.close()
 
 
 async def test_a_connector_waiting_for_the_vehicle_is_occupied_and_a_reset_cancels_the_wait(

@@ -1,6 +1,7 @@
 """OCPP 2.0.1 device model variables that change what the station does: each at its
 default and changed, as the CSMS sees it (TxCtrlr.StopTxOnEVSideDisconnect,
-EVConnectionTimeOut, MaxEnergyOnInvalidId, SampledDataCtrlr.TxEndedInterval)."""
+EVConnectionTimeOut for a request start and a plugged vehicle, MaxEnergyOnInvalidId,
+SampledDataCtrlr.TxEndedInterval)."""
 
 from __future__ import annotations
 
@@ -197,6 +198,42 @@ async def test_a_request_start_waiting_for_the_vehicle_keeps_its_id_across_a_res
         assert started.payload["idToken"] == TOKEN
     finally:
         await twin.close()
+
+
+async def test_a_vehicle_plugged_in_without_authorisation_is_forgotten_quietly_after_the_timeout(
+    twin: ChargePointTwin, csms: ScriptedCsms201, clock: VirtualClock
+) -> None:
+    await twin.plug_in(1, make_vehicle(), "veh-1")
+    await eventually(lambda: connector_statuses(csms, 1)[-1] == "Occupied")
+    before = len(csms.received)
+    await settle(clock, 61)  # EVConnectionTimeOut: 60 s by default
+    # TxStartPoint PowerPathClosed: no transaction to end, and the cable is in.
+    assert csms.received[before:] == []
+    read = next(c for c in twin.snapshot()["connectors"] if c["connector_id"] == 1)
+    assert read["vehicle_ref"] == "veh-1"
+    assert read["status"] == "Preparing"  # the core's word for a 2.0.1 Occupied
+
+    started = await twin.start_transaction(1, "TAG")  # a later authorisation starts one
+    event = await csms.wait_for("TransactionEvent", lambda p: p["eventType"] == "Started")
+    assert event.payload["transactionInfo"]["transactionId"] == started.transaction_ref
+    assert connector_statuses(csms, 1) == ["Available", "Occupied"]
+    assert all(r.valid for r in csms.received)
+
+
+async def test_a_request_start_after_the_plug_in_timeout_starts_on_the_plugged_vehicle(
+    twin: ChargePointTwin, csms: ScriptedCsms201, clock: VirtualClock
+) -> None:
+    await set_variable(csms, "TxCtrlr", "EVConnectionTimeOut", "30")
+    await twin.plug_in(1, make_vehicle(), "veh-1")
+    await settle(clock, 31)
+    result = await csms.call(
+        "CS1", call.RequestStartTransaction(id_token=TOKEN, remote_start_id=7, evse_id=1)
+    )
+    assert result.status == "Accepted"
+    started = await csms.wait_for("TransactionEvent", lambda p: p["eventType"] == "Started")
+    assert info(started.payload)["remoteStartId"] == 7
+    assert connector_statuses(csms, 1) == ["Available", "Occupied"]
+    assert all(r.valid for r in csms.received)
 
 
 # -- TxEndedInterval ---------------------------------------------------------------------------

@@ -66,6 +66,7 @@ from worker.twin.ocpp21 import Ocpp21Adapter
 from worker.twin.ocpp201 import Ocpp201Adapter
 from worker.twin.operations import OperationsMixin
 from worker.twin.pending_start import PendingStartMixin
+from worker.twin.plug_timeout import PlugTimeoutMixin
 from worker.twin.protocol import ProtocolAdapter
 from worker.twin.saved_state import SavedStateMixin
 from worker.twin.security_events import SecurityEvents
@@ -98,6 +99,7 @@ class ChargePointTwin(
     MeteringMixin,
     SavedStateMixin,
     PendingStartMixin,
+    PlugTimeoutMixin,
     StatusReportMixin,
 ):
     """A virtual charge point.
@@ -479,6 +481,9 @@ class ChargePointTwin(
 
     def _next_expiry(self) -> float | None:
         soonest = self._next_pending_deadline()
+        plug_deadline = self._next_plug_deadline()
+        if plug_deadline is not None and (soonest is None or plug_deadline < soonest):
+            soonest = plug_deadline
         for connector in self._connectors.values():
             reservation = connector.reservation
             if reservation is not None and (soonest is None or reservation.expiry < soonest):
@@ -519,6 +524,7 @@ class ChargePointTwin(
                     connector.reservation = None
                     self._publish(connector)
             self._expire_pending_starts(wall)
+            self._expire_plug_waits(wall)
 
     # == status and events ===========================================================
 
@@ -541,7 +547,9 @@ class ChargePointTwin(
             return "Unavailable"
         if connector.finishing:
             return "Finishing"
-        if connector.vehicle is not None or connector.pending_start is not None:
+        if (
+            connector.vehicle is not None and not connector.plug_timed_out
+        ) or connector.pending_start is not None:
             return "Preparing"
         if connector.reservation is not None:
             return "Reserved"
@@ -601,6 +609,8 @@ class ChargePointTwin(
                 connector.finishing,
                 connector.reservation,
                 connector.pending_start,
+                connector.plug_wait_since,
+                connector.plug_timed_out,
                 connector.vehicle_ref,
                 tx.ref if tx is not None else None,
                 self.profiles.revision,

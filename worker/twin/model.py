@@ -172,6 +172,8 @@ class ConnectorState:
         "limit_kw",
         "operative",
         "pending_start",
+        "plug_timed_out",
+        "plug_wait_since",
         "power_kw",
         "rebooting",
         "register_wh",
@@ -209,6 +211,10 @@ class ConnectorState:
         self.reservation: Reservation | None = None
         #: A remote start waiting for the vehicle (a PendingStart, see pending_start.py).
         self.pending_start: Any = None
+        #: A vehicle plugged in without authorisation waits since then (clock time), or
+        #: (1.6) waited past the connection timeout: see plug_timeout.py.
+        self.plug_wait_since: datetime | None = None
+        self.plug_timed_out = False
         self.register_wh = config.register_wh
         #: The export register (Wh): energy a bidirectional vehicle gave back (V2X).
         self.export_wh = 0.0

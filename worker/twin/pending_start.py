@@ -13,10 +13,8 @@ Available (OCPP 1.6 §9.1 ConnectionTimeOut). The twin's 2.0.1 TxStartPoint is
 PowerPathClosed, so no transaction exists before the cable is in and a timeout
 sends no TransactionEvent.
 
-A vehicle plugged in without any authorisation is not subject to the timeout: the
-cable is in, and the connector waits (Preparing / Occupied) for an id tag or a
-remote start, as the definition of the key ("failure of EV driver to insert the
-charging cable") leaves it.
+A vehicle plugged in without any authorisation has a timeout of its own, counted from
+the plug-in (:mod:`worker.twin.plug_timeout`).
 
 :class:`PendingStartMixin` is the part of :class:`~worker.twin.charge_point.ChargePointTwin`
 that runs it; the pending start itself is saved with its connector.
@@ -144,6 +142,7 @@ class PendingStartMixin:
         if pending is not None:
             self.adapter.start_abandoned(pending.id_tag)
         self._publish(connector)
+        self._begin_plug_wait(connector)  # a vehicle already in now waits for an id tag
         self._reschedule()
 
     def _pending_deadline(self, pending: PendingStart) -> datetime:

@@ -132,6 +132,8 @@ class SavedStateMixin:
             "vehicle": vehicle_to_state(vehicle) if vehicle is not None else None,
             "vehicle_ref": connector.vehicle_ref,
             "vehicle_status": connector.vehicle_status,
+            "plug_wait_since": time_to_state(connector.plug_wait_since),
+            "plug_timed_out": connector.plug_timed_out,
             "transaction_ref": tx.ref if tx is not None else None,
         }
 
@@ -332,6 +334,9 @@ class SavedStateMixin:
         vehicle = data["vehicle"]
         connector.vehicle = vehicle_from_state(vehicle) if vehicle is not None else None
         connector.vehicle_ref = data["vehicle_ref"]
+        if connector.vehicle is not None:
+            connector.plug_wait_since = time_from_state(data.get("plug_wait_since"))
+            connector.plug_timed_out = bool(data.get("plug_timed_out"))
         ref = data["transaction_ref"]
         connector.transaction = transactions.get(ref) if ref is not None else None
 

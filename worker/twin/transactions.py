@@ -37,8 +37,16 @@ class TransactionsMixin:
         return self._plug_in(connector_id, vehicle, vehicle_ref, id_tag)
 
     def _plug_in(
-        self, connector_id: int, vehicle: Vehicle, vehicle_ref: str, id_tag: str | None
+        self,
+        connector_id: int,
+        vehicle: Vehicle,
+        vehicle_ref: str,
+        id_tag: str | None,
+        *,
+        authorizing: bool = False,
     ) -> ConnectorChanged:
+        """``authorizing``: an id tag comes with the vehicle (a start), so it does not
+        wait for one under the connection timeout (see plug_timeout.py)."""
         connector = self._get_connector(connector_id)
         if connector.vehicle is not None:
             raise InvalidState(
@@ -74,6 +82,8 @@ class TransactionsMixin:
         event = self._publish(connector)
         if pending is not None:
             self._start_pending(connector)  # the remote start waited for this vehicle
+        if not authorizing:
+            self._begin_plug_wait(connector)  # unless a transaction or remote start has it
         return event
 
     async def unplug(self, connector_id: int) -> ConnectorChanged:
@@ -111,6 +121,7 @@ class TransactionsMixin:
         connector.vehicle_ref = None
         connector.vehicle_status = None
         connector.finishing = False
+        self._clear_plug_wait(connector)
         if vehicle_ref is not None and vehicle is not None:
             self.sink(
                 VehicleChanged(
@@ -151,7 +162,7 @@ class TransactionsMixin:
                 raise InvalidState(
                     f"no vehicle is plugged in on connector {connector_id}; plug one in first"
                 )
-            self._plug_in(connector_id, vehicle, vehicle_ref or "vehicle", id_tag)
+            self._plug_in(connector_id, vehicle, vehicle_ref or "vehicle", id_tag, authorizing=True)
             plugged_here = vehicle
         tx = Transaction(connector, id_tag, self.now(), round(connector.register_wh))
         self._emit_transaction(tx)
@@ -270,6 +281,7 @@ class TransactionsMixin:
     ) -> asyncio.Future[Any] | None:
         """Start charging and queue the StartTransaction; returns its answer future
         when online (None when queued offline)."""
+        self._end_plug_wait(connector)
         self._integrate(connector)
         reservation = connector.reservation
         if reservation is not None:

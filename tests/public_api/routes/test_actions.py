@@ -156,6 +156,42 @@ async def test_plug_in_then_the_csms_starts_remotely(stack: Stack) -> None:
     assert car["transaction_id"] is None
 
 
+async def test_a_vehicle_plugged_in_without_authorisation_times_out(stack: Stack) -> None:
+    """ConnectionTimeOut (60 simulated seconds, 1 real second here): the CSMS sees the
+    connector Available again, the vehicle stays plugged in, and a start still works."""
+    headers = await stack.account()
+    vehicle = await stack.vehicle(headers)
+    charge_point = await _connected(stack, headers, speed_factor=60)
+    connector_id = _connector_id(charge_point)
+
+    def csms_status(answer: httpx.Response) -> str:
+        return next(c["status"] for c in answer.json()["connectors"] if c["connector_id"] == 1)
+
+    async def csms_read() -> httpx.Response:
+        return await stack.csms_v16.api.get(f"/api/charge-points/{charge_point['cid']}")
+
+    plugged = await stack.action(
+        "plug-in", headers, connector_id=connector_id, vehicle_id=vehicle["id"]
+    )
+    assert plugged.json()["status"] == "Preparing"
+    await eventually(csms_read, lambda answer: csms_status(answer) == "Preparing")
+    await eventually(csms_read, lambda answer: csms_status(answer) == "Available")
+    read = await eventually(
+        lambda: stack.public.get(f"/twin/charge-point/connector/{connector_id}", headers=headers),
+        lambda answer: answer.json()["status"] == "Available",
+    )
+    assert read.json()["vehicle_id"] == vehicle["id"]
+    car = (await stack.public.get(f"/twin/vehicle/{vehicle['id']}", headers=headers)).json()
+    assert car["status"] == "plugged-in"
+
+    started = await stack.action(
+        "start-transaction", headers, connector_id=connector_id, vehicle_id=vehicle["id"]
+    )
+    assert started.status_code == 200, started.text
+    assert started.json()["status"] == "Charging"
+    await eventually(csms_read, lambda answer: csms_status(answer) == "Charging")
+
+
 async def test_fault_and_clear(stack: Stack) -> None:
     headers = await stack.account()
     charge_point = await _connected(stack, headers)
