@@ -68,6 +68,25 @@ def test_2_1_charge_points_of_a_mix_take_the_2_x_csms_and_variables() -> None:
     assert by_protocol["ocpp1.6"].csms_url == "ws://csms:9000"
 
 
+def test_1_6_chargers_wait_for_remote_starts_as_long_as_the_drivers_do() -> None:
+    """ConnectionTimeOut would send a plugged-in vehicle that nobody authorises back to
+    Available before the app's RemoteStartTransaction came."""
+    waiting = plan.charge_point_bodies(fleet(remote_start_share=0.5, remote_start_wait=3000))
+    assert {
+        b.ocpp_configuration.get("ConnectionTimeOut")
+        for b in waiting
+        if b.ocpp_protocol == "ocpp1.6"
+    } == {"3000"}
+    assert all(
+        "ConnectionTimeOut" not in b.ocpp_configuration
+        for b in waiting
+        if b.ocpp_protocol != "ocpp1.6"
+    )
+    assert all(
+        "ConnectionTimeOut" not in b.ocpp_configuration for b in plan.charge_point_bodies(fleet())
+    )
+
+
 def test_arrivals_follow_the_mean_interval_and_the_shares() -> None:
     spec = fleet(mean_arrival_interval=1000, rejected_share=0.2, remote_start_share=0.5)
     arrivals = first(spec, 0, 1, 4000)

@@ -71,6 +71,10 @@ def protocols(fleet: FleetCreate) -> list[str]:
     return order
 
 
+#: Seconds: the longest ConnectionTimeOut a fleet sets for its remote starts (a year).
+MAX_CONNECTION_TIMEOUT = 365 * 24 * 3600
+
+
 def cid(prefix: str, index: int) -> str:
     return f"{prefix}{index + 1:0{CID_DIGITS}d}"
 
@@ -83,6 +87,8 @@ def charge_point_bodies(fleet: FleetCreate) -> list[ChargePointCreate]:
         configuration = template.ocpp_configuration
         if v201 and template.ocpp_configuration_v201 is not None:
             configuration = template.ocpp_configuration_v201
+        if not v201:
+            configuration = _waits_for_remote_starts(fleet, configuration)
         bodies.append(
             ChargePointCreate(
                 name=f"{fleet.name} {index + 1}",
@@ -106,6 +112,17 @@ def charge_point_bodies(fleet: FleetCreate) -> list[ChargePointCreate]:
             )
         )
     return bodies
+
+
+def _waits_for_remote_starts(fleet: FleetCreate, configuration: dict[str, str]) -> dict[str, str]:
+    """A 1.6 charger gives up on a plugged-in vehicle that nobody authorises after
+    ``ConnectionTimeOut`` (60 s); a fleet whose drivers wait ``remote_start_wait`` for the
+    app's RemoteStartTransaction keeps the session waiting that long, unless the template
+    sets the key itself."""
+    if fleet.scenario.remote_start_share <= 0 or "ConnectionTimeOut" in configuration:
+        return configuration
+    wait = min(math.ceil(fleet.scenario.remote_start_wait), MAX_CONNECTION_TIMEOUT)
+    return {**configuration, "ConnectionTimeOut": str(max(wait, 60))}
 
 
 def connectors_per_charge_point(fleet: FleetCreate) -> int:
