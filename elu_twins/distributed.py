@@ -128,7 +128,7 @@ def services(settings: Settings, workers: int) -> list[tuple[str, str, list[str]
             ["csms-v16", "--host", host],
         ),
         (
-            "OCPP 2.0.1 CSMS",
+            "OCPP 2.0.1/2.1 CSMS",
             f"ws://{host}:{settings.csms_v201_port}/<cid>",
             ["csms-v201", "--host", host],
         ),
@@ -196,7 +196,7 @@ def stop_children(children: list[Child]) -> None:
 
 def banner(settings: Settings, children: list[Child]) -> str:
     lines = ["ELU Twins is running (distributed mode)."]
-    lines += [f"  {child.label:<16}{child.url:<48}pid {child.process.pid}" for child in children]
+    lines += [f"  {child.label:<20}{child.url:<48}pid {child.process.pid}" for child in children]
     assert settings.database_url is not None
     lines += [
         f"  database        {make_url(settings.database_url).render_as_string(True)}",

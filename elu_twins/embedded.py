@@ -34,15 +34,15 @@ def banner(settings: Settings, first_user: bool) -> str:
     ws, http = ("wss", "https") if tls else ("ws", "http")
     lines = [
         "ELU Twins is running (embedded mode).",
-        f"  public API      http://{host}:{settings.public_api_port}/docs",
-        f"  dashboard       http://{host}:{settings.public_api_port}/ui",
-        f"  private API     http://{host}:{settings.private_api_port}/docs",
-        f"  OCPP 1.6 CSMS   {ws}://{host}:{settings.csms_v16_port}/<cid>"
+        f"  public API          http://{host}:{settings.public_api_port}/docs",
+        f"  dashboard           http://{host}:{settings.public_api_port}/ui",
+        f"  private API         http://{host}:{settings.private_api_port}/docs",
+        f"  OCPP 1.6 CSMS       {ws}://{host}:{settings.csms_v16_port}/<cid>"
         f"   (API {http}://{host}:{settings.csms_v16_port}/docs)",
-        f"  OCPP 2.0.1 CSMS {ws}://{host}:{settings.csms_v201_port}/<cid>"
+        f"  OCPP 2.0.1/2.1 CSMS {ws}://{host}:{settings.csms_v201_port}/<cid>"
         f"   (API {http}://{host}:{settings.csms_v201_port}/docs)",
-        f"  data            {settings.data_dir.resolve()}",
-        f"  operator key    {settings.operator_key}",
+        f"  data                {settings.data_dir.resolve()}",
+        f"  operator key        {settings.operator_key}",
     ]
     if first_user:
         lines += [
