@@ -19,8 +19,9 @@ them), through the public API as a user would:
    ``--read-seconds`` with ``--read-concurrency`` in flight (requests per second).
 
 ``--profile`` records the host with py-spy (collapsed stacks, for
-benchmarks/profile_shares.py) during connect + start, and during the API phase:
-results/profile-start-<twins>[-<label>].txt.gz, results/profile-api-<twins>[-<label>].txt.gz.
+benchmarks/profile_shares.py) during connect + start, during the single starts, and during
+the concurrent reads run once more after they were measured:
+results/profile-{start,api,reads}-<twins>[-<label>].txt.gz.
 
     python benchmarks/fleet_start.py --twins 1000
     python benchmarks/fleet_start.py --twins 10000 --profile
@@ -109,8 +110,10 @@ class Spy:
         self.target = target
         spy = Path(sys.executable).parent / "py-spy"
         command = [str(spy) if spy.exists() else "py-spy", "record", "--pid", str(pid)]
+        # --gil: only the thread holding the GIL is sampled; without it a thread waiting
+        # for the GIL counts as busy wherever it waits (benchmarks/README.md).
         self.process = subprocess.Popen(
-            [*command, "--threads", "--format", "raw", "-o", str(target)],
+            [*command, "--gil", "--threads", "--format", "raw", "-o", str(target)],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             text=True,
@@ -283,6 +286,8 @@ async def run(services: Services, arguments: argparse.Namespace) -> dict[str, An
             "errors": dict(start_errors),
             "charging_meanwhile": result["charging"],
         }
+    if spy is not None:
+        profiles["api"] = spy.stop()
     paths = {
         "get_charge_point": f"/twin/charge-point/{charge_points[0]['id']}",
         "get_vehicle": f"/twin/vehicle/{vehicles[0]['id']}",
@@ -302,8 +307,20 @@ async def run(services: Services, arguments: argparse.Namespace) -> dict[str, An
         )
         for name, path in paths.items()
     }
-    if spy is not None:
-        profiles["api"] = spy.stop()
+    if arguments.profile:
+        # The reads again, profiled: py-spy pauses the host to sample it, so the CPU per
+        # request above is measured without it.
+        spy = Spy(host_pid, arguments.results / f"profile-reads-{twins}{suffix}.txt")
+        for path in paths.values():
+            await read_throughput(
+                services.public,
+                headers,
+                path,
+                arguments.read_seconds,
+                arguments.read_concurrency,
+                psutil.Process(host_pid),
+            )
+        profiles["reads"] = spy.stop()
     result["profile"] = profiles
     return result
 
