@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 import jwt
 from fastapi import Depends, HTTPException, Query, Request, status
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import OAuth2PasswordBearer
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from shared.db import session_for
@@ -21,6 +24,8 @@ from worker.commands import CommandBus
 from worker.live import EventSource
 
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/token")
+
+T = TypeVar("T")
 
 
 TokenDep = Annotated[str, Depends(oauth2_scheme)]
@@ -89,6 +94,35 @@ def user_of(session: Session, claims: TokenClaims) -> User:
 CurrentUser = Annotated[User, Depends(get_current_user)]
 
 
+@dataclass(frozen=True)
+class UserRead:
+    """A read's database work done in one call: the token's user (checked as
+    :func:`get_current_user` does, on every request), then ``read(session, user)``, in
+    a session of its own that is closed when it returns.
+
+    ``SessionDep`` and ``CurrentUser`` cost a worker-thread hand-off each, the sync
+    route one more and its response's validation another: four per request, which
+    were most of a simple read's CPU (benchmarks/README.md, "Reads"). This is one.
+    """
+
+    engine: Engine
+    claims: TokenClaims
+
+    async def __call__(self, read: Callable[[Session, User], T]) -> T:
+        return await run_in_threadpool(self._run, read)
+
+    def _run(self, read: Callable[[Session, User], T]) -> T:
+        with session_for(self.engine) as session:
+            return read(session, user_of(session, self.claims))
+
+
+async def get_user_read(request: Request, claims: TokenClaimsDep) -> UserRead:
+    return UserRead(request.app.state.engine, claims)
+
+
+ReadAsUser = Annotated[UserRead, Depends(get_user_read)]
+
+
 optional_oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/token", auto_error=False)
 
 
@@ -147,6 +181,7 @@ __all__ = [
     "CurrentUser",
     "EventSourceDep",
     "OptionalCommandBusDep",
+    "ReadAsUser",
     "SessionDep",
     "SettingsDep",
     "StreamUser",
