@@ -53,6 +53,8 @@ from fleet import (  # benchmarks/ is this script's folder
     RESULTS,
     Services,
     charge_point_body,
+    histogram_delta,
+    histogram_percentiles,
     percentiles_ms,
     start_services,
     timed_reads,
@@ -136,6 +138,12 @@ def cpu_seconds(process: psutil.Process) -> float:
     return times.user + times.system
 
 
+async def meter_lateness(stats_url: str) -> dict[str, int]:
+    """The counting CSMS's histogram of meter lateness so far ({ms: count})."""
+    async with httpx.AsyncClient(timeout=60) as client:
+        return (await client.get(stats_url)).json()["meter_lateness_ms"]
+
+
 async def read_throughput(
     public: str,
     headers: dict[str, str],
@@ -143,14 +151,20 @@ async def read_throughput(
     seconds: float,
     concurrency: int,
     host: psutil.Process,
+    stats_url: str,
 ) -> dict[str, Any]:
     """GET ``path`` for ``seconds`` with ``concurrency`` requests in flight, and what each
     costs the host in CPU: its CPU in the window minus what it spent in as long a window
     just before without requests (the fleet's own work), per request. One core serves
-    1,000 / that many requests per second, whatever else the machine runs."""
+    1,000 / that many requests per second, whatever else the machine runs.
+
+    ``meter_lateness``: the fleet's meter values as the CSMS saw them arrive in the quiet
+    window and in the window of the reads (the API shares the twins' event loop)."""
+    stats = [await meter_lateness(stats_url)]
     quiet = cpu_seconds(host)
     await asyncio.sleep(seconds)
     background = cpu_seconds(host) - quiet
+    stats.append(await meter_lateness(stats_url))
     took: list[float] = []
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     async with httpx.AsyncClient(
@@ -167,6 +181,7 @@ async def read_throughput(
         began, cpu_before = time.perf_counter(), cpu_seconds(host)
         await asyncio.gather(*(reader() for _ in range(concurrency)))
         elapsed, cpu = time.perf_counter() - began, cpu_seconds(host) - cpu_before
+    stats.append(await meter_lateness(stats_url))
     per_request_ms = (cpu - background * elapsed / seconds) / len(took) * 1000
     return percentiles_ms(took) | {
         "requests_per_second": round(len(took) / elapsed, 1),
@@ -175,6 +190,10 @@ async def read_throughput(
         "requests_per_second_per_core": round(1000 / per_request_ms)
         if per_request_ms > 0
         else None,
+        "meter_lateness": {
+            "quiet": histogram_percentiles(histogram_delta(stats[1], stats[0])),
+            "reads": histogram_percentiles(histogram_delta(stats[2], stats[1])),
+        },
     }
 
 
@@ -304,6 +323,7 @@ async def run(services: Services, arguments: argparse.Namespace) -> dict[str, An
             arguments.read_seconds,
             arguments.read_concurrency,
             psutil.Process(host_pid),
+            services.stats_url,
         )
         for name, path in paths.items()
     }
@@ -319,6 +339,7 @@ async def run(services: Services, arguments: argparse.Namespace) -> dict[str, An
                 arguments.read_seconds,
                 arguments.read_concurrency,
                 psutil.Process(host_pid),
+                services.stats_url,
             )
         profiles["reads"] = spy.stop()
     result["profile"] = profiles
