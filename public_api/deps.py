@@ -102,13 +102,18 @@ class UserRead:
 
     ``SessionDep`` and ``CurrentUser`` cost a worker-thread hand-off each, the sync
     route one more and its response's validation another: four per request, which
-    were most of a simple read's CPU (benchmarks/README.md, "Reads"). This is one.
+    were most of a simple read's CPU (benchmarks/README.md, "Reads"). This is one on
+    a database server, where a query waits for the network, and none on SQLite: its
+    reads wait for no lock (WAL) and no network, so they are CPU work, which holds
+    the GIL, and the event loop, in a worker thread as much as on the loop itself.
     """
 
     engine: Engine
     claims: TokenClaims
 
     async def __call__(self, read: Callable[[Session, User], T]) -> T:
+        if self.engine.dialect.name == "sqlite":
+            return self._run(read)
         return await run_in_threadpool(self._run, read)
 
     def _run(self, read: Callable[[Session, User], T]) -> T:
