@@ -187,6 +187,8 @@ async def read_throughput(
         "requests_per_second": round(len(took) / elapsed, 1),
         "concurrency": concurrency,
         "host_cpu_ms_per_request": round(per_request_ms, 3),
+        "host_cpu_share_quiet": round(background / seconds, 3),
+        "host_cpu_share_reads": round(cpu / elapsed, 3),
         "requests_per_second_per_core": round(1000 / per_request_ms)
         if per_request_ms > 0
         else None,
