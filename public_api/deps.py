@@ -121,8 +121,10 @@ class UserRead:
             return read(session, user_of(session, self.claims))
 
 
-async def get_user_read(request: Request, claims: TokenClaimsDep) -> UserRead:
-    return UserRead(request.app.state.engine, claims)
+async def get_user_read(request: Request, token: TokenDep) -> UserRead:
+    """Takes the token itself rather than ``TokenClaimsDep``: FastAPI's solving of each
+    nested dependency costs more than what the dependency does."""
+    return UserRead(request.app.state.engine, token_claims(request.app.state.settings, token))
 
 
 ReadAsUser = Annotated[UserRead, Depends(get_user_read)]
