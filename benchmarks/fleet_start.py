@@ -19,8 +19,9 @@ them), through the public API as a user would:
    ``--read-seconds`` with ``--read-concurrency`` in flight (requests per second).
 
 ``--profile`` records the host with py-spy (collapsed stacks, for
-benchmarks/profile_shares.py) during connect + start, and during the API phase:
-results/profile-start-<twins>[-<label>].txt.gz, results/profile-api-<twins>[-<label>].txt.gz.
+benchmarks/profile_shares.py) during connect + start, during the single starts, and during
+the concurrent reads run once more after they were measured:
+results/profile-{start,api,reads}-<twins>[-<label>].txt.gz.
 
     python benchmarks/fleet_start.py --twins 1000
     python benchmarks/fleet_start.py --twins 10000 --profile
@@ -52,6 +53,8 @@ from fleet import (  # benchmarks/ is this script's folder
     RESULTS,
     Services,
     charge_point_body,
+    histogram_delta,
+    histogram_percentiles,
     percentiles_ms,
     start_services,
     timed_reads,
@@ -109,8 +112,10 @@ class Spy:
         self.target = target
         spy = Path(sys.executable).parent / "py-spy"
         command = [str(spy) if spy.exists() else "py-spy", "record", "--pid", str(pid)]
+        # --gil: only the thread holding the GIL is sampled; without it a thread waiting
+        # for the GIL counts as busy wherever it waits (benchmarks/README.md).
         self.process = subprocess.Popen(
-            [*command, "--threads", "--format", "raw", "-o", str(target)],
+            [*command, "--gil", "--threads", "--format", "raw", "-o", str(target)],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             text=True,
@@ -133,6 +138,12 @@ def cpu_seconds(process: psutil.Process) -> float:
     return times.user + times.system
 
 
+async def meter_lateness(stats_url: str) -> dict[str, int]:
+    """The counting CSMS's histogram of meter lateness so far ({ms: count})."""
+    async with httpx.AsyncClient(timeout=60) as client:
+        return (await client.get(stats_url)).json()["meter_lateness_ms"]
+
+
 async def read_throughput(
     public: str,
     headers: dict[str, str],
@@ -140,14 +151,20 @@ async def read_throughput(
     seconds: float,
     concurrency: int,
     host: psutil.Process,
+    stats_url: str,
 ) -> dict[str, Any]:
     """GET ``path`` for ``seconds`` with ``concurrency`` requests in flight, and what each
     costs the host in CPU: its CPU in the window minus what it spent in as long a window
     just before without requests (the fleet's own work), per request. One core serves
-    1,000 / that many requests per second, whatever else the machine runs."""
+    1,000 / that many requests per second, whatever else the machine runs.
+
+    ``meter_lateness``: the fleet's meter values as the CSMS saw them arrive in the quiet
+    window and in the window of the reads (the API shares the twins' event loop)."""
+    stats = [await meter_lateness(stats_url)]
     quiet = cpu_seconds(host)
     await asyncio.sleep(seconds)
     background = cpu_seconds(host) - quiet
+    stats.append(await meter_lateness(stats_url))
     took: list[float] = []
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     async with httpx.AsyncClient(
@@ -164,14 +181,21 @@ async def read_throughput(
         began, cpu_before = time.perf_counter(), cpu_seconds(host)
         await asyncio.gather(*(reader() for _ in range(concurrency)))
         elapsed, cpu = time.perf_counter() - began, cpu_seconds(host) - cpu_before
+    stats.append(await meter_lateness(stats_url))
     per_request_ms = (cpu - background * elapsed / seconds) / len(took) * 1000
     return percentiles_ms(took) | {
         "requests_per_second": round(len(took) / elapsed, 1),
         "concurrency": concurrency,
         "host_cpu_ms_per_request": round(per_request_ms, 3),
+        "host_cpu_share_quiet": round(background / seconds, 3),
+        "host_cpu_share_reads": round(cpu / elapsed, 3),
         "requests_per_second_per_core": round(1000 / per_request_ms)
         if per_request_ms > 0
         else None,
+        "meter_lateness": {
+            "quiet": histogram_percentiles(histogram_delta(stats[1], stats[0])),
+            "reads": histogram_percentiles(histogram_delta(stats[2], stats[1])),
+        },
     }
 
 
@@ -283,6 +307,8 @@ async def run(services: Services, arguments: argparse.Namespace) -> dict[str, An
             "errors": dict(start_errors),
             "charging_meanwhile": result["charging"],
         }
+    if spy is not None:
+        profiles["api"] = spy.stop()
     paths = {
         "get_charge_point": f"/twin/charge-point/{charge_points[0]['id']}",
         "get_vehicle": f"/twin/vehicle/{vehicles[0]['id']}",
@@ -299,11 +325,25 @@ async def run(services: Services, arguments: argparse.Namespace) -> dict[str, An
             arguments.read_seconds,
             arguments.read_concurrency,
             psutil.Process(host_pid),
+            services.stats_url,
         )
         for name, path in paths.items()
     }
-    if spy is not None:
-        profiles["api"] = spy.stop()
+    if arguments.profile:
+        # The reads again, profiled: py-spy pauses the host to sample it, so the CPU per
+        # request above is measured without it.
+        spy = Spy(host_pid, arguments.results / f"profile-reads-{twins}{suffix}.txt")
+        for path in paths.values():
+            await read_throughput(
+                services.public,
+                headers,
+                path,
+                arguments.read_seconds,
+                arguments.read_concurrency,
+                psutil.Process(host_pid),
+                services.stats_url,
+            )
+        profiles["reads"] = spy.stop()
     result["profile"] = profiles
     return result
 

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Annotated
+from functools import lru_cache
+from typing import Annotated, TypeVar
 
 import jwt
 from fastapi import Depends, HTTPException, Query, Request, status
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import OAuth2PasswordBearer
+from sqlalchemy import Engine, bindparam, select
 from sqlalchemy.orm import Session
 
 from shared.db import session_for
@@ -21,6 +26,8 @@ from worker.commands import CommandBus
 from worker.live import EventSource
 
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/token")
+
+T = TypeVar("T")
 
 
 TokenDep = Annotated[str, Depends(oauth2_scheme)]
@@ -51,8 +58,21 @@ async def get_token_claims(settings: SettingsDep, token: TokenDep) -> TokenClaim
 def token_claims(settings: Settings, token: str) -> TokenClaims:
     """Who the token speaks for; 401 when it is invalid or expired."""
     assert settings.secret_key is not None
+    claims, expires_at = _verified(settings.secret_key, token)
+    if expires_at <= time.time():
+        raise _unauthorized("token expired")
+    return claims
+
+
+@lru_cache(maxsize=4096)
+def _verified(secret_key: str, token: str) -> tuple[TokenClaims, float]:
+    """The claims of a token whose signature and claims were found valid, and when it
+    expires. Kept per token, as the signature of a token once checked stays good: the
+    HMAC and the parsing were ~6 % of a simple read. Its expiry is the caller's to check
+    on every use (as PyJWT does: expired when ``exp`` <= now), and revocation is checked
+    in the database on every request (:func:`user_of`). Refused tokens are not kept."""
     try:
-        claims = decode_token(settings.secret_key, token)
+        claims = decode_token(secret_key, token)
         user_id = uuid.UUID(claims["sub"])
         kind = claims["typ"]
         if kind not in TOKEN_KINDS:
@@ -62,7 +82,7 @@ def token_claims(settings: Settings, token: str) -> TokenClaims:
         raise _unauthorized("token expired") from error
     except (jwt.InvalidTokenError, KeyError, TypeError, ValueError) as error:
         raise _unauthorized("invalid token") from error
-    return TokenClaims(user_id, kind, app_token_id)
+    return TokenClaims(user_id, kind, app_token_id), float(claims["exp"])
 
 
 TokenClaimsDep = Annotated[TokenClaims, Depends(get_token_claims)]
@@ -72,21 +92,67 @@ def get_current_user(session: SessionDep, claims: TokenClaimsDep) -> User:
     return user_of(session, claims)
 
 
+#: Every request runs these: built once, as SQLAlchemy computes the cache key of a
+#: statement each time one is built (``session.get`` builds one), which costs about as
+#: much as running it on SQLite.
+_APP_TOKEN_BY_ID = select(AppToken).where(AppToken.id == bindparam("id"))
+_USER_BY_ID = select(User).where(User.id == bindparam("id"))
+
+
 def user_of(session: Session, claims: TokenClaims) -> User:
-    """The active user a valid token speaks for; 401 when revoked, expired or deactivated."""
+    """The active user a valid token speaks for; 401 when revoked, expired or deactivated.
+    Always asked of the database, so that a revocation takes effect at the next request."""
     if claims.app_token_id is not None:
-        app_token = session.get(AppToken, claims.app_token_id)
+        app_token = session.execute(
+            _APP_TOKEN_BY_ID, {"id": claims.app_token_id}
+        ).scalar_one_or_none()
         if app_token is None or app_token.user_id != claims.user_id:
             raise _unauthorized("app token revoked")
         if app_token.expires_at <= utcnow():
             raise _unauthorized("app token expired")
-    user = session.get(User, claims.user_id)
+    user = session.execute(_USER_BY_ID, {"id": claims.user_id}).scalar_one_or_none()
     if user is None or not user.is_active:
         raise _unauthorized("user not found or deactivated")
     return user
 
 
 CurrentUser = Annotated[User, Depends(get_current_user)]
+
+
+@dataclass(frozen=True)
+class UserRead:
+    """A read's database work done in one call: the token's user (checked as
+    :func:`get_current_user` does, on every request), then ``read(session, user)``, in
+    a session of its own that is closed when it returns.
+
+    ``SessionDep`` and ``CurrentUser`` cost a worker-thread hand-off each, the sync
+    route one more and its response's validation another: four per request, which
+    were most of a simple read's CPU (benchmarks/README.md, "Reads"). This is one on
+    a database server, where a query waits for the network, and none on SQLite: its
+    reads wait for no lock (WAL) and no network, so they are CPU work, which holds
+    the GIL, and the event loop, in a worker thread as much as on the loop itself.
+    """
+
+    engine: Engine
+    claims: TokenClaims
+
+    async def __call__(self, read: Callable[[Session, User], T]) -> T:
+        if self.engine.dialect.name == "sqlite":
+            return self._run(read)
+        return await run_in_threadpool(self._run, read)
+
+    def _run(self, read: Callable[[Session, User], T]) -> T:
+        with session_for(self.engine) as session:
+            return read(session, user_of(session, self.claims))
+
+
+async def get_user_read(request: Request, token: TokenDep) -> UserRead:
+    """Takes the token itself rather than ``TokenClaimsDep``: FastAPI's solving of each
+    nested dependency costs more than what the dependency does."""
+    return UserRead(request.app.state.engine, token_claims(request.app.state.settings, token))
+
+
+ReadAsUser = Annotated[UserRead, Depends(get_user_read)]
 
 
 optional_oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/token", auto_error=False)
@@ -147,6 +213,7 @@ __all__ = [
     "CurrentUser",
     "EventSourceDep",
     "OptionalCommandBusDep",
+    "ReadAsUser",
     "SessionDep",
     "SettingsDep",
     "StreamUser",

@@ -17,7 +17,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy.orm import Session
+from sqlalchemy import bindparam, select
+from sqlalchemy.orm import Session, joinedload
 
 from shared.models import ChargePoint, Connector, Evse, Transaction, Vehicle
 from shared.models.base import utcnow
@@ -51,7 +52,7 @@ def reading(session: Session, connector: Connector, now: datetime | None = None)
     ):
         return None
     elapsed = ((now or utcnow()) - connector.measured_at).total_seconds()
-    speed = session.get(ChargePoint, connector.charge_point_id).speed_factor  # type: ignore[union-attr]
+    speed = connector.charge_point.speed_factor
     seconds = min(max(elapsed, 0.0), MAX_CARRY_ON) * speed
     vehicle_row = session.get(Vehicle, connector.vehicle_id) if connector.vehicle_id else None
     if vehicle_row is None:
@@ -111,11 +112,21 @@ def live_transaction(session: Session, transaction: Transaction) -> TransactionP
     return public.model_copy(update={"energy": now.energy_kwh})
 
 
+#: A connector with its charge point (whose speed a reading needs), in one query.
+_CONNECTOR_WITH_CHARGE_POINT = (
+    select(Connector)
+    .where(Connector.id == bindparam("id"))
+    .options(joinedload(Connector.charge_point))
+)
+
+
 def live_vehicle(session: Session, vehicle: Vehicle) -> VehiclePublic:
     public = VehiclePublic.model_validate(vehicle)
     if vehicle.connector_id is None:
         return public
-    connector = session.get(Connector, vehicle.connector_id)
+    connector = session.execute(
+        _CONNECTOR_WITH_CHARGE_POINT, {"id": vehicle.connector_id}
+    ).scalar_one_or_none()
     if connector is None or connector.vehicle_id != vehicle.id:
         return public
     now = reading(session, connector)

@@ -5,9 +5,15 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, status
 
-from public_api.deps import CurrentUser, OptionalCommandBusDep, SessionDep, SettingsDep
+from public_api.deps import (
+    CurrentUser,
+    OptionalCommandBusDep,
+    ReadAsUser,
+    SessionDep,
+    SettingsDep,
+)
 from shared.crud import charge_points as crud
-from shared.crud.ownership import get_owned, owned_connector, owned_evse
+from shared.crud.ownership import get_owned, owned_charge_point, owned_connector, owned_evse
 from shared.crud.transactions import list_messages
 from shared.models import ChargePoint
 from shared.openapi import CHARGE_POINT_CONFLICT, QUOTA, TWIN_STOP, errors
@@ -92,8 +98,12 @@ def read_connector(
 
 
 @router.get("/{id:uuid}")
-def read(session: SessionDep, current_user: CurrentUser, id: uuid.UUID) -> ChargePointPublic:
-    return readings.live_charge_point(session, get_owned(session, ChargePoint, id, current_user))
+async def read(read_as_user: ReadAsUser, id: uuid.UUID) -> ChargePointPublic:
+    return await read_as_user(
+        lambda session, user: readings.live_charge_point(
+            session, owned_charge_point(session, id, user)
+        )
+    )
 
 
 @router.patch(

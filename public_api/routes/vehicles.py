@@ -5,7 +5,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, status
 
-from public_api.deps import CurrentUser, SessionDep
+from public_api.deps import CurrentUser, ReadAsUser, SessionDep
 from shared.crud import vehicles as crud
 from shared.crud.ownership import get_owned
 from shared.models import Vehicle
@@ -48,8 +48,10 @@ def read_all(
 
 
 @router.get("/{id:uuid}")
-def read(session: SessionDep, current_user: CurrentUser, id: uuid.UUID) -> VehiclePublic:
-    return readings.live_vehicle(session, get_owned(session, Vehicle, id, current_user))
+async def read(read_as_user: ReadAsUser, id: uuid.UUID) -> VehiclePublic:
+    return await read_as_user(
+        lambda session, user: readings.live_vehicle(session, get_owned(session, Vehicle, id, user))
+    )
 
 
 @router.patch(

@@ -213,11 +213,15 @@ async def test_reads_of_a_charging_session_are_live_between_meter_samples(
         )
     ).json()
     car = (await stack.public.get(f"/twin/vehicle/{vehicle['id']}", headers=headers)).json()
+    whole = await _read(stack, headers, charge_point["id"])
     after_reads = time.monotonic()
 
     least = 22 * (before_reads - answered) * 10 / 3600  # kWh at 22 kW, 10 simulated s a second
     most = 22 * (after_reads - asked) * 10 / 3600
-    for energy in (connector["current_energy"], transaction["energy"]):
+    in_whole = whole["evses"][0]["connectors"][0]
+    for energy in (connector["current_energy"], transaction["energy"], in_whole["current_energy"]):
         assert least * 0.99 <= energy <= most * 1.01, (least, energy, most)
     assert car["soc"] == pytest.approx(20 + connector["current_energy"] / 60 * 100, abs=0.05)
     assert connector["soc"] == pytest.approx(car["soc"], abs=0.05)
+    assert in_whole["soc"] == pytest.approx(car["soc"], abs=0.2)
+    assert in_whole["total_energy"] >= in_whole["current_energy"]
