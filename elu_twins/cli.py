@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
 from typing import Annotated
@@ -66,9 +65,10 @@ def up(
 
         run_distributed(settings, workers)
         return
+    from elu_twins import event_loop
     from elu_twins.embedded import run_embedded
 
-    asyncio.run(run_embedded(settings))
+    event_loop.run(run_embedded(settings))
 
 
 @app.command("public-api")
