@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 from typing import Annotated
@@ -65,10 +66,9 @@ def up(
 
         run_distributed(settings, workers)
         return
-    from elu_twins import event_loop
     from elu_twins.embedded import run_embedded
 
-    event_loop.run(run_embedded(settings))
+    asyncio.run(run_embedded(settings))
 
 
 @app.command("public-api")
