@@ -1,7 +1,7 @@
 """The twins' own event-loop cost per message, without the host (issue 14).
 
 N charge point twins in this process (no database, no API, events dropped), each with a
-vehicle charging and meter values every second, against the counting CSMS in another
+vehicle charging and meter values every ``--interval`` s (1), against the counting CSMS in another
 process; measures the CPU this process (and its main thread) spends per meter message
 over a window. With ``--profile``, cProfile with a thread CPU clock (not wall time: on
 this shared machine a ``socket.send`` that gets preempted would look expensive) prints the
@@ -34,22 +34,24 @@ from worker.twin.config import ChargePointConfig, ConnectorConfig, EvseConfig
 HERE = Path(__file__).parent
 MEASURANDS = "Energy.Active.Import.Register,Power.Active.Import,SoC"
 CONFIGURATION = {
-    "ocpp1.6": {"MeterValueSampleInterval": "1", "MeterValuesSampledData": MEASURANDS},
+    "ocpp1.6": {"MeterValueSampleInterval": "{interval}", "MeterValuesSampledData": MEASURANDS},
     "ocpp2.0.1": {
-        "SampledDataCtrlr/TxUpdatedInterval": "1",
+        "SampledDataCtrlr/TxUpdatedInterval": "{interval}",
         "SampledDataCtrlr/TxUpdatedMeasurands": MEASURANDS,
     },
 }
 
 
-def _config(protocol: str, number: int, port: int) -> ChargePointConfig:
+def _config(protocol: str, number: int, port: int, interval: int) -> ChargePointConfig:
     return ChargePointConfig(
         charge_point_id=f"id-{number}",
         cid=f"CP{number}",
         protocol=protocol,  # type: ignore[arg-type]
         csms_url=f"ws://127.0.0.1:{port}",
         evses=(EvseConfig(1, (ConnectorConfig(1, 1, "cType2"),)),),
-        ocpp_configuration=dict(CONFIGURATION[protocol]),
+        ocpp_configuration={
+            key: value.format(interval=interval) for key, value in CONFIGURATION[protocol].items()
+        },
     )
 
 
@@ -58,9 +60,8 @@ async def measure(args: argparse.Namespace, port: int) -> None:
     twins: list[ChargePointTwin] = []
     try:
         for number in range(args.twins):
-            twin = ChargePointTwin(
-                _config(args.protocol, number, port), SystemClock(speed=1), lambda event: None
-            )
+            config = _config(args.protocol, number, port, args.interval)
+            twin = ChargePointTwin(config, SystemClock(speed=1), lambda event: None)
             await twin.start()
             twins.append(twin)
         for twin in twins:
@@ -77,11 +78,11 @@ async def measure(args: argparse.Namespace, port: int) -> None:
         if profile is not None:
             profile.disable()
         after, thread_after = resource.getrusage(resource.RUSAGE_SELF), time.thread_time()
-        messages = args.twins * args.seconds
+        messages = args.twins * args.seconds / args.interval
         user = after.ru_utime - before.ru_utime
         system = after.ru_stime - before.ru_stime
         print(
-            f"{args.protocol}, {args.twins} twins, {args.seconds:g} s: "
+            f"{args.protocol}, {args.twins} twins every {args.interval} s, {args.seconds:g} s: "
             f"{1e6 * (user + system) / messages:.0f} µs of CPU per meter message "
             f"(user {1e6 * user / messages:.0f}, system {1e6 * system / messages:.0f}; "
             f"main thread {1e6 * (thread_after - thread_before) / messages:.0f})"
@@ -98,6 +99,7 @@ def main() -> None:
     parser.add_argument("--protocol", choices=sorted(CONFIGURATION), default="ocpp1.6")
     parser.add_argument("--twins", type=int, default=500)
     parser.add_argument("--seconds", type=float, default=15)
+    parser.add_argument("--interval", type=int, default=1, help="s between meter values")
     parser.add_argument("--profile", action="store_true", help="cProfile the window")
     parser.add_argument("--sort", default="tottime", help="pstats sort key")
     parser.add_argument("--top", type=int, default=45)
