@@ -88,3 +88,39 @@ def test_checking_a_payload_does_not_change_it() -> None:
 def test_each_action_is_compiled_once_per_process() -> None:
     schemas = OUTGOING_SCHEMAS["1.6"]
     assert schemas.validator("Heartbeat") is schemas.validator("Heartbeat")
+
+
+async def test_data_the_fast_encoder_refuses_still_goes_out_intact() -> None:
+    """Frames are encoded with orjson, which refuses integers beyond 64 bits: those still
+    go out (through ``json``), and text beyond ASCII arrives as it was sent."""
+    csms = await ScriptedCsms201().start()
+    events = EventLog()
+    twin = await scripted_csms201.booted_twin(csms, events)
+    try:
+        data = {"huge": 2**70, "text": "Grüße, 充電"}
+        status, _ = await twin.data_transfer("org.example", "blob", data)
+        assert status == "Accepted"
+        received = csms.of("DataTransfer")
+        assert received[0].payload["data"] == data
+        assert all(r.valid for r in csms.received)
+        sent = [e for e in events.of(FrameLogged) if e.action == "DataTransfer"]
+        assert sent[0].payload["data"] == data
+    finally:
+        await twin.close()
+        await csms.stop()
+
+
+def test_a_refused_payload_is_explained_by_the_field_it_breaks() -> None:
+    """jsonschema-rs decides; the error names the field, as the logs always did."""
+    schemas = OUTGOING_SCHEMAS["1.6"]
+    schemas.check("Heartbeat", {})
+    with pytest.raises(Exception, match="must be one of"):
+        schemas.check("StatusNotification", {"connectorId": 1, "errorCode": "X", "status": "Y"})
+    with pytest.raises(Exception, match="date-time"):
+        schemas.check(
+            "MeterValues",
+            {
+                "connectorId": 1,
+                "meterValue": [{"timestamp": "yesterday", "sampledValue": [{"value": "1"}]}],
+            },
+        )

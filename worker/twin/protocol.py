@@ -37,6 +37,7 @@ from collections.abc import Callable, Coroutine
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol
 
+import orjson
 from websockets.asyncio.client import ClientConnection
 
 from worker.twin.events import Direction, FrameLogged, MessageType
@@ -472,7 +473,13 @@ class LoggedConnection:
 
 
 def _parse(raw: str) -> Any:
-    """The JSON of a frame, or None when it is not JSON."""
+    """The JSON of a frame, or None when it is not JSON: orjson (~0.2 µs for an answer,
+    ``json`` ~2 µs), and ``json`` for what orjson refuses but ``json`` reads (NaN, an
+    integer beyond 64 bits), as before."""
+    try:
+        return orjson.loads(raw)
+    except ValueError:
+        pass
     try:
         return json.loads(raw)
     except ValueError:
