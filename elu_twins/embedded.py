@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import gc
 import logging
 
 from csms_v16.app import create_app as create_csms_v16
@@ -17,6 +16,7 @@ from shared.csms.certificates import CsmsTlsSettings
 from shared.db import make_engine, session_for
 from shared.migrate import upgrade
 from shared.settings import Settings
+from worker import gc_tuning
 from worker.commands import InProcessBus
 from worker.host import Host
 
@@ -26,24 +26,6 @@ logger = logging.getLogger(__name__)
 #: resumes the twins it ran (within ELU_RESUME_WINDOW, else ends their sessions
 #: towards the CSMS as a power loss).
 HOST_NAME = "embedded"
-
-#: The cyclic garbage collector's thresholds while `up` serves (Python's default: 700, 10,
-#: 10). Each twin's meter value allocates events and frames that live until the event writer
-#: has written them, a few tens of milliseconds: with a collection every 700 allocations
-#: most of them survive into the old generation, and the full collections that follow walk
-#: the whole heap (1,000 charging twins: one every ~40 s, ~0.3 s each; ~13 % of the
-#: process's CPU with the young collections, benchmarks/README.md).
-GC_THRESHOLDS = (50_000, 20, 10)
-
-
-def tune_gc() -> None:
-    """What exists once `up` has started (modules, apps, the host) lives as long as the
-    process: take it out of the collector's sight (``gc.freeze``), and collect the young
-    generation less often (:data:`GC_THRESHOLDS`), so that short-lived objects are freed by
-    their reference counts before a collection promotes them."""
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(*GC_THRESHOLDS)
 
 
 def banner(settings: Settings, first_user: bool) -> str:
@@ -122,7 +104,7 @@ async def run_embedded(settings: Settings) -> None:
     with session_for(engine) as session:
         first_user = not has_users(session)
     print(banner(settings, first_user), flush=True)
-    tune_gc()
+    gc_tuning.tune_gc()
     try:
         await serve_all(servers, on_started=twin_host.restore, on_stopping=stopping)
     finally:

@@ -33,6 +33,7 @@ from celery import Celery, bootsteps
 
 from shared.db import make_engine
 from shared.settings import Settings
+from worker import gc_tuning
 from worker.host import Host
 from worker.redis_bus import host_queue, publish_outcome, send_to_host
 from worker.redis_events import RedisEventRelay
@@ -115,6 +116,7 @@ class HostRunner:
         except BaseException:
             self._stop_loop()
             raise
+        gc_tuning.tune_gc()
         self.submit(lambda host: host.restore())
         logger.info("twin host %s started", self.host.name)
 
