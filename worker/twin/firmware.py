@@ -571,6 +571,32 @@ class FirmwareAdapterMixin:
         event = self.send_firmware_security_event("InvalidFirmwareSigningCertificate")
         adapter.after_answer(lambda: adapter.twin.spawn(event))
 
+    def start_log_upload(
+        self,
+        log: dict[str, Any],
+        log_type: str,
+        request_id: int,
+        retries: int | None,
+        retry_interval: int | None,
+    ) -> tuple[str, bool]:
+        """GetLog, the same in 1.6 (security whitepaper) and 2.0.1: start uploading the
+        log; its file name, and whether it replaced an upload under way."""
+        adapter: Any = self
+        oldest, latest = log.get("oldest_timestamp"), log.get("latest_timestamp")
+        file_name = diagnostics_file_name(adapter.id, adapter.twin.now(), log_type)
+        upload = LogUpload(
+            "log",
+            log["remote_location"],
+            file_name,
+            request_id=request_id,
+            log_type=log_type,
+            oldest=required_time("oldestTimestamp", oldest) if oldest else None,
+            latest=required_time("latestTimestamp", latest) if latest else None,
+            retries=max(retries or 0, 0),
+            retry_interval=max(retry_interval or 0, 0),
+        )
+        return file_name, self.firmware().start_upload(upload)
+
     def firmware_state(self) -> dict[str, Any] | None:
         return self._firmware.to_state() if self._firmware is not None else None
 

@@ -804,20 +804,9 @@ class Ocpp16Adapter(FirmwareAdapterMixin, OcppJAdapter, ChargePoint):
         retry_interval: int | None = None,
         **_: Any,
     ) -> call_result.GetLog:
-        oldest, latest = log.get("oldest_timestamp"), log.get("latest_timestamp")
-        file_name = diagnostics_file_name(self.id, self.twin.now(), log_type)
-        upload = LogUpload(
-            "log",
-            log["remote_location"],
-            file_name,
-            request_id=request_id,
-            log_type=log_type,
-            oldest=required_time("oldestTimestamp", oldest) if oldest else None,
-            latest=required_time("latestTimestamp", latest) if latest else None,
-            retries=max(retries or 0, 0),
-            retry_interval=max(retry_interval or 0, 0),
+        file_name, replaced = self.start_log_upload(
+            log, log_type, request_id, retries, retry_interval
         )
-        replaced = self.firmware().start_upload(upload)
         return call_result.GetLog(
             status="AcceptedCanceled" if replaced else "Accepted", filename=file_name
         )
