@@ -3,74 +3,36 @@ signed update and GetLog), against the scripted CSMS on a fast twin clock."""
 
 from __future__ import annotations
 
-import base64
 import json
-from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
 from typing import Any
 
 import pytest
 from ocpp.v16 import call
 
+from tests.twin.firmware_checks import (
+    CERTIFICATE,
+    SIGNATURE,
+    no_invalid_frames,
+    position,
+    wait_statuses,
+)
 from tests.twin.scripted_csms import (
     EventLog,
     ScriptedCsms,
-    booted_twin,
     eventually,
     make_config,
     make_vehicle,
 )
-from tests.twin.upload_server import Uploads, upload_server
+from tests.twin.upload_server import Uploads
 from worker.twin import firmware
 from worker.twin.charge_point import ChargePointTwin
 from worker.twin.clock import SystemClock
 from worker.twin.smart_charging import format_time
 
-CERTIFICATE = (
-    "-----BEGIN CERTIFICATE-----\n"
-    + base64.b64encode(b"not a real certificate, but well formed").decode()
-    + "\n-----END CERTIFICATE-----"
-)
-SIGNATURE = base64.b64encode(b"signature").decode()
-
-
-@pytest.fixture
-async def twin(csms: ScriptedCsms, events: EventLog) -> AsyncIterator[ChargePointTwin]:
-    twin = await booted_twin(csms, events)
-    yield twin
-    await twin.close()
-
-
-@pytest.fixture
-def uploads() -> Iterator[Uploads]:
-    with upload_server() as server:
-        yield server
-
-
-def statuses(csms: ScriptedCsms, action: str = "FirmwareStatusNotification") -> list[str]:
-    return [r.payload["status"] for r in csms.of(action)]
-
-
-def position(csms: ScriptedCsms, status: str) -> int:
-    """Where the first message with ``status`` is among everything received."""
-    return next(i for i, r in enumerate(csms.received) if r.payload.get("status") == status)
-
-
-def all_valid(csms: ScriptedCsms) -> bool:
-    return all(r.valid for r in csms.received)
-
 
 def now(twin: ChargePointTwin) -> str:
     return format_time(twin.now())
-
-
-async def wait_statuses(
-    csms: ScriptedCsms, expected: list[str], action: str = "FirmwareStatusNotification"
-) -> None:
-    try:
-        await eventually(lambda: statuses(csms, action) == expected, timeout=15)
-    except AssertionError:
-        raise AssertionError(f"{action}: {statuses(csms, action)}, expected {expected}") from None
 
 
 # -- UpdateFirmware -------------------------------------------------------------------------
@@ -99,7 +61,7 @@ async def test_update_firmware_downloads_installs_and_reboots(
     assert position(csms, "Downloaded") < names.index("StopTransaction") < installing
     assert names.index("BootNotification", 1) > position(csms, "Installed")
     await eventually(twin.booted, timeout=10)
-    assert all_valid(csms)
+    no_invalid_frames(csms)
 
 
 async def test_update_firmware_waits_for_the_retrieve_date(
@@ -133,7 +95,7 @@ async def test_trigger_reports_the_status_of_the_update(
     await wait_statuses(csms, ["Idle", "Downloading"])
     await csms.call("CP1", call.TriggerMessage(requested_message="FirmwareStatusNotification"))
     await wait_statuses(csms, ["Idle", "Downloading", "Downloading"])
-    assert all_valid(csms)
+    no_invalid_frames(csms)
 
 
 async def test_failed_downloads_are_retried_then_reported(
@@ -152,7 +114,7 @@ async def test_failed_downloads_are_retried_then_reported(
     await wait_statuses(csms, ["Downloading", "Downloading", "Downloading", "DownloadFailed"])
     assert len(csms.of("BootNotification")) == 1  # no reboot
     await eventually(lambda: twin.adapter.firmware_status() == "Idle")
-    assert all_valid(csms)
+    no_invalid_frames(csms)
 
 
 async def test_failed_installation(twin: ChargePointTwin, csms: ScriptedCsms) -> None:
@@ -210,7 +172,7 @@ async def test_get_diagnostics_uploads_a_file(
     body = uploads.files[f"/diagnostics/{result.file_name}"].decode()
     assert "CP1" in body
     assert "connector 1: Available" in body
-    assert all_valid(csms)
+    no_invalid_frames(csms)
 
 
 @pytest.mark.parametrize(
@@ -267,7 +229,7 @@ async def test_signed_update_firmware(twin: ChargePointTwin, csms: ScriptedCsms)
     boots = [i for i, r in enumerate(csms.received) if r.action == "BootNotification"]
     assert boots[-1] < position(csms, "Installed")  # Installed once the new firmware runs
     assert csms.of("FirmwareStatusNotification") == []
-    assert all_valid(csms)
+    no_invalid_frames(csms)
 
 
 async def test_signed_update_with_a_later_install_time(
@@ -297,7 +259,7 @@ async def test_signed_update_with_a_bad_signature_or_certificate(
     await csms.wait_for("SecurityEventNotification", count=2)
     events = [r.payload["type"] for r in csms.of("SecurityEventNotification")]
     assert events == ["InvalidFirmwareSigningCertificate", "InvalidFirmwareSignature"]
-    assert all_valid(csms)
+    no_invalid_frames(csms)
 
 
 async def test_a_new_signed_update_cancels_the_one_in_progress(
@@ -331,7 +293,7 @@ async def test_extended_trigger_reports_the_signed_update_in_progress(
     )
     await wait_statuses(csms, ["Idle", "DownloadScheduled", "DownloadScheduled"], action)
     assert csms.of(action)[-1].payload == {"status": "DownloadScheduled", "requestId": 5}
-    assert all_valid(csms)
+    no_invalid_frames(csms)
 
 
 async def test_get_log(twin: ChargePointTwin, csms: ScriptedCsms, uploads: Uploads) -> None:
@@ -355,7 +317,7 @@ async def test_get_log(twin: ChargePointTwin, csms: ScriptedCsms, uploads: Uploa
     await wait_statuses(
         csms, ["Uploading", "Uploaded", "Uploading", "UploadFailure"], "LogStatusNotification"
     )
-    assert all_valid(csms)
+    no_invalid_frames(csms)
 
 
 # -- saved state -----------------------------------------------------------------------------

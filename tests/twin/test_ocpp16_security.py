@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import ssl
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -18,27 +17,16 @@ from cryptography.hazmat.primitives import serialization
 from ocpp.v16 import call
 
 from tests.pki import Pki
+from tests.twin.firmware_checks import no_invalid_frames
 from tests.twin.scripted_csms import (
     EventLog,
     ScriptedCsms,
-    booted_twin,
     eventually,
     make_config,
 )
 from worker.twin.charge_point import ChargePointTwin
 from worker.twin.clock import SystemClock
 from worker.twin.errors import NotConnected
-
-
-@pytest.fixture
-async def twin(csms: ScriptedCsms, events: EventLog) -> AsyncIterator[ChargePointTwin]:
-    twin = await booted_twin(csms, events)
-    yield twin
-    await twin.close()
-
-
-def no_invalid_frames(csms: ScriptedCsms) -> None:
-    assert [r for r in csms.received if not r.valid] == []
 
 
 def expected_hash_data(certificate: x509.Certificate) -> dict[str, str]:

@@ -3,24 +3,28 @@ on a fast twin clock."""
 
 from __future__ import annotations
 
-import base64
 import json
-from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
 from typing import Any
 
 import pytest
 from ocpp.v201 import call
 
+from tests.twin.firmware_checks import (
+    CERTIFICATE,
+    SIGNATURE,
+    no_invalid_frames,
+    position,
+    wait_statuses,
+)
 from tests.twin.scripted_csms201 import (
     EventLog,
     ScriptedCsms201,
-    booted_twin,
     eventually,
     make_config,
     make_vehicle,
 )
-from tests.twin.upload_server import Uploads, upload_server
+from tests.twin.upload_server import Uploads
 from worker.twin import firmware
 from worker.twin.charge_point import ChargePointTwin
 from worker.twin.clock import SystemClock
@@ -28,43 +32,6 @@ from worker.twin.smart_charging import format_time
 
 #: The ``csms`` fixture (tests/twin/conftest.py) of this module.
 CSMS_TYPE = ScriptedCsms201
-
-CERTIFICATE = (
-    "-----BEGIN CERTIFICATE-----\n"
-    + base64.b64encode(b"not a real certificate, but well formed").decode()
-    + "\n-----END CERTIFICATE-----"
-)
-SIGNATURE = base64.b64encode(b"signature").decode()
-
-
-@pytest.fixture
-async def twin(csms: ScriptedCsms201, events: EventLog) -> AsyncIterator[ChargePointTwin]:
-    twin = await booted_twin(csms, events)
-    yield twin
-    await twin.close()
-
-
-@pytest.fixture
-def uploads() -> Iterator[Uploads]:
-    with upload_server() as server:
-        yield server
-
-
-def statuses(csms: ScriptedCsms201, action: str = "FirmwareStatusNotification") -> list[str]:
-    return [r.payload["status"] for r in csms.of(action)]
-
-
-def position(csms: ScriptedCsms201, status: str) -> int:
-    return next(i for i, r in enumerate(csms.received) if r.payload.get("status") == status)
-
-
-async def wait_statuses(
-    csms: ScriptedCsms201, expected: list[str], action: str = "FirmwareStatusNotification"
-) -> None:
-    try:
-        await eventually(lambda: statuses(csms, action) == expected, timeout=15)
-    except AssertionError:
-        raise AssertionError(f"{action}: {statuses(csms, action)}, expected {expected}") from None
 
 
 def update(twin: ChargePointTwin, request_id: int = 5, **fields: Any) -> Any:
@@ -101,7 +68,7 @@ async def test_update_firmware_reboots_and_reports_installed_after_the_boot(
         "TransactionEvent", position(csms, "Downloaded")
     )
     assert names.index("BootNotification", 1) < position(csms, "Installed")
-    assert all(r.valid for r in csms.received)
+    no_invalid_frames(csms)
 
 
 async def test_signed_update_scheduled_install(
@@ -126,7 +93,7 @@ async def test_signed_update_scheduled_install(
         "FirmwareStatusNotification", lambda p: p["status"] == "Installed", timeout=20
     )
     assert twin.now() >= later
-    assert all(r.valid for r in csms.received)
+    no_invalid_frames(csms)
 
 
 async def test_bad_signature_and_bad_certificate(
@@ -143,7 +110,7 @@ async def test_bad_signature_and_bad_certificate(
     await csms.wait_for("SecurityEventNotification", count=2)
     events = [r.payload["type"] for r in csms.of("SecurityEventNotification")]
     assert events == ["InvalidFirmwareSigningCertificate", "InvalidFirmwareSignature"]
-    assert all(r.valid for r in csms.received)
+    no_invalid_frames(csms)
 
 
 async def test_download_retries_then_fails(twin: ChargePointTwin, csms: ScriptedCsms201) -> None:
@@ -155,7 +122,7 @@ async def test_download_retries_then_fails(twin: ChargePointTwin, csms: Scripted
     await eventually(lambda: not twin.adapter.firmware().updating)
     await csms.call("CS1", call.TriggerMessage(requested_message="FirmwareStatusNotification"))
     await wait_statuses(csms, ["Downloading", "Downloading", "DownloadFailed", "Idle"])
-    assert all(r.valid for r in csms.received)
+    no_invalid_frames(csms)
 
 
 async def test_installation_failure(twin: ChargePointTwin, csms: ScriptedCsms201) -> None:
@@ -219,7 +186,7 @@ async def test_get_log_uploads_and_reports(
     await eventually(lambda: twin.adapter.upload_in_progress("log") is None)
     await csms.call("CS1", call.TriggerMessage(requested_message="LogStatusNotification"))
     await wait_statuses(csms, ["Uploading", "Uploaded", "Idle"], "LogStatusNotification")
-    assert all(r.valid for r in csms.received)
+    no_invalid_frames(csms)
 
 
 async def test_get_log_to_another_host_fails(
@@ -249,7 +216,7 @@ async def test_get_log_to_another_host_fails(
     await csms.wait_for("LogStatusNotification", lambda p: p["status"] == "UploadFailure")
     failed = [r.payload for r in csms.of("LogStatusNotification") if r.payload["requestId"] == 2]
     assert [p["status"] for p in failed] == ["Uploading", "UploadFailure"]
-    assert all(r.valid for r in csms.received)
+    no_invalid_frames(csms)
 
 
 async def test_an_update_survives_a_restart(csms: ScriptedCsms201) -> None:

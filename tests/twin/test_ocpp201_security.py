@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import ssl
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -18,10 +17,10 @@ from cryptography.hazmat.primitives import serialization
 from ocpp.v201 import call
 
 from tests.pki import Pki
+from tests.twin.firmware_checks import no_invalid_frames
 from tests.twin.scripted_csms201 import (
     EventLog,
     ScriptedCsms201,
-    booted_twin,
     eventually,
     make_config,
 )
@@ -31,17 +30,6 @@ from worker.twin.clock import SystemClock
 from worker.twin.errors import NotConnected
 
 CSMS_TYPE = ScriptedCsms201
-
-
-@pytest.fixture
-async def twin(csms: ScriptedCsms201, events: EventLog) -> AsyncIterator[ChargePointTwin]:
-    twin = await booted_twin(csms, events)
-    yield twin
-    await twin.close()
-
-
-def no_invalid_frames(csms: ScriptedCsms201) -> None:
-    assert [r for r in csms.received if not r.valid] == []
 
 
 def hash_data(certificate: x509.Certificate, issuer: x509.Certificate) -> dict[str, str]:

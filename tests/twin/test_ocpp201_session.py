@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any
 
@@ -10,9 +9,7 @@ import pytest
 from ocpp.v201 import call
 
 from tests.twin.scripted_csms201 import (
-    EventLog,
     ScriptedCsms201,
-    booted_twin,
     eventually,
     make_vehicle,
     sampled,
@@ -31,13 +28,6 @@ ALL_MEASURANDS = {
 
 #: The ``csms`` fixture (tests/twin/conftest.py) of this module.
 CSMS_TYPE = ScriptedCsms201
-
-
-@pytest.fixture
-async def twin(csms: ScriptedCsms201, events: EventLog) -> AsyncIterator[ChargePointTwin]:
-    twin = await booted_twin(csms, events)
-    yield twin
-    await twin.close()
 
 
 def statuses(csms: ScriptedCsms201, evse_id: int = 1) -> list[str]:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
 from ocpp.exceptions import NotSupportedError
 from ocpp.v21 import call
@@ -16,13 +14,6 @@ from worker.twin.vehicle import Vehicle
 
 #: The ``csms`` fixture (tests/twin/conftest.py) of this module.
 CSMS_TYPE = ScriptedCsms21
-
-
-@pytest.fixture
-async def twin(csms: ScriptedCsms21, events: EventLog) -> AsyncIterator[ChargePointTwin]:
-    twin = await booted_twin21(csms, events)
-    yield twin
-    await twin.close()
 
 
 async def test_boot_in_2_1(twin: ChargePointTwin, csms: ScriptedCsms21) -> None:

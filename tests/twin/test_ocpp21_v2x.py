@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -19,13 +18,6 @@ CSMS_TYPE = ScriptedCsms21
 EXPORT = "Energy.Active.Export.Register"
 IMPORT = "Energy.Active.Import.Register"
 POWER = "Power.Active.Import"
-
-
-@pytest.fixture
-async def twin(csms: ScriptedCsms21, events: EventLog) -> AsyncIterator[ChargePointTwin]:
-    twin = await booted_twin21(csms, events)
-    yield twin
-    await twin.close()
 
 
 def bidirectional_vehicle(soc: float = 60.0) -> Vehicle:
