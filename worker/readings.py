@@ -18,12 +18,12 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from types import SimpleNamespace
-from typing import Protocol, cast
+from typing import Any, Protocol, cast
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import Row, bindparam, select
 from sqlalchemy.orm import Session, joinedload
 
-from shared.crud.ownership import ChargePointRows
+from shared.crud.ownership import CONNECTOR_READING_COLUMNS, ChargePointRows
 from shared.models import ChargePoint, Connector, Evse, Transaction, Vehicle
 from shared.models.base import utcnow
 from shared.schemas.charge_point import ChargePointPublic, ConnectorPublic, EvsePublic
@@ -211,3 +211,23 @@ def live_vehicle(session: Session, vehicle: Vehicle) -> VehiclePublic:
     if now is None or now.soc is None:
         return public
     return public.model_copy(update={"soc": now.soc})
+
+
+_VEHICLE_NAMES = [column.key for column in Vehicle.__table__.c]
+
+
+def live_vehicle_row(session: Session, row: Row[Any]) -> VehiclePublic:
+    """:func:`live_vehicle` of a vehicle read as a Core row
+    (:func:`shared.crud.ownership.owned_vehicle_row`)."""
+    values = {name: getattr(row, name) for name in _VEHICLE_NAMES}
+    values["id_tag"] = Vehicle.id_tag.fget(row)  # type: ignore[attr-defined]
+    if row.connector_id is not None and row.plugged_vehicle_id == row.id:
+        connector = SimpleNamespace(
+            **{name: getattr(row, f"plugged_{name}") for name in CONNECTOR_READING_COLUMNS}
+        )
+        if _charging(connector):
+            # The row has the columns vehicle_model reads, by the same names.
+            now = _carried_on(session, connector, row.speed_factor, None, cast(Vehicle, row))
+            if now is not None and now.soc is not None:
+                values["soc"] = now.soc
+    return VehiclePublic.model_validate(values)

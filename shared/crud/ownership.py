@@ -4,11 +4,11 @@ import uuid
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import Row, bindparam, select
 from sqlalchemy.orm import Session, joinedload
 
 from shared.errors import NotFound
-from shared.models import ChargePoint, Connector, Evse, OcppConfiguration, User
+from shared.models import ChargePoint, Connector, Evse, OcppConfiguration, User, Vehicle
 
 M = TypeVar("M")
 
@@ -125,6 +125,48 @@ _EVSE_AT = _CONFIGURATION_AT + 2
 _EVSE_ID_AT = _EVSE_AT + _EVSE_NAMES.index("id")
 _CONNECTOR_AT = _EVSE_AT + len(_EVSE_NAMES)
 _CONNECTOR_ID_AT = _CONNECTOR_AT + _CONNECTOR_NAMES.index("id")
+
+
+_vehicles = Vehicle.__table__
+#: The connector columns a reading needs (worker.readings.ConnectorValues), prefixed.
+CONNECTOR_READING_COLUMNS = (
+    "id",
+    "status",
+    "current_ac_power",
+    "current_dc_power",
+    "current_energy",
+    "total_energy",
+    "soc",
+    "measured_at",
+    "transaction_id",
+    "vehicle_id",
+)
+
+#: A vehicle with the connector it is plugged into and that charge point's speed, in
+#: one Core query (the ORM took two, and ``session.get`` builds its statement each time).
+_VEHICLE_WITH_CONNECTOR = (
+    select(
+        *_vehicles.c,
+        *(_connectors.c[name].label(f"plugged_{name}") for name in CONNECTOR_READING_COLUMNS),
+        _charge_points.c.speed_factor,
+    )
+    .select_from(
+        _vehicles.outerjoin(_connectors, _connectors.c.id == _vehicles.c.connector_id).outerjoin(
+            _charge_points, _charge_points.c.id == _connectors.c.charge_point_id
+        )
+    )
+    .where(_vehicles.c.id == bindparam("id"))
+)
+
+
+def owned_vehicle_row(session: Session, id: uuid.UUID, user: Owner) -> Row[Any]:
+    """:func:`get_owned` for a vehicle as a Core row: its columns, then its connector's
+    :data:`CONNECTOR_READING_COLUMNS` as ``plugged_<name>`` (None when not plugged in)
+    and that charge point's ``speed_factor``."""
+    row = session.execute(_VEHICLE_WITH_CONNECTOR, {"id": id}).first()
+    if row is None or row.user_id != user.id:
+        raise NotFound(f"vehicle {id} not found")
+    return row
 
 
 def _label(model: type[Any]) -> str:
