@@ -20,7 +20,7 @@ from datetime import datetime
 from types import SimpleNamespace
 from typing import Any, Protocol, cast
 
-from sqlalchemy import Row, bindparam, select
+from sqlalchemy import Connection, Row, bindparam, select
 from sqlalchemy.orm import Session, joinedload
 
 from shared.crud.ownership import CONNECTOR_READING_COLUMNS, ChargePointRows
@@ -98,7 +98,7 @@ def _charging(connector: ConnectorValues) -> bool:
 
 
 def _carried_on(
-    session: Session,
+    session: Session | Connection,
     connector: ConnectorValues,
     speed: float,
     now: datetime | None,
@@ -131,7 +131,7 @@ def _carried_on(
     )
 
 
-def live_charge_point_rows(session: Session, rows: ChargePointRows) -> ChargePointPublic:
+def live_charge_point_rows(connection: Connection, rows: ChargePointRows) -> ChargePointPublic:
     """:func:`live_charge_point` of a charge point read as columns
     (:func:`shared.crud.ownership.owned_charge_point_rows`): validated once, as a whole,
     with the charging connectors' values carried on."""
@@ -141,7 +141,7 @@ def live_charge_point_rows(session: Session, rows: ChargePointRows) -> ChargePoi
             values = SimpleNamespace(**connector)
             if not _charging(values):
                 continue
-            now = _carried_on(session, values, speed, None, None)
+            now = _carried_on(connection, values, speed, None, None)
             if now is None:
                 continue
             connector["current_energy"] = now.energy_kwh
@@ -216,7 +216,7 @@ def live_vehicle(session: Session, vehicle: Vehicle) -> VehiclePublic:
 _VEHICLE_NAMES = [column.key for column in Vehicle.__table__.c]
 
 
-def live_vehicle_row(session: Session, row: Row[Any]) -> VehiclePublic:
+def live_vehicle_row(connection: Connection, row: Row[Any]) -> VehiclePublic:
     """:func:`live_vehicle` of a vehicle read as a Core row
     (:func:`shared.crud.ownership.owned_vehicle_row`)."""
     values = {name: getattr(row, name) for name in _VEHICLE_NAMES}
@@ -227,7 +227,7 @@ def live_vehicle_row(session: Session, row: Row[Any]) -> VehiclePublic:
         )
         if _charging(connector):
             # The row has the columns vehicle_model reads, by the same names.
-            now = _carried_on(session, connector, row.speed_factor, None, cast(Vehicle, row))
+            now = _carried_on(connection, connector, row.speed_factor, None, cast(Vehicle, row))
             if now is not None and now.soc is not None:
                 values["soc"] = now.soc
     return VehiclePublic.model_validate(values)

@@ -100,8 +100,8 @@ def read_connector(
 @router.get("/{id:uuid}")
 async def read(read_as_user: ReadAsUser, id: uuid.UUID) -> ChargePointPublic:
     return await read_as_user(
-        lambda session, user: readings.live_charge_point_rows(
-            session, owned_charge_point_rows(session, id, user)
+        lambda connection, user: readings.live_charge_point_rows(
+            connection, owned_charge_point_rows(connection, id, user)
         )
     )
 

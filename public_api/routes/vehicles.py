@@ -50,8 +50,8 @@ def read_all(
 @router.get("/{id:uuid}")
 async def read(read_as_user: ReadAsUser, id: uuid.UUID) -> VehiclePublic:
     return await read_as_user(
-        lambda session, user: readings.live_vehicle_row(
-            session, owned_vehicle_row(session, id, user)
+        lambda connection, user: readings.live_vehicle_row(
+            connection, owned_vehicle_row(connection, id, user)
         )
     )
 

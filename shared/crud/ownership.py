@@ -4,7 +4,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
-from sqlalchemy import Row, bindparam, select
+from sqlalchemy import Connection, Row, bindparam, select
 from sqlalchemy.orm import Session, joinedload
 
 from shared.errors import NotFound
@@ -92,9 +92,9 @@ class ChargePointRows:
     evses: list[dict[str, Any]]
 
 
-def owned_charge_point_rows(session: Session, id: uuid.UUID, user: Owner) -> ChargePointRows:
+def owned_charge_point_rows(connection: Connection, id: uuid.UUID, user: Owner) -> ChargePointRows:
     """:func:`owned_charge_point` as column values, without ORM objects."""
-    rows = session.execute(_CHARGE_POINT_ROWS, {"id": id}).all()
+    rows = connection.execute(_CHARGE_POINT_ROWS, {"id": id}).all()
     if not rows or rows[0][_USER_ID] != user.id:
         raise NotFound(f"charge point {id} not found")
     first = rows[0]
@@ -159,11 +159,11 @@ _VEHICLE_WITH_CONNECTOR = (
 )
 
 
-def owned_vehicle_row(session: Session, id: uuid.UUID, user: Owner) -> Row[Any]:
+def owned_vehicle_row(connection: Connection, id: uuid.UUID, user: Owner) -> Row[Any]:
     """:func:`get_owned` for a vehicle as a Core row: its columns, then its connector's
     :data:`CONNECTOR_READING_COLUMNS` as ``plugged_<name>`` (None when not plugged in)
     and that charge point's ``speed_factor``."""
-    row = session.execute(_VEHICLE_WITH_CONNECTOR, {"id": id}).first()
+    row = connection.execute(_VEHICLE_WITH_CONNECTOR, {"id": id}).first()
     if row is None or row.user_id != user.id:
         raise NotFound(f"vehicle {id} not found")
     return row
