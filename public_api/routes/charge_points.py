@@ -13,7 +13,7 @@ from public_api.deps import (
     SettingsDep,
 )
 from shared.crud import charge_points as crud
-from shared.crud.ownership import get_owned, owned_charge_point, owned_connector, owned_evse
+from shared.crud.ownership import get_owned, owned_charge_point_rows, owned_connector, owned_evse
 from shared.crud.transactions import list_messages
 from shared.models import ChargePoint
 from shared.openapi import CHARGE_POINT_CONFLICT, QUOTA, TWIN_STOP, errors
@@ -100,8 +100,8 @@ def read_connector(
 @router.get("/{id:uuid}")
 async def read(read_as_user: ReadAsUser, id: uuid.UUID) -> ChargePointPublic:
     return await read_as_user(
-        lambda session, user: readings.live_charge_point(
-            session, owned_charge_point(session, id, user)
+        lambda connection, user: readings.live_charge_point_rows(
+            connection, owned_charge_point_rows(connection, id, user)
         )
     )
 

@@ -7,7 +7,7 @@ from fastapi import APIRouter, Body, status
 
 from public_api.deps import CurrentUser, ReadAsUser, SessionDep
 from shared.crud import vehicles as crud
-from shared.crud.ownership import get_owned
+from shared.crud.ownership import get_owned, owned_vehicle_row
 from shared.models import Vehicle
 from shared.openapi import QUOTA, VEHICLE_IN_USE
 from shared.schemas.common import BULK_DESCRIPTION, BULK_MAX_ITEMS, Limit, Offset, Page
@@ -50,7 +50,9 @@ def read_all(
 @router.get("/{id:uuid}")
 async def read(read_as_user: ReadAsUser, id: uuid.UUID) -> VehiclePublic:
     return await read_as_user(
-        lambda session, user: readings.live_vehicle(session, get_owned(session, Vehicle, id, user))
+        lambda connection, user: readings.live_vehicle_row(
+            connection, owned_vehicle_row(connection, id, user)
+        )
     )
 
 
