@@ -19,19 +19,31 @@ import asyncio
 import contextlib
 import functools
 import logging
+import threading
 import time
 import uuid
+from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, Engine, Update, bindparam, delete, insert, select, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Update,
+    bindparam,
+    delete,
+    func,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql.dml import ReturningInsert
 
-from shared.db import session_for
+from shared.db import dumps_json, session_for
 from shared.models import (
     ChargePoint,
     Connector,
@@ -113,10 +125,22 @@ class EventWriter:
         self._pending: list[TwinEvent] = []
         self._changed: dict[str, ChargePointTwin] = {}
         #: Twins whose state only progressed, with when (loop time) it first did.
-        self._progressed: dict[str, tuple[ChargePointTwin, float]] = {}
+        #: (An OrderedDict: taking from the front of a plain dict that had many entries
+        #: taken from its front walks over their empty slots, each time.)
+        self._progressed: OrderedDict[str, tuple[ChargePointTwin, float]] = OrderedDict()
         self._saved_waiters: list[asyncio.Future[None]] = []
         self._wake = asyncio.Event()
-        self._logged_since_prune: set[uuid.UUID] = set()
+        #: Frames written per charge point since the last prune counted them (guarded by
+        #: ``_log_lock``: written by the batches' thread, taken by the prune's).
+        self._logged_since_prune: dict[str, int] = {}
+        self._log_lock = threading.Lock()
+        #: Frames stored per charge point (at most), as learned at its first prune and
+        #: counted on since: only a charge point that can be over the limit is pruned.
+        self._stored_frames: dict[str, int] = {}
+        #: Ids (charge points', transactions' as str, connectors' as UUID) in the form the
+        #: database driver takes them.
+        self._driver_ids: dict[str | uuid.UUID, Any] = {}
+        self._forgets = 0
         self._links: dict[tuple[str, int], tuple[str | None, str | None]] = {}
         #: When (real time) each connector's latest values were reported.
         self._measured: dict[tuple[str, int], datetime] = {}
@@ -124,7 +148,7 @@ class EventWriter:
         #: Per row: what of it was last written, when (monotonic), and the latest event
         #: not written since (see ROW_REFRESH). Touched only by the writing thread.
         self._rows_written: dict[tuple[str, object], _Written] = {}
-        self._young_rows: dict[tuple[str, object], None] = {}
+        self._young_rows: OrderedDict[tuple[str, object], None] = OrderedDict()
         self._row_refresh = row_refresh
         self._lock = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
@@ -157,11 +181,11 @@ class EventWriter:
         due = asyncio.get_running_loop().time() - self.progress_interval
         progressed = self._progressed
         while progressed:
-            charge_point_id = next(iter(progressed))
-            twin, since = progressed[charge_point_id]
+            charge_point_id, (twin, since) = progressed.popitem(last=False)
             if since > due:
+                progressed[charge_point_id] = (twin, since)
+                progressed.move_to_end(charge_point_id, last=False)
                 break
-            del progressed[charge_point_id]
             self._changed[charge_point_id] = twin
 
     async def saved(self, twin: ChargePointTwin) -> None:
@@ -199,29 +223,58 @@ class EventWriter:
                 logger.exception("writing twin events failed; they are kept for the next try")
 
     async def prune_message_log(self) -> None:
-        """Keep the newest ``message_log_limit`` frames of each charge point that logged."""
-        charge_points, self._logged_since_prune = self._logged_since_prune, set()
-        if charge_points:
-            await asyncio.to_thread(self._prune, charge_points)
+        """Keep the newest ``message_log_limit`` frames of each charge point that logged.
 
-    def _prune(self, charge_points: set[uuid.UUID]) -> None:
+        A charge point's stored frames are counted in the database once (at its first
+        prune here), then on in memory: a charge point below the limit costs nothing."""
+        with self._log_lock:
+            logged, self._logged_since_prune = self._logged_since_prune, {}
+        if logged:
+            await asyncio.to_thread(self._prune, logged)
+
+    def _prune(self, logged: dict[str, int]) -> None:
+        limit = self.message_log_limit
+        stored = self._stored_frames
+        forgets = self._forgets
+        counted: dict[str, int] = {}
         with session_for(self.engine) as session:
-            for charge_point_id in charge_points:
+            for charge_point_id, frames in logged.items():
+                known = stored.get(charge_point_id)
+                if known is not None and known + frames <= limit:
+                    counted[charge_point_id] = known + frames
+                    continue
+                ident = uuid.UUID(charge_point_id)
+                if known is None:
+                    count = session.scalar(
+                        select(func.count()).where(MessageLogEntry.charge_point_id == ident)
+                    )
+                    if (count or 0) <= limit:
+                        counted[charge_point_id] = count or 0
+                        continue
                 oldest_kept = session.scalar(
                     select(MessageLogEntry.id)
-                    .where(MessageLogEntry.charge_point_id == charge_point_id)
+                    .where(MessageLogEntry.charge_point_id == ident)
                     .order_by(MessageLogEntry.id.desc())
-                    .offset(self.message_log_limit - 1)
+                    .offset(limit - 1)
                     .limit(1)
                 )
-                if oldest_kept is not None:
-                    session.execute(
-                        delete(MessageLogEntry).where(
-                            MessageLogEntry.charge_point_id == charge_point_id,
-                            MessageLogEntry.id < oldest_kept,
-                        )
+                if oldest_kept is None:  # fewer than counted: count them again next time
+                    continue
+                session.execute(
+                    delete(MessageLogEntry).where(
+                        MessageLogEntry.charge_point_id == ident,
+                        MessageLogEntry.id < oldest_kept,
                     )
+                )
+                counted[charge_point_id] = limit
             session.commit()
+        # A count may take in frames a batch wrote meanwhile, which are then counted
+        # twice: too many, so pruned early, never too few. A charge point forgotten
+        # meanwhile may be logged by another host: all are counted again next time.
+        if self._forgets != forgets:
+            return
+        for charge_point_id, count in counted.items():
+            stored[charge_point_id] = count
 
     async def flush(self, *, everything: bool = False) -> None:
         """Write what was reported so far (also what arrives while writing waits its turn).
@@ -336,6 +389,10 @@ class EventWriter:
         self._tokens.pop(charge_point_id, None)
         self._changed.pop(charge_point_id, None)
         self._progressed.pop(charge_point_id, None)
+        # Another host may log its frames now: counted again if it comes back.
+        self._forgets += 1
+        self._stored_frames.pop(charge_point_id, None)
+        self._driver_ids.pop(charge_point_id, None)
         for per_connector in (self._links, self._measured):
             for key in [key for key in per_connector if key[0] == charge_point_id]:
                 del per_connector[key]
@@ -349,40 +406,58 @@ class EventWriter:
             except IntegrityError as error:
                 logger.warning("dropped %s: %s", type(event).__name__, error.orig)
 
-    def _frame_row(self, event: FrameLogged) -> dict[str, Any]:
-        return {
-            "charge_point_id": uuid.UUID(event.charge_point_id),
-            "timestamp": event.at,
-            "direction": event.direction,
-            "message_type": event.message_type,
-            "unique_id": event.unique_id[:64],
-            "action": event.action,
-            "payload": event.payload,
-        }
+    def _driver_id(self, value: str | uuid.UUID) -> Any:
+        """The id as the driver takes it (what SQLAlchemy's Uuid type would bind), kept."""
+        try:
+            return self._driver_ids[value]
+        except KeyError:
+            pass
+        ident = value if isinstance(value, uuid.UUID) else uuid.UUID(value)
+        if len(self._driver_ids) >= _DRIVER_IDS_KEPT:
+            self._driver_ids.clear()
+        driver_id = self._driver_ids[value] = self._driver.uuid(ident)
+        return driver_id
 
-    def _sample_row(self, event: MeterSampled) -> dict[str, Any] | None:
+    @functools.cached_property
+    def _driver(self) -> _DriverForm:
+        return _DriverForm(self.engine.dialect.name, self.engine.dialect.paramstyle)
+
+    def _frame_row(self, event: FrameLogged) -> tuple[Any, ...]:
+        return (
+            self._driver_id(event.charge_point_id),
+            self._driver.time(event.at),
+            event.direction,
+            event.message_type,
+            event.unique_id[:64],
+            event.action,
+            dumps_json(event.payload),
+        )
+
+    def _sample_row(self, event: MeterSampled) -> tuple[Any, ...] | None:
         rows = self._rows.get(event.charge_point_id)
         if rows is None or event.connector_id not in rows.connectors:
             return None
-        return {
-            "charge_point_id": uuid.UUID(event.charge_point_id),
-            "connector_id": rows.connectors[event.connector_id][0],
-            "transaction_id": _uuid(event.transaction_ref),
-            "timestamp": event.at,
-            "context": event.context,
-            "energy_wh": event.energy_wh,
-            "power_w": event.power_w,
-            "current_a": event.current_a,
-            "voltage_v": event.voltage_v,
-            "soc": event.soc,
-        }
+        transaction_ref = event.transaction_ref
+        return (
+            self._driver_id(event.charge_point_id),
+            self._driver_id(rows.connectors[event.connector_id][0]),
+            None if transaction_ref is None else self._driver_id(transaction_ref),
+            self._driver.time(event.at),
+            event.context,
+            event.energy_wh,
+            event.power_w,
+            event.current_a,
+            event.voltage_v,
+            event.soc,
+        )
 
     def _write(self, batch: list[TwinEvent], *, everything: bool = False) -> None:
         """Write one batch in one transaction: a few executemany statements, one per kind
         of row, with repeated updates of a row coalesced to its latest state, and updates
         that only move along the charging curve held back (ROW_REFRESH)."""
-        frames: list[dict[str, Any]] = []
-        samples: list[dict[str, Any]] = []
+        frames: list[tuple[Any, ...]] = []
+        samples: list[tuple[Any, ...]] = []
+        logged: dict[str, int] = {}
         charge_points: dict[str, ChargePointChanged] = {}
         connectors: dict[tuple[str, int], ConnectorChanged] = {}
         transactions: dict[str, TransactionChanged] = {}
@@ -392,6 +467,7 @@ class EventWriter:
             match event:
                 case FrameLogged():
                     frames.append(self._frame_row(event))
+                    logged[event.charge_point_id] = logged.get(event.charge_point_id, 0) + 1
                 case MeterSampled():
                     row = self._sample_row(event)
                     if row is not None:
@@ -416,10 +492,9 @@ class EventWriter:
             with self.engine.begin() as connection:
                 self._write_transactions(connection, transactions.values())
                 if frames:
-                    connection.execute(insert(MessageLogEntry), frames)
-                    self._logged_since_prune.update(frame["charge_point_id"] for frame in frames)
+                    connection.exec_driver_sql(self._driver.frame_insert, frames)
                 if samples:
-                    connection.execute(insert(MeterSample), samples)
+                    connection.exec_driver_sql(self._driver.sample_insert, samples)
                 for rows in _grouped_by_keys(
                     self._charge_point_row(event) for event in charge_points.values()
                 ):
@@ -450,6 +525,11 @@ class EventWriter:
             raise
         self._links.update(links)  # only once the transaction that wrote them committed
         held.commit()
+        if logged:
+            with self._log_lock:
+                since_prune = self._logged_since_prune
+                for charge_point_id, count in logged.items():
+                    since_prune[charge_point_id] = since_prune.get(charge_point_id, 0) + count
 
     def _charge_point_row(self, event: ChargePointChanged) -> dict[str, Any]:
         row: dict[str, Any] = {
@@ -609,6 +689,72 @@ _TRANSACTION_CHANGES = (
 _UNKNOWN: tuple[str | None, str | None] = ("?", "?")
 #: Stands for "no vehicle" where SQL needs a value to compare with.
 _NO_ID = uuid.UUID(int=0)
+
+
+#: Driver-form ids kept (the cache starts over beyond: transactions come and go).
+_DRIVER_IDS_KEPT = 200_000
+
+
+class _DriverForm:
+    """The two hot inserts (message log frames, meter samples) as the database driver
+    takes them, without SQLAlchemy's per-row bind processing: a UUID as the ``Uuid``
+    type stores it (32 hex digits on SQLite, native on Postgres), a time as
+    ``UTCDateTime`` stores it (UTC; on SQLite the naive ISO text SQLAlchemy writes), JSON
+    as ``dumps_json`` encodes it."""
+
+    def __init__(self, dialect: str, paramstyle: str) -> None:
+        self.sqlite = dialect == "sqlite"
+        if paramstyle == "qmark":
+            self.frame_insert = _insert_sql(MessageLogEntry, "?", {})
+            self.sample_insert = _insert_sql(MeterSample, "?", {})
+        else:
+            casts = {"uuid": "::UUID", "json": "::JSON", "time": "::TIMESTAMP WITH TIME ZONE"}
+            self.frame_insert = _insert_sql(MessageLogEntry, "%s", casts)
+            self.sample_insert = _insert_sql(MeterSample, "%s", casts)
+
+    def uuid(self, value: uuid.UUID) -> Any:
+        return value.hex if self.sqlite else value
+
+    def time(self, value: datetime) -> Any:
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        if self.sqlite:
+            return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+        return value.astimezone(UTC)
+
+
+#: The columns of the hot inserts, in the order of their rows (see _DriverForm), with
+#: what kind of value each takes.
+_INSERT_COLUMNS: dict[type[Any], tuple[tuple[str, str], ...]] = {
+    MessageLogEntry: (
+        ("charge_point_id", "uuid"),
+        ("timestamp", "time"),
+        ("direction", ""),
+        ("message_type", ""),
+        ("unique_id", ""),
+        ("action", ""),
+        ("payload", "json"),
+    ),
+    MeterSample: (
+        ("charge_point_id", "uuid"),
+        ("connector_id", "uuid"),
+        ("transaction_id", "uuid"),
+        ("timestamp", "time"),
+        ("context", ""),
+        ("energy_wh", ""),
+        ("power_w", ""),
+        ("current_a", ""),
+        ("voltage_v", ""),
+        ("soc", ""),
+    ),
+}
+
+
+def _insert_sql(model: type[Any], marker: str, casts: dict[str, str]) -> str:
+    columns = _INSERT_COLUMNS[model]
+    names = ", ".join(name for name, _ in columns)
+    values = ", ".join(marker + casts.get(kind, "") for _, kind in columns)
+    return f"INSERT INTO {model.__tablename__} ({names}) VALUES ({values})"
 
 
 def _by_id(model: type[Any]) -> Update:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, select, text
 
 from shared.db import session_for
 from shared.models import Connector, MessageLogEntry, MeterSample, TwinState
@@ -68,6 +68,72 @@ async def test_the_message_log_keeps_the_newest_frames(engine: Engine, settings:
             .order_by(MessageLogEntry.id)
         ).all()
     assert kept == [str(number) for number in range(15, 25)]
+
+    # Counted on in memory from there: pruned again once over the limit, not before.
+    for number in range(25, 30):
+        writer(
+            FrameLogged(charge_point_id, datetime.now(UTC), "sent", "CALL", str(number), "A", {})
+        )
+    await writer.flush()
+    await writer.prune_message_log()
+    with session_for(engine) as session:
+        kept = session.scalars(
+            select(MessageLogEntry.unique_id)
+            .where(MessageLogEntry.charge_point_id == uuid.UUID(charge_point_id))
+            .order_by(MessageLogEntry.id)
+        ).all()
+    assert kept == [str(number) for number in range(20, 30)]
+
+
+async def test_frames_and_samples_are_stored_as_sqlalchemy_stores_them(
+    engine: Engine, settings: Settings
+) -> None:
+    """The two hot inserts bypass SQLAlchemy's bind processing: what they store must be
+    what the models store (times compared as text on SQLite, say)."""
+    charge_point_id, rows = stored_charge_point(engine, settings)
+    writer = EventWriter(engine)
+    writer.register(charge_point_id, rows)
+    at = datetime(2026, 11, 26, 9, 30, 15, 123456, tzinfo=timezone(timedelta(hours=2)))
+    payload = {"connectorId": 1, "values": [1.5, None, "x"], "big": 2**70}
+    writer(FrameLogged(charge_point_id, at, "sent", "CALL", "u" * 70, "MeterValues", payload))
+    writer(FrameLogged(charge_point_id, at, "received", "CALLRESULT", "u2", None, None))
+    writer(MeterSampled(charge_point_id, at, 1, 1, None, 10.0, 7000.0, 10.0, 230.0, None))
+    await writer.flush()
+    ident = uuid.UUID(charge_point_id)
+    with session_for(engine) as session:
+        session.add(
+            MessageLogEntry(
+                charge_point_id=ident, timestamp=at, direction="sent", message_type="CALL",
+                unique_id="orm", action="MeterValues", payload=payload,
+            )
+        )  # fmt: skip
+        session.add(
+            MeterSample(
+                charge_point_id=ident, connector_id=rows.connectors[1][0], timestamp=at,
+                energy_wh=10.0, power_w=7000.0, current_a=10.0, voltage_v=230.0, soc=None,
+            )
+        )  # fmt: skip
+        session.commit()
+        frames = session.scalars(
+            select(MessageLogEntry)
+            .where(MessageLogEntry.charge_point_id == ident)
+            .order_by(MessageLogEntry.id)
+        ).all()
+        assert [frame.unique_id for frame in frames] == ["u" * 64, "u2", "orm"]
+        assert frames[0].payload == payload and frames[1].payload is None
+        assert frames[0].timestamp == at and frames[0].timestamp.tzinfo is not None
+        raw = session.execute(
+            text("SELECT charge_point_id, timestamp, payload FROM message_log ORDER BY id")
+        ).all()
+        assert raw[-3][:2] == raw[-1][:2] and raw[-3][2] == raw[-1][2]
+        raw = session.execute(
+            text(
+                "SELECT charge_point_id, connector_id, transaction_id, timestamp, context, soc"
+                " FROM meter_samples ORDER BY id"
+            )
+        ).all()
+        assert raw[-2] == raw[-1]
+        assert raw[-1][4] == "Sample.Periodic"
 
 
 class _CountingTwin:
