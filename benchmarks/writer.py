@@ -49,6 +49,7 @@ from shared.db import make_engine, session_for  # noqa: E402
 from shared.migrate import upgrade  # noqa: E402
 from shared.models import ChargePoint, Connector, Evse, Quota, User, Vehicle  # noqa: E402
 from shared.schemas.charge_point import ChargePointCreate  # noqa: E402
+from worker.gc_tuning import tune_gc  # noqa: E402
 from worker.twin.events import (  # noqa: E402
     ConnectorChanged,
     FrameLogged,
@@ -288,6 +289,7 @@ async def run(arguments: argparse.Namespace) -> dict[str, Any]:
                 )
                 meter_events.append(meter)
                 heartbeat_events.append(heartbeat)
+            tune_gc()  # as the host does once its twins run
             result = await feed(arguments, writer, twins, meter_events, heartbeat_events)
             engine.dispose()
         finally:

@@ -29,9 +29,10 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
+    JSON,
     Connection,
     Engine,
-    Update,
+    Uuid,
     bindparam,
     delete,
     func,
@@ -55,7 +56,7 @@ from shared.models import (
     TwinState,
     Vehicle,
 )
-from shared.models.base import utcnow
+from shared.models.base import UTCDateTime, utcnow
 from worker.twin.events import (
     ChargePointChanged,
     ConfigurationChanged,
@@ -498,11 +499,12 @@ class EventWriter:
                 for rows in _grouped_by_keys(
                     self._charge_point_row(event) for event in charge_points.values()
                 ):
-                    connection.execute(_by_id(ChargePoint), rows)
+                    self._driver.update_by_id(connection, ChargePoint, rows)
                 links = self._write_connectors(connection, connectors.values())
                 if vehicles:
-                    connection.execute(
-                        _by_id(Vehicle),
+                    self._driver.update_by_id(
+                        connection,
+                        Vehicle,
                         [
                             {"b_id": uuid.UUID(event.vehicle_ref), "soc": event.soc,
                              "status": event.status}
@@ -603,8 +605,8 @@ class EventWriter:
                     }
                 )
         if connector_rows:
-            connection.execute(_by_id(Connector), connector_rows)
-            connection.execute(_by_id(Evse), evse_rows)
+            self._driver.update_by_id(connection, Connector, connector_rows)
+            self._driver.update_by_id(connection, Evse, evse_rows)
         if unplugged:
             connection.execute(
                 update(Vehicle)
@@ -616,7 +618,7 @@ class EventWriter:
                 unplugged,
             )
         if plugged:
-            connection.execute(_by_id(Vehicle), plugged)
+            self._driver.update_by_id(connection, Vehicle, plugged)
         return links
 
     def _write_transactions(
@@ -665,7 +667,7 @@ class EventWriter:
         if new:
             connection.execute(insert(Transaction), new)
         if changed:
-            connection.execute(_by_id(Transaction), changed)
+            self._driver.update_by_id(connection, Transaction, changed)
         for ref, row in rows.items():
             if row["end_time"] is None:
                 self._stored_transactions.add(ref)
@@ -712,8 +714,60 @@ class _DriverForm:
             self.frame_insert = _insert_sql(MessageLogEntry, "%s", casts)
             self.sample_insert = _insert_sql(MeterSample, "%s", casts)
 
+        self.marker = "?" if paramstyle == "qmark" else "%s"
+        self._updates: dict[tuple[type[Any], tuple[str, ...]], _UpdatePlan] = {}
+
     def uuid(self, value: uuid.UUID) -> Any:
         return value.hex if self.sqlite else value
+
+    def update_by_id(
+        self, connection: Connection, model: type[Any], rows: list[dict[str, Any]]
+    ) -> None:
+        """``UPDATE <table> SET <the columns given> WHERE id = :b_id`` for many rows that
+        set the same columns (and what the model updates on update: ``updated_at``), in
+        the driver's form."""
+        keys = tuple(key for key in rows[0] if key != "b_id")
+        plan = self._updates.get((model, keys))
+        if plan is None:
+            plan = self._updates[(model, keys)] = self._update_plan(model, keys)
+        on_update = [convert(make(None)) for convert, make in plan.on_update]
+        columns = list(zip(keys, plan.converters, strict=True))
+        uuid_of = self.uuid
+        params: list[tuple[Any, ...]] = []
+        for row in rows:
+            values = []
+            for key, convert in columns:
+                value = row[key]
+                values.append(value if convert is None or value is None else convert(value))
+            values += on_update
+            values.append(uuid_of(row["b_id"]))
+            params.append(tuple(values))
+        connection.exec_driver_sql(plan.sql, params)
+
+    def _update_plan(self, model: type[Any], keys: tuple[str, ...]) -> _UpdatePlan:
+        table = model.__table__
+        converters = [self._converter(table.c[key]) for key in keys]
+        on_update = [
+            (self._converter(column) or _same, column.onupdate.arg)
+            for column in table.c
+            if column.onupdate is not None and column.onupdate.is_callable
+            and column.key not in keys
+        ]  # fmt: skip
+        updated = [table.c[key].name for key in keys]
+        updated += [column.name for column in table.c if column.onupdate is not None
+                    and column.onupdate.is_callable and column.key not in keys]  # fmt: skip
+        assignments = ", ".join(f"{name} = {self.marker}" for name in updated)
+        sql = f"UPDATE {table.name} SET {assignments} WHERE id = {self.marker}"
+        return _UpdatePlan(sql, converters, on_update)
+
+    def _converter(self, column: Any) -> Callable[[Any], Any] | None:
+        if isinstance(column.type, Uuid):
+            return self.uuid
+        if isinstance(column.type, UTCDateTime):
+            return self.time
+        if isinstance(column.type, JSON):
+            return dumps_json
+        return None
 
     def time(self, value: datetime) -> Any:
         if value.tzinfo is None:
@@ -721,6 +775,17 @@ class _DriverForm:
         if self.sqlite:
             return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
         return value.astimezone(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class _UpdatePlan:
+    sql: str
+    converters: list[Callable[[Any], Any] | None]
+    on_update: list[tuple[Callable[[Any], Any], Callable[[Any], Any]]]
+
+
+def _same(value: Any) -> Any:
+    return value
 
 
 #: The columns of the hot inserts, in the order of their rows (see _DriverForm), with
@@ -755,11 +820,6 @@ def _insert_sql(model: type[Any], marker: str, casts: dict[str, str]) -> str:
     names = ", ".join(name for name, _ in columns)
     values = ", ".join(marker + casts.get(kind, "") for _, kind in columns)
     return f"INSERT INTO {model.__tablename__} ({names}) VALUES ({values})"
-
-
-def _by_id(model: type[Any]) -> Update:
-    """``UPDATE <table> SET <the columns given> WHERE id = :b_id``, for executemany."""
-    return update(model).where(model.id == bindparam("b_id"))
 
 
 def _grouped_by_keys(rows: Iterable[dict[str, Any]]) -> list[list[dict[str, Any]]]:

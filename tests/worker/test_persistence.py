@@ -134,6 +134,21 @@ async def test_frames_and_samples_are_stored_as_sqlalchemy_stores_them(
         ).all()
         assert raw[-2] == raw[-1]
         assert raw[-1][4] == "Sample.Periodic"
+        created = session.get(Connector, rows.connectors[1][0])
+        assert created is not None
+        updated_before = created.updated_at
+
+    # So are the updates (connectors, EVSEs, vehicles, transactions), updated_at included.
+    writer(_connector(charge_point_id, "Charging", 7.4, 1.5))
+    await writer.flush()
+    with session_for(engine) as session:
+        connector = session.get(Connector, rows.connectors[1][0])
+        assert connector is not None
+        assert (connector.status, connector.current_ac_power, connector.transaction_id) == (
+            "Charging", 7.4, None,
+        )  # fmt: skip
+        assert connector.measured_at is not None and connector.measured_at.tzinfo is not None
+        assert connector.updated_at > updated_before
 
 
 class _CountingTwin:
