@@ -716,6 +716,8 @@ class _DriverForm:
 
         self.marker = "?" if paramstyle == "qmark" else "%s"
         self._updates: dict[tuple[type[Any], tuple[str, ...]], _UpdatePlan] = {}
+        #: Whole seconds (since the epoch) as SQLite's times begin with them.
+        self._seconds: dict[int, str] = {}
 
     def uuid(self, value: uuid.UUID) -> Any:
         return value.hex if self.sqlite else value
@@ -772,9 +774,21 @@ class _DriverForm:
     def time(self, value: datetime) -> Any:
         if value.tzinfo is None:
             raise ValueError("naive datetime given to a UTC column")
-        if self.sqlite:
-            return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
-        return value.astimezone(UTC)
+        if value.tzinfo is not UTC:
+            value = value.astimezone(UTC)
+        if not self.sqlite:
+            return value
+        # Formatting a time costs more than the rest of its row: the whole seconds of a
+        # batch's rows are mostly the same few, formatted once.
+        second = value.timestamp().__floor__()
+        prefix = self._seconds.get(second)
+        if prefix is None:
+            if len(self._seconds) >= 1_000:
+                self._seconds.clear()
+            prefix = self._seconds[second] = value.replace(microsecond=0, tzinfo=None).isoformat(
+                " "
+            )
+        return f"{prefix}.{value.microsecond:06d}"
 
 
 @dataclass(frozen=True, slots=True)
