@@ -698,23 +698,22 @@ _DRIVER_IDS_KEPT = 200_000
 
 
 class _DriverForm:
-    """The two hot inserts (message log frames, meter samples) as the database driver
-    takes them, without SQLAlchemy's per-row bind processing: a UUID as the ``Uuid``
-    type stores it (32 hex digits on SQLite, native on Postgres), a time as
-    ``UTCDateTime`` stores it (UTC; on SQLite the naive ISO text SQLAlchemy writes), JSON
-    as ``dumps_json`` encodes it."""
+    """The hot statements (message log frames and meter samples inserted, rows updated by
+    id) as the database driver takes them, without SQLAlchemy's per-row bind processing:
+    a UUID as the ``Uuid`` type stores it (32 hex digits on SQLite, native on Postgres), a
+    time as ``UTCDateTime`` stores it (UTC; on SQLite the naive ISO text SQLAlchemy
+    writes), JSON as ``dumps_json`` encodes it."""
 
     def __init__(self, dialect: str, paramstyle: str) -> None:
         self.sqlite = dialect == "sqlite"
-        if paramstyle == "qmark":
-            self.frame_insert = _insert_sql(MessageLogEntry, "?", {})
-            self.sample_insert = _insert_sql(MeterSample, "?", {})
-        else:
-            casts = {"uuid": "::UUID", "json": "::JSON", "time": "::TIMESTAMP WITH TIME ZONE"}
-            self.frame_insert = _insert_sql(MessageLogEntry, "%s", casts)
-            self.sample_insert = _insert_sql(MeterSample, "%s", casts)
-
         self.marker = "?" if paramstyle == "qmark" else "%s"
+        casts = (
+            {}
+            if self.sqlite
+            else {"uuid": "::UUID", "json": "::JSON", "time": "::TIMESTAMP WITH TIME ZONE"}
+        )
+        self.frame_insert = _insert_sql(MessageLogEntry, self.marker, casts)
+        self.sample_insert = _insert_sql(MeterSample, self.marker, casts)
         self._updates: dict[tuple[type[Any], tuple[str, ...]], _UpdatePlan] = {}
         #: Whole seconds (since the epoch) as SQLite's times begin with them.
         self._seconds: dict[int, str] = {}
