@@ -254,3 +254,38 @@ async def test_a_row_that_only_moves_along_the_curve_is_written_once_a_refresh(
     assert _stored_connector(engine, rows)[2] == 3.2
     await writer.close()  # a host that stops writes what it held back
     assert _stored_connector(engine, rows)[2] == 3.3
+
+
+async def test_a_state_with_an_older_token_is_refused_and_its_twin_lost(
+    engine: Engine, settings: Settings
+) -> None:
+    """Fencing: the host that took the twin over saves with a newer token; what the old
+    host saves after that is not written, and the old host learns that it lost the twin."""
+    charge_point_id, rows = stored_charge_point(engine, settings)
+    other_id, other_rows = stored_charge_point(engine, settings)
+    lost: list[str] = []
+    old_host = EventWriter(engine, on_lost=lost.append)
+    new_host = EventWriter(engine)
+    for writer, token in ((old_host, 1), (new_host, 2)):
+        writer.register(charge_point_id, rows)
+        writer.fence(charge_point_id, token)
+    old_host.register(other_id, other_rows)
+    old_host.fence(other_id, 1)
+    old_twin, new_twin, other_twin = (
+        _CountingTwin(charge_point_id), _CountingTwin(charge_point_id), _CountingTwin(other_id),
+    )  # fmt: skip
+    old_twin.saves = 100
+
+    old_host.state_changed(old_twin)  # type: ignore[arg-type]
+    await old_host.flush()
+    assert _stored_saves(engine, charge_point_id) == 101
+    new_host.state_changed(new_twin)  # type: ignore[arg-type]
+    await new_host.flush()
+    assert _stored_saves(engine, charge_point_id) == 1
+
+    old_host.state_changed(old_twin)  # type: ignore[arg-type]
+    old_host.state_changed(other_twin)  # type: ignore[arg-type]
+    await old_host.flush()
+    assert _stored_saves(engine, charge_point_id) == 1
+    assert _stored_saves(engine, other_id) == 1
+    assert lost == [charge_point_id]
