@@ -356,7 +356,7 @@ class EventWriter:
         stored one is refused: that twin has moved to another host)."""
         try:
             with self.engine.begin() as connection:
-                return set(connection.scalars(self._state_upsert, rows))
+                return self._driver.upsert_states(connection, rows)
         except IntegrityError:  # a charge point was deleted meanwhile: row by row
             written: set[uuid.UUID] = set()
             for row in rows:
@@ -693,6 +693,8 @@ _UNKNOWN: tuple[str | None, str | None] = ("?", "?")
 _NO_ID = uuid.UUID(int=0)
 
 
+#: Twin states per upsert statement (5 parameters each: SQLite takes 32,766).
+_STATES_PER_STATEMENT = 500
 #: Driver-form ids kept (the cache starts over beyond: transactions come and go).
 _DRIVER_IDS_KEPT = 200_000
 
@@ -720,6 +722,40 @@ class _DriverForm:
 
     def uuid(self, value: uuid.UUID) -> Any:
         return value.hex if self.sqlite else value
+
+    def upsert_states(self, connection: Connection, rows: list[dict[str, Any]]) -> set[uuid.UUID]:
+        """``EventWriter._state_upsert`` for many rows, as multi-row statements (SQLite's
+        executemany takes no RETURNING); answers the ids written."""
+        written: set[uuid.UUID] = set()
+        for first in range(0, len(rows), _STATES_PER_STATEMENT):
+            chunk = rows[first : first + _STATES_PER_STATEMENT]
+            params: list[Any] = []
+            for row in chunk:
+                params += (
+                    self.uuid(row["charge_point_id"]),
+                    row["lease_token"],
+                    dumps_json(row["state"]),
+                    self.time(row["saved_at"]),
+                    row["saved_by"],
+                )
+            for ident in connection.exec_driver_sql(self._states_sql(len(chunk)), tuple(params)):
+                written.add(uuid.UUID(ident[0]) if self.sqlite else ident[0])
+        return written
+
+    def _states_sql(self, count: int) -> str:
+        marker = self.marker
+        if self.sqlite:
+            row = f"({marker}, {marker}, {marker}, {marker}, {marker})"
+        else:
+            row = f"({marker}::UUID, {marker}, {marker}::JSON, {marker}::TIMESTAMPTZ, {marker})"
+        return (
+            "INSERT INTO twin_states (charge_point_id, lease_token, state, saved_at, saved_by)"
+            f" VALUES {', '.join([row] * count)} ON CONFLICT (charge_point_id) DO UPDATE SET"
+            " lease_token = excluded.lease_token, state = excluded.state,"
+            " saved_at = excluded.saved_at, saved_by = excluded.saved_by"
+            " WHERE twin_states.lease_token <= excluded.lease_token"
+            " RETURNING charge_point_id"
+        )
 
     def update_by_id(
         self, connection: Connection, model: type[Any], rows: list[dict[str, Any]]
