@@ -19,19 +19,32 @@ import asyncio
 import contextlib
 import functools
 import logging
+import threading
 import time
 import uuid
+from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, Engine, Update, bindparam, delete, insert, select, update
+from sqlalchemy import (
+    JSON,
+    Connection,
+    Engine,
+    Uuid,
+    bindparam,
+    delete,
+    func,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql.dml import ReturningInsert
 
-from shared.db import session_for
+from shared.db import dumps_json, session_for
 from shared.models import (
     ChargePoint,
     Connector,
@@ -43,7 +56,7 @@ from shared.models import (
     TwinState,
     Vehicle,
 )
-from shared.models.base import utcnow
+from shared.models.base import UTCDateTime, utcnow
 from worker.twin.events import (
     ChargePointChanged,
     ConfigurationChanged,
@@ -113,10 +126,22 @@ class EventWriter:
         self._pending: list[TwinEvent] = []
         self._changed: dict[str, ChargePointTwin] = {}
         #: Twins whose state only progressed, with when (loop time) it first did.
-        self._progressed: dict[str, tuple[ChargePointTwin, float]] = {}
+        #: (An OrderedDict: taking from the front of a plain dict that had many entries
+        #: taken from its front walks over their empty slots, each time.)
+        self._progressed: OrderedDict[str, tuple[ChargePointTwin, float]] = OrderedDict()
         self._saved_waiters: list[asyncio.Future[None]] = []
         self._wake = asyncio.Event()
-        self._logged_since_prune: set[uuid.UUID] = set()
+        #: Frames written per charge point since the last prune counted them (guarded by
+        #: ``_log_lock``: written by the batches' thread, taken by the prune's).
+        self._logged_since_prune: dict[str, int] = {}
+        self._log_lock = threading.Lock()
+        #: Frames stored per charge point (at most), as learned at its first prune and
+        #: counted on since: only a charge point that can be over the limit is pruned.
+        self._stored_frames: dict[str, int] = {}
+        #: Ids (charge points', transactions' as str, connectors' as UUID) in the form the
+        #: database driver takes them.
+        self._driver_ids: dict[str | uuid.UUID, Any] = {}
+        self._forgets = 0
         self._links: dict[tuple[str, int], tuple[str | None, str | None]] = {}
         #: When (real time) each connector's latest values were reported.
         self._measured: dict[tuple[str, int], datetime] = {}
@@ -124,7 +149,7 @@ class EventWriter:
         #: Per row: what of it was last written, when (monotonic), and the latest event
         #: not written since (see ROW_REFRESH). Touched only by the writing thread.
         self._rows_written: dict[tuple[str, object], _Written] = {}
-        self._young_rows: dict[tuple[str, object], None] = {}
+        self._young_rows: OrderedDict[tuple[str, object], None] = OrderedDict()
         self._row_refresh = row_refresh
         self._lock = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
@@ -157,11 +182,11 @@ class EventWriter:
         due = asyncio.get_running_loop().time() - self.progress_interval
         progressed = self._progressed
         while progressed:
-            charge_point_id = next(iter(progressed))
-            twin, since = progressed[charge_point_id]
+            charge_point_id, (twin, since) = progressed.popitem(last=False)
             if since > due:
+                progressed[charge_point_id] = (twin, since)
+                progressed.move_to_end(charge_point_id, last=False)
                 break
-            del progressed[charge_point_id]
             self._changed[charge_point_id] = twin
 
     async def saved(self, twin: ChargePointTwin) -> None:
@@ -199,29 +224,58 @@ class EventWriter:
                 logger.exception("writing twin events failed; they are kept for the next try")
 
     async def prune_message_log(self) -> None:
-        """Keep the newest ``message_log_limit`` frames of each charge point that logged."""
-        charge_points, self._logged_since_prune = self._logged_since_prune, set()
-        if charge_points:
-            await asyncio.to_thread(self._prune, charge_points)
+        """Keep the newest ``message_log_limit`` frames of each charge point that logged.
 
-    def _prune(self, charge_points: set[uuid.UUID]) -> None:
+        A charge point's stored frames are counted in the database once (at its first
+        prune here), then on in memory: a charge point below the limit costs nothing."""
+        with self._log_lock:
+            logged, self._logged_since_prune = self._logged_since_prune, {}
+        if logged:
+            await asyncio.to_thread(self._prune, logged)
+
+    def _prune(self, logged: dict[str, int]) -> None:
+        limit = self.message_log_limit
+        stored = self._stored_frames
+        forgets = self._forgets
+        counted: dict[str, int] = {}
         with session_for(self.engine) as session:
-            for charge_point_id in charge_points:
+            for charge_point_id, frames in logged.items():
+                known = stored.get(charge_point_id)
+                if known is not None and known + frames <= limit:
+                    counted[charge_point_id] = known + frames
+                    continue
+                ident = uuid.UUID(charge_point_id)
+                if known is None:
+                    count = session.scalar(
+                        select(func.count()).where(MessageLogEntry.charge_point_id == ident)
+                    )
+                    if (count or 0) <= limit:
+                        counted[charge_point_id] = count or 0
+                        continue
                 oldest_kept = session.scalar(
                     select(MessageLogEntry.id)
-                    .where(MessageLogEntry.charge_point_id == charge_point_id)
+                    .where(MessageLogEntry.charge_point_id == ident)
                     .order_by(MessageLogEntry.id.desc())
-                    .offset(self.message_log_limit - 1)
+                    .offset(limit - 1)
                     .limit(1)
                 )
-                if oldest_kept is not None:
-                    session.execute(
-                        delete(MessageLogEntry).where(
-                            MessageLogEntry.charge_point_id == charge_point_id,
-                            MessageLogEntry.id < oldest_kept,
-                        )
+                if oldest_kept is None:  # fewer than counted: count them again next time
+                    continue
+                session.execute(
+                    delete(MessageLogEntry).where(
+                        MessageLogEntry.charge_point_id == ident,
+                        MessageLogEntry.id < oldest_kept,
                     )
+                )
+                counted[charge_point_id] = limit
             session.commit()
+        # A count may take in frames a batch wrote meanwhile, which are then counted
+        # twice: too many, so pruned early, never too few. A charge point forgotten
+        # meanwhile may be logged by another host: all are counted again next time.
+        if self._forgets != forgets:
+            return
+        for charge_point_id, count in counted.items():
+            stored[charge_point_id] = count
 
     async def flush(self, *, everything: bool = False) -> None:
         """Write what was reported so far (also what arrives while writing waits its turn).
@@ -302,7 +356,7 @@ class EventWriter:
         stored one is refused: that twin has moved to another host)."""
         try:
             with self.engine.begin() as connection:
-                return set(connection.scalars(self._state_upsert, rows))
+                return self._driver.upsert_states(connection, rows)
         except IntegrityError:  # a charge point was deleted meanwhile: row by row
             written: set[uuid.UUID] = set()
             for row in rows:
@@ -336,6 +390,10 @@ class EventWriter:
         self._tokens.pop(charge_point_id, None)
         self._changed.pop(charge_point_id, None)
         self._progressed.pop(charge_point_id, None)
+        # Another host may log its frames now: counted again if it comes back.
+        self._forgets += 1
+        self._stored_frames.pop(charge_point_id, None)
+        self._driver_ids.pop(charge_point_id, None)
         for per_connector in (self._links, self._measured):
             for key in [key for key in per_connector if key[0] == charge_point_id]:
                 del per_connector[key]
@@ -349,40 +407,58 @@ class EventWriter:
             except IntegrityError as error:
                 logger.warning("dropped %s: %s", type(event).__name__, error.orig)
 
-    def _frame_row(self, event: FrameLogged) -> dict[str, Any]:
-        return {
-            "charge_point_id": uuid.UUID(event.charge_point_id),
-            "timestamp": event.at,
-            "direction": event.direction,
-            "message_type": event.message_type,
-            "unique_id": event.unique_id[:64],
-            "action": event.action,
-            "payload": event.payload,
-        }
+    def _driver_id(self, value: str | uuid.UUID) -> Any:
+        """The id as the driver takes it (what SQLAlchemy's Uuid type would bind), kept."""
+        try:
+            return self._driver_ids[value]
+        except KeyError:
+            pass
+        ident = value if isinstance(value, uuid.UUID) else uuid.UUID(value)
+        if len(self._driver_ids) >= _DRIVER_IDS_KEPT:
+            self._driver_ids.clear()
+        driver_id = self._driver_ids[value] = self._driver.uuid(ident)
+        return driver_id
 
-    def _sample_row(self, event: MeterSampled) -> dict[str, Any] | None:
+    @functools.cached_property
+    def _driver(self) -> _DriverForm:
+        return _DriverForm(self.engine.dialect.name, self.engine.dialect.paramstyle)
+
+    def _frame_row(self, event: FrameLogged) -> tuple[Any, ...]:
+        return (
+            self._driver_id(event.charge_point_id),
+            self._driver.time(event.at),
+            event.direction,
+            event.message_type,
+            event.unique_id[:64],
+            event.action,
+            dumps_json(event.payload),
+        )
+
+    def _sample_row(self, event: MeterSampled) -> tuple[Any, ...] | None:
         rows = self._rows.get(event.charge_point_id)
         if rows is None or event.connector_id not in rows.connectors:
             return None
-        return {
-            "charge_point_id": uuid.UUID(event.charge_point_id),
-            "connector_id": rows.connectors[event.connector_id][0],
-            "transaction_id": _uuid(event.transaction_ref),
-            "timestamp": event.at,
-            "context": event.context,
-            "energy_wh": event.energy_wh,
-            "power_w": event.power_w,
-            "current_a": event.current_a,
-            "voltage_v": event.voltage_v,
-            "soc": event.soc,
-        }
+        transaction_ref = event.transaction_ref
+        return (
+            self._driver_id(event.charge_point_id),
+            self._driver_id(rows.connectors[event.connector_id][0]),
+            None if transaction_ref is None else self._driver_id(transaction_ref),
+            self._driver.time(event.at),
+            event.context,
+            event.energy_wh,
+            event.power_w,
+            event.current_a,
+            event.voltage_v,
+            event.soc,
+        )
 
     def _write(self, batch: list[TwinEvent], *, everything: bool = False) -> None:
         """Write one batch in one transaction: a few executemany statements, one per kind
         of row, with repeated updates of a row coalesced to its latest state, and updates
         that only move along the charging curve held back (ROW_REFRESH)."""
-        frames: list[dict[str, Any]] = []
-        samples: list[dict[str, Any]] = []
+        frames: list[tuple[Any, ...]] = []
+        samples: list[tuple[Any, ...]] = []
+        logged: dict[str, int] = {}
         charge_points: dict[str, ChargePointChanged] = {}
         connectors: dict[tuple[str, int], ConnectorChanged] = {}
         transactions: dict[str, TransactionChanged] = {}
@@ -392,6 +468,7 @@ class EventWriter:
             match event:
                 case FrameLogged():
                     frames.append(self._frame_row(event))
+                    logged[event.charge_point_id] = logged.get(event.charge_point_id, 0) + 1
                 case MeterSampled():
                     row = self._sample_row(event)
                     if row is not None:
@@ -416,18 +493,18 @@ class EventWriter:
             with self.engine.begin() as connection:
                 self._write_transactions(connection, transactions.values())
                 if frames:
-                    connection.execute(insert(MessageLogEntry), frames)
-                    self._logged_since_prune.update(frame["charge_point_id"] for frame in frames)
+                    connection.exec_driver_sql(self._driver.frame_insert, frames)
                 if samples:
-                    connection.execute(insert(MeterSample), samples)
+                    connection.exec_driver_sql(self._driver.sample_insert, samples)
                 for rows in _grouped_by_keys(
                     self._charge_point_row(event) for event in charge_points.values()
                 ):
-                    connection.execute(_by_id(ChargePoint), rows)
+                    self._driver.update_by_id(connection, ChargePoint, rows)
                 links = self._write_connectors(connection, connectors.values())
                 if vehicles:
-                    connection.execute(
-                        _by_id(Vehicle),
+                    self._driver.update_by_id(
+                        connection,
+                        Vehicle,
                         [
                             {"b_id": uuid.UUID(event.vehicle_ref), "soc": event.soc,
                              "status": event.status}
@@ -450,6 +527,11 @@ class EventWriter:
             raise
         self._links.update(links)  # only once the transaction that wrote them committed
         held.commit()
+        if logged:
+            with self._log_lock:
+                since_prune = self._logged_since_prune
+                for charge_point_id, count in logged.items():
+                    since_prune[charge_point_id] = since_prune.get(charge_point_id, 0) + count
 
     def _charge_point_row(self, event: ChargePointChanged) -> dict[str, Any]:
         row: dict[str, Any] = {
@@ -523,8 +605,8 @@ class EventWriter:
                     }
                 )
         if connector_rows:
-            connection.execute(_by_id(Connector), connector_rows)
-            connection.execute(_by_id(Evse), evse_rows)
+            self._driver.update_by_id(connection, Connector, connector_rows)
+            self._driver.update_by_id(connection, Evse, evse_rows)
         if unplugged:
             connection.execute(
                 update(Vehicle)
@@ -536,7 +618,7 @@ class EventWriter:
                 unplugged,
             )
         if plugged:
-            connection.execute(_by_id(Vehicle), plugged)
+            self._driver.update_by_id(connection, Vehicle, plugged)
         return links
 
     def _write_transactions(
@@ -585,7 +667,7 @@ class EventWriter:
         if new:
             connection.execute(insert(Transaction), new)
         if changed:
-            connection.execute(_by_id(Transaction), changed)
+            self._driver.update_by_id(connection, Transaction, changed)
         for ref, row in rows.items():
             if row["end_time"] is None:
                 self._stored_transactions.add(ref)
@@ -611,9 +693,182 @@ _UNKNOWN: tuple[str | None, str | None] = ("?", "?")
 _NO_ID = uuid.UUID(int=0)
 
 
-def _by_id(model: type[Any]) -> Update:
-    """``UPDATE <table> SET <the columns given> WHERE id = :b_id``, for executemany."""
-    return update(model).where(model.id == bindparam("b_id"))
+#: Twin states per upsert statement (5 parameters each: SQLite takes 32,766).
+_STATES_PER_STATEMENT = 500
+#: Driver-form ids kept (the cache starts over beyond: transactions come and go).
+_DRIVER_IDS_KEPT = 200_000
+
+
+class _DriverForm:
+    """The hot statements (message log frames and meter samples inserted, rows updated by
+    id) as the database driver takes them, without SQLAlchemy's per-row bind processing:
+    a UUID as the ``Uuid`` type stores it (32 hex digits on SQLite, native on Postgres), a
+    time as ``UTCDateTime`` stores it (UTC; on SQLite the naive ISO text SQLAlchemy
+    writes), JSON as ``dumps_json`` encodes it."""
+
+    def __init__(self, dialect: str, paramstyle: str) -> None:
+        self.sqlite = dialect == "sqlite"
+        self.marker = "?" if paramstyle == "qmark" else "%s"
+        casts = (
+            {}
+            if self.sqlite
+            else {"uuid": "::UUID", "json": "::JSON", "time": "::TIMESTAMP WITH TIME ZONE"}
+        )
+        self.frame_insert = _insert_sql(MessageLogEntry, self.marker, casts)
+        self.sample_insert = _insert_sql(MeterSample, self.marker, casts)
+        self._updates: dict[tuple[type[Any], tuple[str, ...]], _UpdatePlan] = {}
+        #: Whole seconds (since the epoch) as SQLite's times begin with them.
+        self._seconds: dict[int, str] = {}
+
+    def uuid(self, value: uuid.UUID) -> Any:
+        return value.hex if self.sqlite else value
+
+    def upsert_states(self, connection: Connection, rows: list[dict[str, Any]]) -> set[uuid.UUID]:
+        """``EventWriter._state_upsert`` for many rows, as multi-row statements (SQLite's
+        executemany takes no RETURNING); answers the ids written."""
+        written: set[uuid.UUID] = set()
+        for first in range(0, len(rows), _STATES_PER_STATEMENT):
+            chunk = rows[first : first + _STATES_PER_STATEMENT]
+            params: list[Any] = []
+            for row in chunk:
+                params += (
+                    self.uuid(row["charge_point_id"]),
+                    row["lease_token"],
+                    dumps_json(row["state"]),
+                    self.time(row["saved_at"]),
+                    row["saved_by"],
+                )
+            for ident in connection.exec_driver_sql(self._states_sql(len(chunk)), tuple(params)):
+                written.add(uuid.UUID(ident[0]) if self.sqlite else ident[0])
+        return written
+
+    def _states_sql(self, count: int) -> str:
+        marker = self.marker
+        if self.sqlite:
+            row = f"({marker}, {marker}, {marker}, {marker}, {marker})"
+        else:
+            row = f"({marker}::UUID, {marker}, {marker}::JSON, {marker}::TIMESTAMPTZ, {marker})"
+        return (
+            "INSERT INTO twin_states (charge_point_id, lease_token, state, saved_at, saved_by)"
+            f" VALUES {', '.join([row] * count)} ON CONFLICT (charge_point_id) DO UPDATE SET"
+            " lease_token = excluded.lease_token, state = excluded.state,"
+            " saved_at = excluded.saved_at, saved_by = excluded.saved_by"
+            " WHERE twin_states.lease_token <= excluded.lease_token"
+            " RETURNING charge_point_id"
+        )
+
+    def update_by_id(
+        self, connection: Connection, model: type[Any], rows: list[dict[str, Any]]
+    ) -> None:
+        """``UPDATE <table> SET <the columns given> WHERE id = :b_id`` for many rows that
+        set the same columns (and what the model updates on update: ``updated_at``), in
+        the driver's form."""
+        keys = tuple(key for key in rows[0] if key != "b_id")
+        plan = self._updates.get((model, keys))
+        if plan is None:
+            plan = self._updates[(model, keys)] = self._update_plan(model, keys)
+        on_update = [convert(make(None)) for convert, make in plan.on_update]
+        columns = list(zip(keys, plan.converters, strict=True))
+        uuid_of = self.uuid
+        params: list[tuple[Any, ...]] = []
+        for row in rows:
+            values = []
+            for key, convert in columns:
+                value = row[key]
+                values.append(value if convert is None or value is None else convert(value))
+            values += on_update
+            values.append(uuid_of(row["b_id"]))
+            params.append(tuple(values))
+        connection.exec_driver_sql(plan.sql, params)
+
+    def _update_plan(self, model: type[Any], keys: tuple[str, ...]) -> _UpdatePlan:
+        table = model.__table__
+        converters = [self._converter(table.c[key]) for key in keys]
+        on_update = [
+            (self._converter(column) or _same, column.onupdate.arg)
+            for column in table.c
+            if column.onupdate is not None and column.onupdate.is_callable
+            and column.key not in keys
+        ]  # fmt: skip
+        updated = [table.c[key].name for key in keys]
+        updated += [column.name for column in table.c if column.onupdate is not None
+                    and column.onupdate.is_callable and column.key not in keys]  # fmt: skip
+        assignments = ", ".join(f"{name} = {self.marker}" for name in updated)
+        sql = f"UPDATE {table.name} SET {assignments} WHERE id = {self.marker}"
+        return _UpdatePlan(sql, converters, on_update)
+
+    def _converter(self, column: Any) -> Callable[[Any], Any] | None:
+        if isinstance(column.type, Uuid):
+            return self.uuid
+        if isinstance(column.type, UTCDateTime):
+            return self.time
+        if isinstance(column.type, JSON):
+            return dumps_json
+        return None
+
+    def time(self, value: datetime) -> Any:
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        if value.tzinfo is not UTC:
+            value = value.astimezone(UTC)
+        if not self.sqlite:
+            return value
+        # Formatting a time costs more than the rest of its row: the whole seconds of a
+        # batch's rows are mostly the same few, formatted once.
+        second = value.timestamp().__floor__()
+        prefix = self._seconds.get(second)
+        if prefix is None:
+            if len(self._seconds) >= 1_000:
+                self._seconds.clear()
+            prefix = self._seconds[second] = value.replace(microsecond=0, tzinfo=None).isoformat(
+                " "
+            )
+        return f"{prefix}.{value.microsecond:06d}"
+
+
+@dataclass(frozen=True, slots=True)
+class _UpdatePlan:
+    sql: str
+    converters: list[Callable[[Any], Any] | None]
+    on_update: list[tuple[Callable[[Any], Any], Callable[[Any], Any]]]
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+#: The columns of the hot inserts, in the order of their rows (see _DriverForm), with
+#: what kind of value each takes.
+_INSERT_COLUMNS: dict[type[Any], tuple[tuple[str, str], ...]] = {
+    MessageLogEntry: (
+        ("charge_point_id", "uuid"),
+        ("timestamp", "time"),
+        ("direction", ""),
+        ("message_type", ""),
+        ("unique_id", ""),
+        ("action", ""),
+        ("payload", "json"),
+    ),
+    MeterSample: (
+        ("charge_point_id", "uuid"),
+        ("connector_id", "uuid"),
+        ("transaction_id", "uuid"),
+        ("timestamp", "time"),
+        ("context", ""),
+        ("energy_wh", ""),
+        ("power_w", ""),
+        ("current_a", ""),
+        ("voltage_v", ""),
+        ("soc", ""),
+    ),
+}
+
+
+def _insert_sql(model: type[Any], marker: str, casts: dict[str, str]) -> str:
+    columns = _INSERT_COLUMNS[model]
+    names = ", ".join(name for name, _ in columns)
+    values = ", ".join(marker + casts.get(kind, "") for _, kind in columns)
+    return f"INSERT INTO {model.__tablename__} ({names}) VALUES ({values})"
 
 
 def _grouped_by_keys(rows: Iterable[dict[str, Any]]) -> list[list[dict[str, Any]]]:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, select, text
 
 from shared.db import session_for
 from shared.models import Connector, MessageLogEntry, MeterSample, TwinState
@@ -68,6 +68,87 @@ async def test_the_message_log_keeps_the_newest_frames(engine: Engine, settings:
             .order_by(MessageLogEntry.id)
         ).all()
     assert kept == [str(number) for number in range(15, 25)]
+
+    # Counted on in memory from there: pruned again once over the limit, not before.
+    for number in range(25, 30):
+        writer(
+            FrameLogged(charge_point_id, datetime.now(UTC), "sent", "CALL", str(number), "A", {})
+        )
+    await writer.flush()
+    await writer.prune_message_log()
+    with session_for(engine) as session:
+        kept = session.scalars(
+            select(MessageLogEntry.unique_id)
+            .where(MessageLogEntry.charge_point_id == uuid.UUID(charge_point_id))
+            .order_by(MessageLogEntry.id)
+        ).all()
+    assert kept == [str(number) for number in range(20, 30)]
+
+
+async def test_frames_and_samples_are_stored_as_sqlalchemy_stores_them(
+    engine: Engine, settings: Settings
+) -> None:
+    """The two hot inserts bypass SQLAlchemy's bind processing: what they store must be
+    what the models store (times compared as text on SQLite, say)."""
+    charge_point_id, rows = stored_charge_point(engine, settings)
+    writer = EventWriter(engine)
+    writer.register(charge_point_id, rows)
+    at = datetime(2026, 11, 26, 9, 30, 15, 123456, tzinfo=timezone(timedelta(hours=2)))
+    payload = {"connectorId": 1, "values": [1.5, None, "x"], "big": 2**70}
+    writer(FrameLogged(charge_point_id, at, "sent", "CALL", "u" * 70, "MeterValues", payload))
+    writer(FrameLogged(charge_point_id, at, "received", "CALLRESULT", "u2", None, None))
+    writer(MeterSampled(charge_point_id, at, 1, 1, None, 10.0, 7000.0, 10.0, 230.0, None))
+    await writer.flush()
+    ident = uuid.UUID(charge_point_id)
+    with session_for(engine) as session:
+        session.add(
+            MessageLogEntry(
+                charge_point_id=ident, timestamp=at, direction="sent", message_type="CALL",
+                unique_id="orm", action="MeterValues", payload=payload,
+            )
+        )  # fmt: skip
+        session.add(
+            MeterSample(
+                charge_point_id=ident, connector_id=rows.connectors[1][0], timestamp=at,
+                energy_wh=10.0, power_w=7000.0, current_a=10.0, voltage_v=230.0, soc=None,
+            )
+        )  # fmt: skip
+        session.commit()
+        frames = session.scalars(
+            select(MessageLogEntry)
+            .where(MessageLogEntry.charge_point_id == ident)
+            .order_by(MessageLogEntry.id)
+        ).all()
+        assert [frame.unique_id for frame in frames] == ["u" * 64, "u2", "orm"]
+        assert frames[0].payload == payload and frames[1].payload is None
+        assert frames[0].timestamp == at and frames[0].timestamp.tzinfo is not None
+        raw = session.execute(
+            text("SELECT charge_point_id, timestamp, payload FROM message_log ORDER BY id")
+        ).all()
+        assert raw[-3][:2] == raw[-1][:2] and raw[-3][2] == raw[-1][2]
+        raw = session.execute(
+            text(
+                "SELECT charge_point_id, connector_id, transaction_id, timestamp, context, soc"
+                " FROM meter_samples ORDER BY id"
+            )
+        ).all()
+        assert raw[-2] == raw[-1]
+        assert raw[-1][4] == "Sample.Periodic"
+        created = session.get(Connector, rows.connectors[1][0])
+        assert created is not None
+        updated_before = created.updated_at
+
+    # So are the updates (connectors, EVSEs, vehicles, transactions), updated_at included.
+    writer(_connector(charge_point_id, "Charging", 7.4, 1.5))
+    await writer.flush()
+    with session_for(engine) as session:
+        connector = session.get(Connector, rows.connectors[1][0])
+        assert connector is not None
+        assert (connector.status, connector.current_ac_power, connector.transaction_id) == (
+            "Charging", 7.4, None,
+        )  # fmt: skip
+        assert connector.measured_at is not None and connector.measured_at.tzinfo is not None
+        assert connector.updated_at > updated_before
 
 
 class _CountingTwin:
@@ -173,3 +254,38 @@ async def test_a_row_that_only_moves_along_the_curve_is_written_once_a_refresh(
     assert _stored_connector(engine, rows)[2] == 3.2
     await writer.close()  # a host that stops writes what it held back
     assert _stored_connector(engine, rows)[2] == 3.3
+
+
+async def test_a_state_with_an_older_token_is_refused_and_its_twin_lost(
+    engine: Engine, settings: Settings
+) -> None:
+    """Fencing: the host that took the twin over saves with a newer token; what the old
+    host saves after that is not written, and the old host learns that it lost the twin."""
+    charge_point_id, rows = stored_charge_point(engine, settings)
+    other_id, other_rows = stored_charge_point(engine, settings)
+    lost: list[str] = []
+    old_host = EventWriter(engine, on_lost=lost.append)
+    new_host = EventWriter(engine)
+    for writer, token in ((old_host, 1), (new_host, 2)):
+        writer.register(charge_point_id, rows)
+        writer.fence(charge_point_id, token)
+    old_host.register(other_id, other_rows)
+    old_host.fence(other_id, 1)
+    old_twin, new_twin, other_twin = (
+        _CountingTwin(charge_point_id), _CountingTwin(charge_point_id), _CountingTwin(other_id),
+    )  # fmt: skip
+    old_twin.saves = 100
+
+    old_host.state_changed(old_twin)  # type: ignore[arg-type]
+    await old_host.flush()
+    assert _stored_saves(engine, charge_point_id) == 101
+    new_host.state_changed(new_twin)  # type: ignore[arg-type]
+    await new_host.flush()
+    assert _stored_saves(engine, charge_point_id) == 1
+
+    old_host.state_changed(old_twin)  # type: ignore[arg-type]
+    old_host.state_changed(other_twin)  # type: ignore[arg-type]
+    await old_host.flush()
+    assert _stored_saves(engine, charge_point_id) == 1
+    assert _stored_saves(engine, other_id) == 1
+    assert lost == [charge_point_id]
