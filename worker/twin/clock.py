@@ -10,8 +10,8 @@ from __future__ import annotations
 import asyncio
 import heapq
 import time
-from datetime import UTC, datetime, timedelta
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 #: Upper bound on the loop iterations one settle pass may spend, so a task that
