@@ -154,6 +154,7 @@ class ChargePointTwin(
         "_timer_handle",
         "_timing",
         "_waiters",
+        "_wall",
         "adapter",
         "authorizer",
         "certificates",
@@ -226,6 +227,8 @@ class ChargePointTwin(
         self._loop_task: asyncio.Task[None] | None = None
         self._timer_handle: Cancellable | None = None
         self._timing = False
+        #: The clock's time while the timer runs (see :meth:`now`), else None.
+        self._wall: datetime | None = None
         #: What of each connector / transaction was last marked as a change of the saved
         #: state (see _mark_if_changed).
         self._saved_keys: dict[tuple[str, object], tuple[object, ...]] = {}
@@ -271,7 +274,10 @@ class ChargePointTwin(
         return self.permit is None or self.permit()
 
     def now(self) -> datetime:
-        return self.clock.now()
+        """The clock's time; while the timer runs, the time it woke at, so that the
+        events of one wake-up carry one time (a meter value asked the clock six times)."""
+        wall = self._wall
+        return self.clock.now() if wall is None else wall
 
     def connector(self, connector_id: int) -> ConnectorState | None:
         return self._connectors.get(connector_id)
@@ -508,10 +514,12 @@ class ChargePointTwin(
     def _wake(self, armed: bool) -> None:
         self._timer_handle = None
         self._timing = True
+        self._wall = self.clock.now()
         try:
             self._run_due(armed)
         finally:
             self._timing = False
+            self._wall = None
 
     def _run_due(self, armed: bool) -> None:
         clock = self.clock
