@@ -40,7 +40,7 @@ from typing import Any
 
 from worker.twin.authorization import Authorizer
 from worker.twin.certificates import CertificateStore
-from worker.twin.clock import Clock
+from worker.twin.clock import Cancellable, Clock
 from worker.twin.config import ChargePointConfig
 from worker.twin.connection import ConnectionLoop, OutboundQueue
 from worker.twin.errors import (
@@ -151,8 +151,10 @@ class ChargePointTwin(
         "_saved_keys",
         "_session_end",
         "_tasks",
-        "_timer_task",
+        "_timer_handle",
+        "_timing",
         "_waiters",
+        "_wall",
         "adapter",
         "authorizer",
         "certificates",
@@ -223,7 +225,10 @@ class ChargePointTwin(
         self._cp_fault: str | None = None
         self._loop: ConnectionLoop | None = None
         self._loop_task: asyncio.Task[None] | None = None
-        self._timer_task: asyncio.Task[None] | None = None
+        self._timer_handle: Cancellable | None = None
+        self._timing = False
+        #: The clock's time while the timer runs (see :meth:`now`), else None.
+        self._wall: datetime | None = None
         #: What of each connector / transaction was last marked as a change of the saved
         #: state (see _mark_if_changed).
         self._saved_keys: dict[tuple[str, object], tuple[object, ...]] = {}
@@ -262,16 +267,17 @@ class ChargePointTwin(
         twin's last state before it stops or moves it (a sample after that save would
         be one the saved state does not cover). The state saved from now on is final."""
         self._frozen = True
-        if self._timer_task is not None:
-            self._timer_task.cancel()
-            self._timer_task = None
+        self._cancel_timer()
 
     def permitted(self) -> bool:
         """Whether the host still holds the twin's lease (always, without a hook)."""
         return self.permit is None or self.permit()
 
     def now(self) -> datetime:
-        return self.clock.now()
+        """The clock's time; while the timer runs, the time it woke at, so that the
+        events of one wake-up carry one time (a meter value asked the clock six times)."""
+        wall = self._wall
+        return self.clock.now() if wall is None else wall
 
     def connector(self, connector_id: int) -> ConnectorState | None:
         return self._connectors.get(connector_id)
@@ -444,16 +450,18 @@ class ChargePointTwin(
         }
 
     def _reschedule(self) -> None:
-        """Re-plan the timer after something changed what is due next."""
-        if self._frozen:
+        """Re-plan the timer after something changed what is due next: it looks at the
+        next loop iteration (what the caller changes after this call counts too)."""
+        if self._frozen or self._timing:
             return
-        if asyncio.current_task() is self._timer_task and self._timer_task is not None:
-            return
-        if self._timer_task is not None:
-            self._timer_task.cancel()
-            self._timer_task = None
+        self._cancel_timer()
         if self._next_due() is not None:
-            self._timer_task = asyncio.ensure_future(self._timer())
+            self._timer_handle = asyncio.get_event_loop().call_soon(self._timer)
+
+    def _cancel_timer(self) -> None:
+        if self._timer_handle is not None:
+            self._timer_handle.cancel()
+            self._timer_handle = None
 
     def _next_due(self) -> float | None:
         dues = []
@@ -492,17 +500,39 @@ class ChargePointTwin(
             return None
         return self.clock.monotonic() + (soonest - self.now()).total_seconds()
 
-    async def _timer(self) -> None:
+    def _timer(self) -> None:
+        """Do what is due, then arm one clock callback for the next due thing: no task,
+        no future, one timer handle per wake-up (thousands of twins share the loop)."""
+        self._wake(armed=False)
+
+    def _timer_armed(self) -> None:
+        """The clock callback armed for what :meth:`_next_due` said: go straight to what
+        is due (each part checks its own time; a change that moved something earlier
+        has re-planned through :meth:`_reschedule`)."""
+        self._wake(armed=True)
+
+    def _wake(self, armed: bool) -> None:
+        self._timer_handle = None
+        self._timing = True
+        self._wall = self.clock.now()
+        try:
+            self._run_due(armed)
+        finally:
+            self._timing = False
+            self._wall = None
+
+    def _run_due(self, armed: bool) -> None:
         clock = self.clock
-        while True:
-            due = self._next_due()
-            if due is None:
-                self._timer_task = None
-                return
-            delay = due - clock.monotonic()
-            if delay > 0:
-                await clock.sleep(delay)
+        while not self._frozen:
             now = clock.monotonic()
+            if not armed:
+                due = self._next_due()
+                if due is None:
+                    return
+                if due > now:
+                    self._timer_handle = clock.call_later(due - now, self._timer_armed)
+                    return
+            armed = False
             if self.online and self._heartbeat_due is not None and self._heartbeat_due <= now:
                 self._heartbeat_due = _next_after(self._heartbeat_due, self.heartbeat_period(), now)
                 if not self._heartbeating:  # a CSMS that answers slowly gets no pile-up

