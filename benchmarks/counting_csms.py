@@ -37,6 +37,10 @@ from websockets.http11 import Request, Response
 SUBPROTOCOLS = ["ocpp1.6", "ocpp2.0.1"]
 
 
+#: Lateness (ms) from which a meter value counts in ``late_meter_seconds``.
+LATE_MS = 500
+
+
 def now_text() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
@@ -57,6 +61,9 @@ class Counting:
         self.meter_lateness: Counter[int] = Counter()
         self.meter_interval_lateness: Counter[int] = Counter()
         self.heartbeat_lateness: Counter[int] = Counter()
+        #: Meter values later than LATE_MS, per second of arrival (unix time): whether
+        #: lateness comes in bursts (something holding the twins' loop) or spread out.
+        self.late_meter_seconds: Counter[int] = Counter()
         self.last_heartbeat: dict[str, float] = {}
         self.last_meter: dict[str, float] = {}
         self.transaction_ids = 0
@@ -74,6 +81,7 @@ class Counting:
             "meter_lateness_ms": dict(self.meter_lateness),
             "meter_interval_lateness_ms": dict(self.meter_interval_lateness),
             "heartbeat_lateness_ms": dict(self.heartbeat_lateness),
+            "late_meter_seconds": dict(self.late_meter_seconds),
         }
 
     def answer(self, cid: str, action: str, payload: dict[str, Any], arrived: float) -> Any:
@@ -140,7 +148,10 @@ class Counting:
                 at = parse_time(values[-1]["timestamp"])
             except (KeyError, TypeError, ValueError):
                 return
-            self.meter_lateness[round((arrived - at) * 1000)] += 1
+            late_ms = round((arrived - at) * 1000)
+            self.meter_lateness[late_ms] += 1
+            if late_ms >= LATE_MS:
+                self.late_meter_seconds[int(arrived)] += 1
 
     async def handle(self, connection: ServerConnection) -> None:
         cid = connection.request.path.rstrip("/").rsplit("/", 1)[-1] if connection.request else ""

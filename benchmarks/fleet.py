@@ -423,6 +423,14 @@ def profile(pid: int, seconds: int, prefix: Path) -> dict[str, str]:
     return files
 
 
+def late_by_second(before: dict[str, Any], after: dict[str, Any]) -> dict[str, int]:
+    """Meter values at least counting_csms.LATE_MS late, per second of the window they
+    arrived in (seconds from its start): bursts point at something holding the loop."""
+    start = int(before["at"])
+    late = histogram_delta(after["late_meter_seconds"], before["late_meter_seconds"])
+    return {str(second - start): count for second, count in sorted(late.items())}
+
+
 def markdown_row(result: dict[str, Any]) -> str:
     late = result["lateness"]["meter"]
     return (
@@ -596,6 +604,7 @@ def main() -> None:
             "heartbeat": histogram_percentiles(
                 histogram_delta(after["heartbeat_lateness_ms"], before["heartbeat_lateness_ms"])
             ),
+            "late_meter_values_by_second": late_by_second(before, after),
         },
         "api": {
             "connect_charger_latency": fleet["connect_charger_latency"],

@@ -85,6 +85,54 @@ async def test_the_message_log_keeps_the_newest_frames(engine: Engine, settings:
     assert kept == [str(number) for number in range(20, 30)]
 
 
+def _frames(writer: EventWriter, charge_point_id: str, numbers: range) -> None:
+    for number in numbers:
+        writer(
+            FrameLogged(charge_point_id, datetime.now(UTC), "sent", "CALL", str(number), "A", {})
+        )
+
+
+def _kept(engine: Engine, charge_point_id: str) -> list[str]:
+    with session_for(engine) as session:
+        return list(
+            session.scalars(
+                select(MessageLogEntry.unique_id)
+                .where(MessageLogEntry.charge_point_id == uuid.UUID(charge_point_id))
+                .order_by(MessageLogEntry.id)
+            )
+        )
+
+
+async def test_a_host_that_starts_counts_each_charge_points_log_once(
+    engine: Engine, settings: Settings
+) -> None:
+    """Charge points below the limit at the first prune (counted together) are pruned once
+    the frames logged since take them over it; one above it is pruned at once."""
+    below, below_rows = stored_charge_point(engine, settings)
+    above, above_rows = stored_charge_point(engine, settings)
+    old_host = EventWriter(engine, message_log_limit=10)
+    for charge_point_id, rows in ((below, below_rows), (above, above_rows)):
+        old_host.register(charge_point_id, rows)
+    _frames(old_host, below, range(6))
+    _frames(old_host, above, range(12))
+    await old_host.flush()
+
+    writer = EventWriter(engine, message_log_limit=10)  # knows nothing of what is stored
+    for charge_point_id, rows in ((below, below_rows), (above, above_rows)):
+        writer.register(charge_point_id, rows)
+    _frames(writer, below, range(6, 8))
+    _frames(writer, above, range(12, 13))
+    await writer.flush()
+    await writer.prune_message_log()
+    assert _kept(engine, below) == [str(number) for number in range(8)]
+    assert _kept(engine, above) == [str(number) for number in range(3, 13)]
+
+    _frames(writer, below, range(8, 11))
+    await writer.flush()
+    await writer.prune_message_log()
+    assert _kept(engine, below) == [str(number) for number in range(1, 11)]
+
+
 async def test_frames_and_samples_are_stored_as_sqlalchemy_stores_them(
     engine: Engine, settings: Settings
 ) -> None:
