@@ -88,7 +88,11 @@ async def measure(args: argparse.Namespace, port: int) -> None:
             f"main thread {1e6 * (thread_after - thread_before) / messages:.0f})"
         )
         if profile is not None:
-            pstats.Stats(profile).sort_stats(args.sort).print_stats(args.top)
+            stats = pstats.Stats(profile)
+            print(f"{stats.total_calls / messages:.0f} Python function calls per meter message")
+            if args.dump:
+                stats.dump_stats(args.dump)
+            stats.sort_stats(args.sort).print_stats(args.top)
     finally:
         for twin in twins:
             await twin.close()
@@ -103,6 +107,7 @@ def main() -> None:
     parser.add_argument("--profile", action="store_true", help="cProfile the window")
     parser.add_argument("--sort", default="tottime", help="pstats sort key")
     parser.add_argument("--top", type=int, default=45)
+    parser.add_argument("--dump", help="with --profile: write the pstats to this file")
     args = parser.parse_args()
     port = free_port()
     csms = subprocess.Popen(
