@@ -464,27 +464,38 @@ class ChargePointTwin(
             self._timer_handle = None
 
     def _next_due(self) -> float | None:
+        """The monotonic time of the next thing due (None: nothing is). One pass over the
+        connectors (``_next_status_due`` inlined); ``_next_expiry`` only when a connector
+        has a reservation, a pending start or a plug wait (a charging twin has none)."""
+        settings = self.adapter.settings
         dues = []
-        if (
-            self.online
-            and self._heartbeat_due is not None
-            and self.adapter.settings.heartbeat_interval > 0
-        ):
+        if self.online and self._heartbeat_due is not None and settings.heartbeat_interval > 0:
             dues.append(self._heartbeat_due)
-        if self._meter_due is not None and self.adapter.settings.meter_value_sample_interval > 0:
+        if self._meter_due is not None and settings.meter_value_sample_interval > 0:
             dues.append(self._meter_due)
-        expiry = self._next_expiry()
-        if expiry is not None:
-            dues.append(expiry)
         ended_sample = self._next_ended_sample()
         if ended_sample is not None:
             dues.append(ended_sample)
-        status_due = self._next_status_due()
-        if status_due is not None:
-            dues.append(status_due)
+        status_since: float | None = None
+        waits = False
         for connector in self._connectors.values():
             if connector.limit_due is not None:
                 dues.append(connector.limit_due)
+            since = connector.status_since
+            if since is not None and (status_since is None or since < status_since):
+                status_since = since
+            if (
+                connector.pending_start is not None
+                or connector.plug_wait_since is not None
+                or connector.reservation is not None
+            ):
+                waits = True
+        if status_since is not None:
+            dues.append(status_since + max(settings.minimum_status_duration, 0))
+        if waits:
+            expiry = self._next_expiry()
+            if expiry is not None:
+                dues.append(expiry)
         return min(dues) if dues else None
 
     def _next_expiry(self) -> float | None:
@@ -541,13 +552,26 @@ class ChargePointTwin(
                 self._meter_due = _next_after(self._meter_due, self.sample_interval(), now)
                 self._meter()
             self._take_ended_samples()
-            self._report_lasting_statuses(now)
-            for connector in self._connectors.values():
+            connectors = self._connectors.values()
+            for connector in connectors:
+                if connector.status_since is not None:
+                    self._report_lasting_statuses(now)
+                    break
+            waits = False
+            for connector in connectors:
                 if connector.limit_due is not None and connector.limit_due <= now:
                     self._integrate(connector)
                     self._refresh(connector)
+                if (
+                    connector.pending_start is not None
+                    or connector.plug_wait_since is not None
+                    or connector.reservation is not None
+                ):
+                    waits = True
+            if not waits:  # nothing to expire (a charging twin's wake-ups)
+                continue
             wall = self.now()
-            for connector in self._connectors.values():
+            for connector in connectors:
                 reservation = connector.reservation
                 if reservation is not None and reservation.expiry <= wall:
                     logger.info("%s: reservation %d expired", self.config.cid, reservation.id)

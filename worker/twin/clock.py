@@ -70,13 +70,16 @@ class SystemClock:
         return (time.monotonic() - self._mono0) * self.speed
 
     def now(self) -> datetime:
-        return self._start + timedelta(seconds=self.monotonic())
+        """``monotonic()`` inlined: three clock readings a meter value, one call each less."""
+        elapsed = (time.monotonic() - self._mono0) * self.speed
+        return self._start + timedelta(seconds=elapsed)
 
     async def sleep(self, seconds: float) -> None:
         await asyncio.sleep(max(seconds, 0.0) / self.speed)
 
     def call_later(self, seconds: float, callback: Callable[[], object]) -> Cancellable:
-        return asyncio.get_running_loop().call_later(max(seconds, 0.0) / self.speed, callback)
+        delay = seconds / self.speed if seconds > 0.0 else 0.0  # max() is a call a wake-up
+        return asyncio.get_running_loop().call_later(delay, callback)
 
 
 class VirtualClock:

@@ -469,18 +469,20 @@ class OutboundQueue:
                 item.done.set_result(result)
 
     @staticmethod
-    async def _send(adapter: ProtocolAdapter, item: QueuedMessage) -> Any:
+    def _send(adapter: ProtocolAdapter, item: QueuedMessage) -> Awaitable[Any]:
+        """The adapter's coroutine that sends ``item`` (returned, not awaited here: a
+        coroutine between the drain and the adapter's resumes with every step)."""
         if item.kind == "status":
-            return await adapter.send_status_notification(
+            return adapter.send_status_notification(
                 item.connector_id, item.status, item.error_code, item.info
             )
         assert item.transaction is not None
         if item.kind == "start":
-            return await adapter.send_start_transaction(item.transaction)
+            return adapter.send_start_transaction(item.transaction)
         if item.kind == "stop":
-            return await adapter.send_stop_transaction(item.transaction)
+            return adapter.send_stop_transaction(item.transaction)
         assert item.sample is not None
-        return await adapter.send_meter_values(item.sample, item.transaction)
+        return adapter.send_meter_values(item.sample, item.transaction)
 
 
 __all__ = [

@@ -149,10 +149,11 @@ class MeteringMixin:
             return
         current_type = connector.current_type
         voltage, phases, max_kw = self._electrics(current_type)
-        due = self._next_limit_change(connector, tx) if len(self.profiles) else None
+        profiled = len(self.profiles) > 0
+        due = self._next_limit_change(connector, tx) if profiled else None
         limit = max_kw
         setpoint = None
-        if len(self.profiles):
+        if profiled:
             electrics = {
                 "transaction_id": tx.csms_transaction_id,
                 "transaction_start": tx.start_time,
@@ -169,7 +170,7 @@ class MeteringMixin:
         )
         if halted:
             limit = 0.0
-        connector.limit_kw = max(limit, 0.0)
+        connector.limit_kw = 0.0 if limit < 0.0 else limit  # max(limit, 0.0), one call less
         discharging = False
         if setpoint is not None and setpoint < 0 and not halted:
             # The EV follows the setpoint as far as it and the charger can.
@@ -180,7 +181,7 @@ class MeteringMixin:
             if setpoint is not None and not halted:
                 connector.limit_kw = min(connector.limit_kw, max(setpoint, 0.0))
             wanted = vehicle.max_power_kw(current_type)
-            power = min(connector.limit_kw, wanted)
+            power = wanted if wanted < connector.limit_kw else connector.limit_kw
         connector.power_kw = power
         cap_due = self._energy_cap_due(tx, power)
         if cap_due is not None and (due is None or cap_due < due):

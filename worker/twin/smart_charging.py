@@ -770,8 +770,10 @@ def _utc(when: datetime) -> datetime:
 
 
 def format_time(when: datetime) -> str:
-    """ISO 8601 in UTC with a ``Z``, as OCPP messages carry time."""
-    return _utc(when).isoformat().replace("+00:00", "Z")
+    """ISO 8601 in UTC with a ``Z``, as OCPP messages carry time (``_utc`` inlined: one
+    call a meter value)."""
+    utc = when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
+    return utc.isoformat().replace("+00:00", "Z")
 
 
 def _parse_time(value: Any) -> datetime | None:

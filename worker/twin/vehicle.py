@@ -43,12 +43,16 @@ class ChargingCurve:
         """Power (kW) accepted at ``soc`` percent, clamped to 0..100."""
         i = self.piece_index(soc)
         (s0, p0), (s1, p1) = self.points[i], self.points[i + 1]
-        x = min(max(soc, 0.0), 100.0)
+        x = 0.0 if soc < 0.0 else 100.0 if soc > 100.0 else soc
         return p0 + (p1 - p0) * (x - s0) / (s1 - s0)
 
     def piece_index(self, soc: float) -> int:
         """Index ``i`` of the linear piece ``points[i]..points[i + 1]`` that holds ``soc``."""
-        return min(max(bisect_right(self._socs, soc) - 1, 0), len(self.points) - 2)
+        index = bisect_right(self._socs, soc) - 1  # no min()/max(): twice per meter value
+        if index < 0:
+            return 0
+        last = len(self._socs) - 2
+        return last if index > last else index
 
     @classmethod
     def from_points(cls, points: Iterable[Sequence[float]]) -> ChargingCurve:
