@@ -605,6 +605,11 @@ def main() -> None:
                 histogram_delta(after["heartbeat_lateness_ms"], before["heartbeat_lateness_ms"])
             ),
             "late_meter_values_by_second": late_by_second(before, after),
+            "csms_gc_pauses": [
+                [round(at - before["at"], 1), ms]
+                for at, ms in after["gc_pauses"]
+                if before["at"] <= at <= after["at"]
+            ],
         },
         "api": {
             "connect_charger_latency": fleet["connect_charger_latency"],
