@@ -51,40 +51,6 @@ async def test_one_bad_event_does_not_block_the_rest(engine: Engine, settings: S
         assert stored == 3
 
 
-async def test_the_message_log_keeps_the_newest_frames(engine: Engine, settings: Settings) -> None:
-    charge_point_id, rows = stored_charge_point(engine, settings)
-    writer = EventWriter(engine, message_log_limit=10)
-    writer.register(charge_point_id, rows)
-    for number in range(25):
-        writer(
-            FrameLogged(charge_point_id, datetime.now(UTC), "sent", "CALL", str(number), "A", {})
-        )
-    await writer.flush()
-    await writer.prune_message_log()
-    with session_for(engine) as session:
-        kept = session.scalars(
-            select(MessageLogEntry.unique_id)
-            .where(MessageLogEntry.charge_point_id == uuid.UUID(charge_point_id))
-            .order_by(MessageLogEntry.id)
-        ).all()
-    assert kept == [str(number) for number in range(15, 25)]
-
-    # Counted on in memory from there: pruned again once over the limit, not before.
-    for number in range(25, 30):
-        writer(
-            FrameLogged(charge_point_id, datetime.now(UTC), "sent", "CALL", str(number), "A", {})
-        )
-    await writer.flush()
-    await writer.prune_message_log()
-    with session_for(engine) as session:
-        kept = session.scalars(
-            select(MessageLogEntry.unique_id)
-            .where(MessageLogEntry.charge_point_id == uuid.UUID(charge_point_id))
-            .order_by(MessageLogEntry.id)
-        ).all()
-    assert kept == [str(number) for number in range(20, 30)]
-
-
 def _frames(writer: EventWriter, charge_point_id: str, numbers: range) -> None:
     for number in numbers:
         writer(
@@ -101,6 +67,22 @@ def _kept(engine: Engine, charge_point_id: str) -> list[str]:
                 .order_by(MessageLogEntry.id)
             )
         )
+
+
+async def test_the_message_log_keeps_the_newest_frames(engine: Engine, settings: Settings) -> None:
+    charge_point_id, rows = stored_charge_point(engine, settings)
+    writer = EventWriter(engine, message_log_limit=10)
+    writer.register(charge_point_id, rows)
+    _frames(writer, charge_point_id, range(25))
+    await writer.flush()
+    await writer.prune_message_log()
+    assert _kept(engine, charge_point_id) == [str(number) for number in range(15, 25)]
+
+    # Counted on in memory from there: pruned again once over the limit, not before.
+    _frames(writer, charge_point_id, range(25, 30))
+    await writer.flush()
+    await writer.prune_message_log()
+    assert _kept(engine, charge_point_id) == [str(number) for number in range(20, 30)]
 
 
 async def test_a_host_that_starts_counts_each_charge_points_log_once(
