@@ -208,7 +208,7 @@ class ProtocolAdapter(ABC):
     version's ``ocpp`` library ChargePoint for the CSMS's CALLs (routing with
     ``@on``, schema validation); :class:`worker.twin.wire.OcppJAdapter` holds what
     both versions share on the wire (framing, CALLERROR, how the twin's own CALLs go
-    out: validated, one at a time (``_calling``, ``_turns``), answer through one future).
+    out: validated, one at a time under ``_call_lock``, answer through one future).
 
     **Adapter → CSMS** (called by the core): the abstract ``send_*`` methods.
     One CALL at a time; ``ConnectionLost`` / ``CallFailed`` as the module says.

@@ -10,7 +10,7 @@ still routes and schema-validates the CSMS's CALLs. It owns:
 * routing by action through the class's route table (:class:`RouteTable`), with the
   ordering rule of :class:`~worker.twin.protocol.ProtocolAdapter` (answer first,
   then what the CALL causes);
-* the twin's own CALLs: one outstanding at a time (``_calling``, ``_turns``), the answer
+* the twin's own CALLs: one outstanding at a time under ``_call_lock``, the answer
   handed over through one future, a response timeout, and schema validation of the
   answers whose content the twin uses (``validated_answers``);
 * validation of every CALL the twin sends against the official request schema,
@@ -32,7 +32,6 @@ import logging
 import math
 import types
 import uuid
-from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -268,10 +267,7 @@ class OcppJAdapter(ProtocolAdapter):
         self._response_timeout = twin.response_timeout
         self._connection: LoggedConnection | None = None
         self.route_map = RouteTable(self)
-        #: The CALL in flight holds the turn; the others wait in ``_turns`` (FIFO), as
-        #: under an ``asyncio.Lock``, whose ``async with`` costs six Python calls a CALL.
-        self._calling = False
-        self._turns: deque[asyncio.Future[None]] = deque()
+        self._call_lock = asyncio.Lock()
         self._unique_id_generator = uuid.uuid4
         self.logger = ocpp.charge_point.LOGGER
         self._id_prefix = uuid.uuid4().hex[:8] + "-"
@@ -408,10 +404,7 @@ class OcppJAdapter(ProtocolAdapter):
         frame = [MessageType.Call, unique_id, action, payload]
         raw = encode_frame(frame)
         loop = asyncio.get_running_loop()
-        if self._calling or self._turns:
-            await self._wait_turn(loop)
-        self._calling = True
-        try:
+        async with self._call_lock:
             connection = self._connection
             if connection is None:
                 raise ConnectionLost("not connected")
@@ -433,10 +426,6 @@ class OcppJAdapter(ProtocolAdapter):
             finally:
                 self._awaiting = None
                 self._response = None
-        finally:
-            self._calling = False
-            if self._turns:
-                self._next_turn()
         if response.message_type_id == MessageType.CallError:
             if response.error_details == {"elu": LOST}:
                 raise ConnectionLost(f"connection lost while waiting for the {action} answer")
@@ -453,25 +442,6 @@ class OcppJAdapter(ProtocolAdapter):
             except OCPPError as error:
                 raise CallFailed(f"{action}: invalid answer from the CSMS: {error}") from None
         return answer
-
-    async def _wait_turn(self, loop: asyncio.AbstractEventLoop) -> None:
-        """Wait behind the CALL in flight and those queued before (as ``asyncio.Lock``
-        does: a task cancelled after it was given the turn passes it on)."""
-        waiter = loop.create_future()
-        self._turns.append(waiter)
-        try:
-            await waiter
-        except BaseException:
-            self._turns.remove(waiter)
-            if not self._calling:
-                self._next_turn()
-            raise
-        self._turns.remove(waiter)
-
-    def _next_turn(self) -> None:
-        first = self._turns[0] if self._turns else None
-        if first is not None and not first.done():
-            first.set_result(None)
 
     def _check_deadline(self, armed_for: float) -> None:
         """The response timer: one per adapter, armed for the oldest deadline and left
