@@ -480,19 +480,9 @@ class ChargingProfileStore:
         current_type: CurrentType,
     ) -> float | None:
         """The setpoint (W) of the transaction's leading profile at ``at``."""
-        by_key = self._by_key
-        found = None
-        if transaction_id is not None or transaction_start is not None:
-            entries = by_key.get((connector_id, TX_PROFILE))
-            if entries:
-                found = _leading_period(entries, at, asked_at, transaction_start, transaction_id)
-        if found is None:
-            for cid in (connector_id, 0):
-                entries = by_key.get((cid, TX_DEFAULT))
-                if entries:
-                    found = _leading_period(entries, at, asked_at, transaction_start)
-                    if found is not None:
-                        break
+        found = self._transaction_period(
+            connector_id, at, asked_at, transaction_id, transaction_start
+        )
         if found is None:
             return None
         period, unit = found
@@ -533,22 +523,39 @@ class ChargingProfileStore:
                     limit = w if limit is None else min(limit, w)
         if connector_id == 0:
             return limit
-        tx_limit: float | None = None
-        in_transaction = transaction_id is not None or transaction_start is not None
-        if in_transaction:
+        found = self._transaction_period(
+            connector_id, at, asked_at, transaction_id, transaction_start
+        )
+        if found is None:
+            return limit
+        tx_limit = _to_watts(found[0], found[1], voltage, phases, current_type)
+        return tx_limit if limit is None else min(limit, tx_limit)
+
+    def _transaction_period(
+        self,
+        connector_id: int,
+        at: datetime,
+        asked_at: datetime,
+        transaction_id: str | None,
+        transaction_start: datetime | None,
+    ) -> tuple[ChargingSchedulePeriod, RateUnit] | None:
+        """The period in force at ``at`` that leads a connector's session: the
+        transaction's TxProfile while one runs, else the connector's TxDefaultProfile,
+        else the charge point's (connector 0)."""
+        by_key = self._by_key
+        if transaction_id is not None or transaction_start is not None:
             entries = by_key.get((connector_id, TX_PROFILE))
             if entries:
-                tx_limit = _leading(entries, *args, transaction_id=transaction_id)
-        if tx_limit is None:
-            for cid in (connector_id, 0):
-                entries = by_key.get((cid, TX_DEFAULT))
-                if entries:
-                    tx_limit = _leading(entries, *args)
-                    if tx_limit is not None:
-                        break
-        if tx_limit is None:
-            return limit
-        return tx_limit if limit is None else min(limit, tx_limit)
+                found = _leading_period(entries, at, asked_at, transaction_start, transaction_id)
+                if found is not None:
+                    return found
+        for cid in (connector_id, 0):
+            entries = by_key.get((cid, TX_DEFAULT))
+            if entries:
+                found = _leading_period(entries, at, asked_at, transaction_start)
+                if found is not None:
+                    return found
+        return None
 
     def composite_schedule(
         self,
@@ -649,10 +656,9 @@ def _leading(
     voltage: float,
     phases: int,
     current_type: CurrentType,
-    transaction_id: str | None = None,
 ) -> float | None:
     """Limit (W) of the highest-stack-level entry that has a period in force at ``at``."""
-    found = _leading_period(entries, at, asked_at, transaction_start, transaction_id)
+    found = _leading_period(entries, at, asked_at, transaction_start)
     if found is None:
         return None
     period, unit = found
