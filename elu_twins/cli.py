@@ -151,11 +151,13 @@ def _run_csms(version: str, port: int | None, host: str | None) -> None:
 
     from elu_twins.servers import SHUTDOWN_GRACE
     from shared.csms.certificates import CsmsTlsSettings
+    from shared.open_files import raise_open_files_limit
 
     settings = _settings()
     default_port = settings.csms_v16_port if version == "1.6" else settings.csms_v201_port
     factory = "csms_v16.app:create_app" if version == "1.6" else "csms_v201.app:create_app"
     configure_logging(log_labels.CSMS_V16 if version == "1.6" else log_labels.CSMS_V201)
+    raise_open_files_limit()  # a socket per charge point
     uvicorn.run(
         factory,
         factory=True,

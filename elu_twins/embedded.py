@@ -15,6 +15,7 @@ from shared.crud.users import has_users
 from shared.csms.certificates import CsmsTlsSettings
 from shared.db import make_engine, session_for
 from shared.migrate import upgrade
+from shared.open_files import raise_open_files_limit
 from shared.settings import Settings
 from worker import gc_tuning
 from worker.commands import InProcessBus
@@ -58,6 +59,7 @@ def banner(settings: Settings, first_user: bool) -> str:
 
 async def run_embedded(settings: Settings) -> None:
     assert settings.database_url is not None
+    raise_open_files_limit()
     upgrade(settings.database_url)
     engine = make_engine(settings.database_url)
     twin_host = Host(

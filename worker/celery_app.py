@@ -32,6 +32,7 @@ import redis
 from celery import Celery, bootsteps
 
 from shared.db import make_engine
+from shared.open_files import raise_open_files_limit
 from shared.settings import Settings
 from worker import gc_tuning
 from worker.host import Host
@@ -109,6 +110,7 @@ class HostRunner:
         self._thread = threading.Thread(target=self.loop.run_forever, name="twin-host", daemon=True)
 
     def start(self) -> None:
+        raise_open_files_limit()  # a socket per twin
         self._thread.start()
         try:
             asyncio.run_coroutine_threadsafe(self.host.start(), self.loop).result(60)

@@ -104,6 +104,13 @@ def describe_connect_error(
         return f"cannot reach CSMS at {url}: its host name does not resolve ({error.strerror})"
     if is_definitive(error):
         return f"cannot reach CSMS at {url}: connection refused (nothing listens at that port)"
+    if isinstance(error, OSError) and error.errno == errno.EMFILE:
+        return (
+            f"cannot reach CSMS at {url}: this process has as many files open as it may "
+            "(each twin holds a socket; the host logs its limit at start): raise the hard "
+            "limit (ulimit -Hn, LimitNOFILE in systemd, ulimits in Docker) or spread the "
+            "twins over more hosts"
+        )
     if isinstance(error, OSError):
         return f"cannot reach CSMS at {url}: {error.strerror or error}"
     return f"cannot connect to CSMS at {url}: {error}"
