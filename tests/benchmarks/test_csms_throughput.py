@@ -7,27 +7,19 @@ Markdown row carry every field; not its timings.
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from pathlib import Path
 
-ROOT = Path(__file__).parents[2]
+from tests.benchmarks.harness import run_benchmark
 
 
 def test_csms_throughput_short_mode(tmp_path: Path) -> None:
-    command = [sys.executable, str(ROOT / "benchmarks" / "csms_throughput.py")]
-    command += ["--protocol", "both", "--connections", "4", "--in-flight", "2"]
-    command += ["--warmup", "0.5", "--duration", "1.5", "--label", "short"]
-    run = subprocess.run(
-        [*command, "--results", str(tmp_path)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=ROOT,
+    result = run_benchmark(
+        "csms_throughput.py",
+        *("--protocol", "both", "--connections", "4", "--in-flight", "2"),
+        *("--warmup", "0.5", "--duration", "1.5", "--label", "short"),
+        results=tmp_path,
+        result="csms_throughput-both-short.json",
     )
-    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-4000:]
-    result = json.loads((tmp_path / "csms_throughput-both-short.json").read_text())
 
     assert result["label"] == "short"
     assert result["server"] == "elu-twins"

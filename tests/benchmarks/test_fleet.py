@@ -7,30 +7,22 @@ its timings.
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).parents[2]
+from tests.benchmarks.harness import run_benchmark
 
 
 @pytest.mark.parametrize("bulk", [False, True], ids=["one-request-per-twin", "bulk"])
 def test_fleet_benchmark_short_mode(tmp_path: Path, bulk: bool) -> None:
-    command = [sys.executable, str(ROOT / "benchmarks" / "fleet.py"), "--twins", "5"]
-    command += ["--protocol", "mix", "--duration", "14", "--settle", "1", "--reads", "20"]
-    command += ["--bulk"] if bulk else []
-    run = subprocess.run(
-        [*command, "--results", str(tmp_path)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=ROOT,
+    result = run_benchmark(
+        "fleet.py",
+        *("--twins", "5", "--protocol", "mix", "--duration", "14", "--settle", "1"),
+        *("--reads", "20", *(["--bulk"] if bulk else [])),
+        results=tmp_path,
+        result="fleet-mix-5.json",
     )
-    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-4000:]
-    result = json.loads((tmp_path / "fleet-mix-5.json").read_text())
 
     assert result["twins"] == 5
     assert result["bulk_start"] is bulk

@@ -7,26 +7,20 @@ every field and stops everything; not its timings.
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from pathlib import Path
 
-ROOT = Path(__file__).parents[2]
+from tests.benchmarks.harness import run_benchmark
 
 
 def test_fleet_start_benchmark_short_mode(tmp_path: Path) -> None:
-    command = [sys.executable, str(ROOT / "benchmarks" / "fleet_start.py"), "--twins", "6"]
-    command += ["--samples", "3", "--reads", "10", "--read-seconds", "1", "--rate", "50"]
-    run = subprocess.run(
-        [*command, "--results", str(tmp_path), "--label", "short"],
-        capture_output=True,
-        text=True,
+    result = run_benchmark(
+        "fleet_start.py",
+        *("--twins", "6", "--samples", "3", "--reads", "10", "--read-seconds", "1"),
+        *("--rate", "50", "--label", "short"),
+        results=tmp_path,
+        result="fleet_start-6-short.json",
         timeout=180,
-        cwd=ROOT,
     )
-    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-4000:]
-    result = json.loads((tmp_path / "fleet_start-6-short.json").read_text())
 
     assert (result["twins"], result["samples"], result["rate"]) == (6, 3, 50)
     assert result["connected"] == 9  # the fleet and the idle twins the single starts use

@@ -6,26 +6,20 @@ messages the twins' events stand for; not its timings.
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from pathlib import Path
 
-ROOT = Path(__file__).parents[2]
+from tests.benchmarks.harness import run_benchmark
 
 
 def test_writer_benchmark_short_mode(tmp_path: Path) -> None:
-    command = [sys.executable, str(ROOT / "benchmarks" / "writer.py"), "--twins", "20"]
-    command += ["--seconds", "60", "--warmup", "10", "--speed", "10"]
-    run = subprocess.run(
-        [*command, "--results", str(tmp_path), "--label", "short"],
-        capture_output=True,
-        text=True,
+    result = run_benchmark(
+        "writer.py",
+        *("--twins", "20", "--seconds", "60", "--warmup", "10", "--speed", "10"),
+        *("--label", "short"),
+        results=tmp_path,
+        result="writer-sqlite-20-short.json",
         timeout=180,
-        cwd=ROOT,
     )
-    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-4000:]
-    result = json.loads((tmp_path / "writer-sqlite-20-short.json").read_text())
 
     assert (result["twins"], result["database"], result["speed"]) == (20, "sqlite", 10.0)
     # a MeterValues every 10 s and a Heartbeat every 60 s per twin, in 60 s
