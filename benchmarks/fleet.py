@@ -49,19 +49,24 @@ from tests.embedded import embedded_env, free_port
 RESULTS = Path(__file__).parent / "results"
 HERE = Path(__file__).parent
 MEASURANDS = "Energy.Active.Import.Register,Power.Active.Import,SoC"
-CONFIGURATION = {
-    "ocpp1.6": {"MeterValueSampleInterval": "10", "MeterValuesSampledData": MEASURANDS},
-    "ocpp2.0.1": {
-        "SampledDataCtrlr/TxUpdatedInterval": "10",
-        "SampledDataCtrlr/TxUpdatedMeasurands": MEASURANDS,
-    },
-}
+PROTOCOLS = ("ocpp1.6", "ocpp2.0.1")
 PASSWORD = "bench-password"
 #: Items per bulk action request with ``--bulk`` (the API's limit), and such requests
 #: in flight (as benchmarks/fleet_start.py: 2,000 connects at once are what the counting
 #: CSMS takes without missing handshakes).
 BULK_ITEMS = 1000
 BULK_IN_FLIGHT = 2
+
+
+def meter_configuration(protocol: str, interval: int = 10) -> dict[str, str]:
+    """The OCPP configuration of the benchmark's message mix: MEASURANDS every
+    ``interval`` s during a session."""
+    if protocol == "ocpp1.6":
+        return {"MeterValueSampleInterval": str(interval), "MeterValuesSampledData": MEASURANDS}
+    return {
+        "SampledDataCtrlr/TxUpdatedInterval": str(interval),
+        "SampledDataCtrlr/TxUpdatedMeasurands": MEASURANDS,
+    }
 
 
 def percentiles_ms(samples: list[float]) -> dict[str, float | int]:
@@ -254,7 +259,7 @@ def charge_point_body(n: int, protocol: str, csms: str) -> dict[str, Any]:
         "maximum_ac_power": 22,
         "evses": [{"connectors": [{"connector_type": "cType2"}]}],
         "speed_factor": 1,
-        "ocpp_configuration": CONFIGURATION[protocol],
+        "ocpp_configuration": meter_configuration(protocol),
     }
 
 
@@ -461,7 +466,7 @@ MARKDOWN_HEADER = (
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--twins", type=int, default=100)
-    parser.add_argument("--protocol", choices=["ocpp1.6", "ocpp2.0.1", "mix"], default="ocpp1.6")
+    parser.add_argument("--protocol", choices=[*PROTOCOLS, "mix"], default="ocpp1.6")
     parser.add_argument("--duration", type=float, default=120, help="steady-state window, s")
     parser.add_argument(
         "--settle", type=float, default=15, help="wait after all charge, before the window, s"

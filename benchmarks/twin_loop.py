@@ -25,6 +25,8 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parents[1]))
+from fleet import PROTOCOLS, meter_configuration  # benchmarks/ is this script's folder
+
 from tests.embedded import free_port
 from tests.twin.scripted_csms import make_vehicle
 from worker.twin.charge_point import ChargePointTwin
@@ -32,14 +34,6 @@ from worker.twin.clock import SystemClock
 from worker.twin.config import ChargePointConfig, ConnectorConfig, EvseConfig
 
 HERE = Path(__file__).parent
-MEASURANDS = "Energy.Active.Import.Register,Power.Active.Import,SoC"
-CONFIGURATION = {
-    "ocpp1.6": {"MeterValueSampleInterval": "{interval}", "MeterValuesSampledData": MEASURANDS},
-    "ocpp2.0.1": {
-        "SampledDataCtrlr/TxUpdatedInterval": "{interval}",
-        "SampledDataCtrlr/TxUpdatedMeasurands": MEASURANDS,
-    },
-}
 
 
 def _config(protocol: str, number: int, port: int, interval: int) -> ChargePointConfig:
@@ -49,9 +43,7 @@ def _config(protocol: str, number: int, port: int, interval: int) -> ChargePoint
         protocol=protocol,  # type: ignore[arg-type]
         csms_url=f"ws://127.0.0.1:{port}",
         evses=(EvseConfig(1, (ConnectorConfig(1, 1, "cType2"),)),),
-        ocpp_configuration={
-            key: value.format(interval=interval) for key, value in CONFIGURATION[protocol].items()
-        },
+        ocpp_configuration=meter_configuration(protocol, interval),
     )
 
 
@@ -106,7 +98,7 @@ async def measure(args: argparse.Namespace, port: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--protocol", choices=sorted(CONFIGURATION), default="ocpp1.6")
+    parser.add_argument("--protocol", choices=PROTOCOLS, default="ocpp1.6")
     parser.add_argument("--twins", type=int, default=500)
     parser.add_argument("--seconds", type=float, default=15)
     parser.add_argument("--interval", type=int, default=1, help="s between meter values")
