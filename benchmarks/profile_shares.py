@@ -17,9 +17,9 @@ A leaf in the DB-API's execute / commit is time inside the database driver (C).
 
 from __future__ import annotations
 
+import argparse
 import gzip
 import re
-import sys
 from collections import Counter
 from pathlib import Path
 
@@ -170,5 +170,14 @@ def _short(file: str) -> str:
     return re.sub(r"^.*/wt-[^/]+/", "", file)
 
 
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("stacks", type=Path, help="py-spy --format raw output (.txt or .txt.gz)")
+    parser.add_argument("--top", type=int, default=25, help="functions listed per table")
+    parser.add_argument("--rate", type=int, default=100, help="py-spy's samples per second")
+    arguments = parser.parse_args()
+    print(shares(arguments.stacks, arguments.top, arguments.rate))
+
+
 if __name__ == "__main__":
-    print(shares(Path(sys.argv[1])))
+    main()
