@@ -136,6 +136,7 @@ class ChargePointTwin(
         "_cp_fault",
         "_cp_operative",
         "_cp_scheduled_operative",
+        "_electrics_by_type",
         "_ended_interval",
         "_epoch",
         "_frozen",
@@ -200,6 +201,9 @@ class ChargePointTwin(
         self.response_timeout = response_timeout
         self.connect_timeout = connect_timeout
         self._epoch = clock.now() - timedelta(seconds=clock.monotonic())
+        #: ``_electrics`` of each current type (the config is frozen): three calls a
+        #: meter value become lookups.
+        self._electrics_by_type = {"AC": self._electrics("AC"), "DC": self._electrics("DC")}
         self._connectors: dict[int, ConnectorState] = {
             connector.connector_id: ConnectorState(evse.evse_id, connector)
             for evse, connector in config.connectors()
@@ -551,7 +555,8 @@ class ChargePointTwin(
             if self._meter_due is not None and self._meter_due <= now:
                 self._meter_due = _next_after(self._meter_due, self.sample_interval(), now)
                 self._meter()
-            self._take_ended_samples()
+            if self.adapter.settings.tx_ended_interval > 0:
+                self._take_ended_samples()
             connectors = self._connectors.values()
             for connector in connectors:
                 if connector.status_since is not None:
@@ -674,7 +679,7 @@ class ChargePointTwin(
 
     def _connector_event(self, connector: ConnectorState) -> ConnectorChanged:
         tx = connector.transaction
-        voltage = self._electrics(connector.current_type)[0]
+        voltage = self._electrics_by_type[connector.current_type][0]
         return ConnectorChanged(
             charge_point_id=self.config.charge_point_id,
             at=self.now(),

@@ -148,7 +148,7 @@ class MeteringMixin:
         ):
             return
         current_type = connector.current_type
-        voltage, phases, max_kw = self._electrics(current_type)
+        voltage, phases, max_kw = self._electrics_by_type[current_type]
         profiled = len(self.profiles) > 0
         due = self._next_limit_change(connector, tx) if profiled else None
         limit = max_kw
@@ -228,7 +228,7 @@ class MeteringMixin:
 
     def _sample(self, connector: ConnectorState, context: str) -> MeterSample:
         current_type = connector.current_type
-        voltage, phases, _ = self._electrics(current_type)
+        voltage, phases, _ = self._electrics_by_type[current_type]
         vehicle = connector.vehicle
         return MeterSample(
             at=self._at(connector.integrated_at),
@@ -289,10 +289,14 @@ class MeteringMixin:
 
     def _next_ended_sample(self) -> float | None:
         """When (monotonic) a transaction next takes a TxEndedInterval sample."""
-        self._ended_interval_since()
         interval = self.adapter.settings.tx_ended_interval
         if interval <= 0:
+            # What _ended_interval_since would record, without its call (1.6 twins
+            # have no TxEndedInterval: every wake-up came here): an interval set
+            # later counts from then.
+            self._ended_interval = None
             return None
+        self._ended_interval_since()
         dues = [
             self._ended_sample_due(c.transaction, interval)
             for c in self._connectors.values()
