@@ -48,7 +48,7 @@ class MeteringMixin:
     def _at(self, monotonic: float) -> datetime:
         """The clock time of a monotonic reading, so that a sample's timestamp and
         the energy integrated up to it are the same instant."""
-        return self._epoch + timedelta(seconds=monotonic)
+        return self._epoch + timedelta(0, monotonic)  # (days, seconds): no keyword to parse
 
     def _integrate(self, connector: ConnectorState) -> None:
         """Add the energy drawn since the last step.

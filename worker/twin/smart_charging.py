@@ -778,7 +778,10 @@ def _utc(when: datetime) -> datetime:
 def format_time(when: datetime) -> str:
     """ISO 8601 in UTC with a ``Z``, as OCPP messages carry time (``_utc`` inlined: one
     call a meter value)."""
-    utc = when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
+    tz = when.tzinfo
+    if tz is UTC:  # the twins' clocks give UTC: no conversion
+        return when.isoformat().replace("+00:00", "Z")
+    utc = when.replace(tzinfo=UTC) if tz is None else when.astimezone(UTC)
     return utc.isoformat().replace("+00:00", "Z")
 
 
