@@ -29,7 +29,9 @@ import argparse
 import asyncio
 import importlib.util
 import json
+import os
 import resource
+import subprocess
 import sys
 import tempfile
 import time
@@ -254,6 +256,17 @@ def twin_events(
     return meter, heartbeat
 
 
+def profile_window(output: Path, seconds: float) -> subprocess.Popen[bytes]:
+    """py-spy on this process for the measured window only (not the setup, not the
+    warm-up); its own CPU is another process's."""
+    py_spy = Path(sys.executable).parent / "py-spy"
+    return subprocess.Popen(
+        [str(py_spy), "record", "--pid", str(os.getpid()), "--duration", str(round(seconds)),
+         "--rate", "200", "--native", "--threads", "--format", "raw", "-o", str(output)],
+        stdout=subprocess.DEVNULL,
+    )  # fmt: skip
+
+
 def cpu_seconds() -> float:
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
@@ -321,12 +334,16 @@ async def feed(
     per_meter_cycle = round(METER_INTERVAL / TICK)
     per_heartbeat_cycle = round(HEARTBEAT_INTERVAL / TICK)
     messages = 0
-    cpu_start = wall_start = 0.0
+    cpu_start = wall_start = system_start = 0.0
+    profiler: subprocess.Popen[bytes] | None = None
     writer.start()
     started = loop.time()
     for tick in range(ticks):
         if tick == warmup_ticks:
+            if arguments.profile is not None:
+                profiler = profile_window(arguments.profile, arguments.seconds / speed)
             cpu_start, wall_start, messages = cpu_seconds(), time.perf_counter(), 0
+            system_start = resource.getrusage(resource.RUSAGE_SELF).ru_stime
         slot = tick % per_meter_cycle
         for index in range(slot * count // per_meter_cycle, (slot + 1) * count // per_meter_cycle):
             for event in meter_events[index]:
@@ -343,15 +360,19 @@ async def feed(
         await asyncio.sleep(max(0.0, started + (tick + 1) * TICK / speed - loop.time()))
     await writer.flush()
     cpu = cpu_seconds() - cpu_start
+    system = resource.getrusage(resource.RUSAGE_SELF).ru_stime - system_start
     wall = time.perf_counter() - wall_start
+    if profiler is not None:
+        await asyncio.to_thread(profiler.wait)
     await writer.close()
     return {
         "seconds": arguments.seconds,
         "messages": messages,
         "cpu_seconds": round(cpu, 3),
+        "system_cpu_seconds": round(system, 3),
         "wall_seconds": round(wall, 3),
         "cpu_s_per_1000_messages": round(cpu / messages * 1000, 4),
-        "load_average": [round(value, 2) for value in __import__("os").getloadavg()],
+        "load_average": [round(value, 2) for value in os.getloadavg()],
     }
 
 
@@ -365,6 +386,9 @@ def main() -> None:
     parser.add_argument("--writer", help="another copy of worker/persistence.py")
     parser.add_argument("--label", default="")
     parser.add_argument("--results", type=Path)
+    parser.add_argument(
+        "--profile", type=Path, help="py-spy (raw stacks) of the measured window to this file"
+    )
     arguments = parser.parse_args()
     result = asyncio.run(run(arguments))
     line = json.dumps(result)

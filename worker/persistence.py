@@ -959,7 +959,7 @@ class _HeldBack:
     def __init__(
         self,
         written: dict[tuple[str, object], _Written],
-        young: dict[tuple[str, object], None],
+        young: OrderedDict[tuple[str, object], None],
         now: float,
         refresh: float,
         everything: bool,
@@ -969,7 +969,8 @@ class _HeldBack:
         self.now = now
         self.refresh = refresh
         self.everything = everything
-        self._marks: list[tuple[tuple[str, object], tuple[Any, ...], float, Any]] = []
+        #: The rows written by this batch, with what of them was written.
+        self._marks: list[tuple[tuple[str, object], tuple[Any, ...], float]] = []
         self._due = self._take_due()
 
     def _take_due(self) -> dict[tuple[str, object], _Written]:
@@ -991,10 +992,11 @@ class _HeldBack:
         key_of: Callable[[Any], tuple[tuple[Any, ...], float]],
     ) -> dict[Any, Any]:
         chosen: dict[Any, Any] = {}
+        written = self.written
         for name, event in events.items():
             row = (kind, name)
             key, power = key_of(event)
-            last = self.written.get(row)
+            last = written.get(row)
             if (
                 self.everything
                 or last is None
@@ -1003,26 +1005,23 @@ class _HeldBack:
                 or self.now - last.at >= self.refresh
             ):
                 chosen[name] = event
-                self._marks.append((row, key, power, None))
+                self._marks.append((row, key, power))
             else:
-                self._marks.append((row, last.key, last.power, event))
+                # Not written: true whether or not the batch commits.
+                last.held = event
         for row, last in self._due.items():  # held back long enough: written now
             if row[0] == kind and row[1] not in events:
                 chosen[row[1]] = last.held
-                self._marks.append((row, last.key, last.power, None))
+                self._marks.append((row, last.key, last.power))
         return chosen
 
     def commit(self) -> None:
-        """The batch's transaction committed: remember what was written and held back."""
-        for row, key, power, held in self._marks:
-            if held is None:
-                self.written[row] = _Written(key, power, self.now)
-                self.young.pop(row, None)
-                self.young[row] = None  # the youngest now: to the end
-            else:
-                last = self.written.get(row)
-                if last is not None:
-                    last.held = held
+        """The batch's transaction committed: remember what was written, and when."""
+        written, young, now = self.written, self.young, self.now
+        for row, key, power in self._marks:
+            written[row] = _Written(key, power, now)
+            young[row] = None
+            young.move_to_end(row)  # the youngest now: to the end
 
     def undo(self) -> None:
         """The batch's transaction failed: the due rows stay due."""
