@@ -8,9 +8,12 @@ import gc
 #: until the event writer has written them, a few tens of milliseconds: with a collection
 #: every 700 allocations most of them survive into the old generation, and the full
 #: collections that follow walk the whole heap (1,000 charging twins: one every ~40 s,
-#: ~0.3 s each; ~13 % of the process's CPU with the young collections,
-#: benchmarks/README.md).
-GC_THRESHOLDS = (50_000, 20, 10)
+#: ~0.3 s each; ~13 % of the process's CPU with the young collections).
+#: A young collection costs what it finds alive, not what the threshold says: with
+#: 10,000 charging twins, at 50,000 one ran every ~3 s for ~54 ms (cold memory), ~10 % of
+#: the process's CPU; at 200,000 one every ~40 s for ~0.2 s, a quarter of that
+#: (benchmarks/README.md, "fifth session").
+GC_THRESHOLDS = (200_000, 20, 10)
 
 
 def tune_gc() -> None:
