@@ -51,6 +51,10 @@ HERE = Path(__file__).parent
 MEASURANDS = "Energy.Active.Import.Register,Power.Active.Import,SoC"
 PROTOCOLS = ("ocpp1.6", "ocpp2.0.1")
 PASSWORD = "bench-password"
+#: The host's garbage collections (benchmarks/gc_probe), in the run's data folder.
+GC_LOG = "gc.log"
+#: Collections of at least this many ms are listed one by one in the result.
+GC_PAUSE_MS = 20
 #: Items per bulk action request with ``--bulk`` (the API's limit), and such requests
 #: in flight (as benchmarks/fleet_start.py: 2,000 connects at once are what the counting
 #: CSMS takes without missing handshakes).
@@ -67,6 +71,25 @@ def meter_configuration(protocol: str, interval: int = 10) -> dict[str, str]:
         "SampledDataCtrlr/TxUpdatedInterval": str(interval),
         "SampledDataCtrlr/TxUpdatedMeasurands": MEASURANDS,
     }
+
+
+def host_collections(log: Path, start: float, end: float) -> dict[str, Any]:
+    """The host's garbage collections between unix times ``start`` and ``end``, from the
+    probe's log: count and milliseconds per generation, and each of GC_PAUSE_MS or more
+    as ``[second of the window, generation, ms]``."""
+    by_generation: dict[str, dict[str, float]] = {}
+    pauses: list[list[float]] = []
+    lines = log.read_text().splitlines() if log.exists() else []
+    for line in lines:
+        at, generation, took_ms, _collected = line.split()
+        if not start <= float(at) <= end:
+            continue
+        total = by_generation.setdefault(generation, {"count": 0, "ms": 0.0})
+        total["count"] += 1
+        total["ms"] = round(total["ms"] + float(took_ms), 1)
+        if float(took_ms) >= GC_PAUSE_MS:
+            pauses.append([round(float(at) - start, 1), int(generation), float(took_ms)])
+    return {"by_generation": dict(sorted(by_generation.items())), "pauses": pauses}
 
 
 def percentiles_ms(samples: list[float]) -> dict[str, float | int]:
@@ -233,6 +256,10 @@ def start_services(twins: int, database_url: str | None) -> Services:
     if database_url:
         settings["ELU_DATABASE_URL"] = database_url
     log = (data_dir / "up.log").open("w")
+    # benchmarks/gc_probe/sitecustomize.py logs the host's garbage collections
+    settings["ELU_BENCH_GC_LOG"] = str(data_dir / GC_LOG)
+    python_path = [str(HERE / "gc_probe"), *filter(None, [os.environ.get("PYTHONPATH")])]
+    settings["PYTHONPATH"] = os.pathsep.join(python_path)
     host_process = subprocess.Popen(
         [sys.executable, "-m", "elu_twins", "up"],
         env=os.environ | embedded_env(data_dir, ports) | settings,
@@ -589,7 +616,8 @@ def main() -> None:
         "messages_per_second": round(per_second, 1),
         "messages_by_action": {k: v for k, v in sorted(calls.items()) if v},
         "csms_errors_received": after["errors_received"] - before["errors_received"],
-        "host": host_cost,
+        "host": host_cost
+        | {"gc": host_collections(services.data_dir / GC_LOG, before["at"], after["at"])},
         "csms": cost(csms_start, csms_end),
         # Postgres backends on this machine serving the database (not in the host's CPU)
         "database_server_cpu_seconds": round(

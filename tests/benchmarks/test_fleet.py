@@ -43,6 +43,11 @@ def test_fleet_benchmark_short_mode(tmp_path: Path, bulk: bool) -> None:
     assert result["host"]["cpu_seconds"] > 0
     assert result["host"]["rss_mb_no_twins"] > 0
     assert {"main_thread", "other_threads"} <= set(result["host"]["cpu_by_thread"])
+    # the probe reports the host's collections (maybe none in a short window)
+    collections = result["host"]["gc"]
+    assert set(collections) == {"by_generation", "pauses"}
+    for generation, total in collections["by_generation"].items():
+        assert generation in {"0", "1", "2"} and total["count"] > 0 and total["ms"] >= 0
     meter = result["lateness"]["meter"]
     assert meter["count"] >= 4
     assert 0 <= meter["p50_ms"] <= meter["p99_ms"] <= meter["max_ms"] < 10_000
