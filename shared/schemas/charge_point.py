@@ -79,8 +79,8 @@ MESSAGE_LOG_DESCRIPTION = (
 )
 #: ... and, for a charge point, when a change reaches its twin.
 CHARGE_POINT_MESSAGE_LOG_DESCRIPTION = (
-    f"{MESSAGE_LOG_DESCRIPTION} A change (PATCH) takes effect the next time the charge "
-    "point connects."
+    f"{MESSAGE_LOG_DESCRIPTION} A change (PATCH) takes effect, as the other settings do, "
+    "the next time the charge point connects with no vehicle plugged in."
 )
 
 ClientKeyField = partial(
