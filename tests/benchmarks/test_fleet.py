@@ -17,11 +17,16 @@ import pytest
 ROOT = Path(__file__).parents[2]
 
 
-@pytest.mark.parametrize("bulk", [False, True], ids=["one-request-per-twin", "bulk"])
-def test_fleet_benchmark_short_mode(tmp_path: Path, bulk: bool) -> None:
+@pytest.mark.parametrize(
+    ("bulk", "message_log"),
+    [(False, "on"), (True, "off")],
+    ids=["one-request-per-twin", "bulk-message-log-off"],
+)
+def test_fleet_benchmark_short_mode(tmp_path: Path, bulk: bool, message_log: str) -> None:
     command = [sys.executable, str(ROOT / "benchmarks" / "fleet.py"), "--twins", "5"]
     command += ["--protocol", "mix", "--duration", "14", "--settle", "1", "--reads", "20"]
     command += ["--bulk"] if bulk else []
+    command += ["--message-log", message_log]
     run = subprocess.run(
         [*command, "--results", str(tmp_path)],
         capture_output=True,
@@ -30,10 +35,16 @@ def test_fleet_benchmark_short_mode(tmp_path: Path, bulk: bool) -> None:
         cwd=ROOT,
     )
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-4000:]
-    result = json.loads((tmp_path / "fleet-mix-5.json").read_text())
+    name = "fleet-mix-5" if message_log == "on" else "fleet-mix-5-message-log-off"
+    result = json.loads((tmp_path / f"{name}.json").read_text())
 
     assert result["twins"] == 5
     assert result["bulk_start"] is bulk
+    assert result["message_log"] is (message_log == "on")
+    if message_log == "on":
+        assert result["frames_logged_by_one_twin"] > 0
+    else:
+        assert result["frames_logged_by_one_twin"] == 0
     assert result["twins_connected"] == 5
     assert result["twins_charging"] == 5
     assert result["api"]["failures"] == {}
@@ -67,5 +78,5 @@ def test_fleet_benchmark_short_mode(tmp_path: Path, bulk: bool) -> None:
         assert result["api"][read]["requests_per_second"] > 0
     assert result["host_exit_code"] == 0
     table = (tmp_path / "fleet.md").read_text().splitlines()
-    assert table[0].startswith("| protocol | twins |")
-    assert table[-1].startswith("| mix | 5 | sqlite | 5 |")
+    assert table[0].startswith("| protocol | twins | database | message log |")
+    assert table[-1].startswith(f"| mix | 5 | sqlite | {message_log} | 5 |")
