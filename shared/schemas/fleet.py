@@ -149,7 +149,13 @@ class ChargePointTemplate(RequestBody):
     )
     password: str | None = Field(default=None, min_length=1, max_length=64)
     speed_factor: float = Field(default=1.0, gt=0, le=3600)
-    message_log: Boolean = Field(default=True, description=MESSAGE_LOG_DESCRIPTION)
+    message_log: Boolean = Field(
+        default=True,
+        description=f"{MESSAGE_LOG_DESCRIPTION} The fleet's figures read from the frames "
+        "(messages per action and per second, CALLERRORs, the CSMS's response times) stay "
+        "empty without it, and a stop does not wait for the CSMS to answer the session ends "
+        "(a twin delivers one left over at its next connection).",
+    )
     ocpp_configuration: dict[str, str] = Field(default_factory=dict)
     ocpp_configuration_v201: dict[str, str] | None = Field(
         default=None,
