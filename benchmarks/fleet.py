@@ -17,6 +17,8 @@ vehicle) while the fleet still charges, and stops the host with SIGTERM:
 writes benchmarks/results/fleet-<protocol>-<twins>.json, appends a Markdown row to
 benchmarks/results/fleet.md and prints both. ``--profile 60`` also records the host
 with py-spy (an SVG flame graph and collapsed stacks) after the window.
+``--message-log off`` creates the charge points with their message log off (no frame
+stored or streamed); its files are named ``...-message-log-off``.
 """
 
 from __future__ import annotations
@@ -277,7 +279,7 @@ def start_services(twins: int, database_url: str | None) -> Services:
     return services
 
 
-def charge_point_body(n: int, protocol: str, csms: str) -> dict[str, Any]:
+def charge_point_body(n: int, protocol: str, csms: str, message_log: bool = True) -> dict[str, Any]:
     return {
         "name": f"cp{n}",
         "cid": f"bench{n}",
@@ -286,6 +288,7 @@ def charge_point_body(n: int, protocol: str, csms: str) -> dict[str, Any]:
         "maximum_ac_power": 22,
         "evses": [{"connectors": [{"connector_type": "cType2"}]}],
         "speed_factor": 1,
+        "message_log": message_log,
         "ocpp_configuration": meter_configuration(protocol),
     }
 
@@ -298,6 +301,7 @@ async def create_and_start(
     chunk: int,
     concurrency: int,
     bulk: bool = False,
+    message_log: bool = True,
 ) -> dict[str, Any]:
     """Create the fleet in bulk chunks, then connect and start every twin (one request
     each, or with ``bulk`` the bulk actions, BULK_ITEMS a request); answers timings."""
@@ -313,7 +317,7 @@ async def create_and_start(
             numbers = range(start, min(start + chunk, twins))
             answer = await client.post(
                 "/twin/charge-point/bulk",
-                json=[charge_point_body(n, protocols[n], csms) for n in numbers],
+                json=[charge_point_body(n, protocols[n], csms, message_log) for n in numbers],
             )
             answer.raise_for_status()
             charge_points += answer.json()
@@ -467,6 +471,7 @@ def markdown_row(result: dict[str, Any]) -> str:
     late = result["lateness"]["meter"]
     return (
         f"| {result['protocol']} | {result['twins']:,} | {result['database']} "
+        f"| {'on' if result['message_log'] else 'off'} "
         f"| {result['twins_connected']:,} | {result['connect_and_start_seconds']} "
         f"| {result['messages_per_second']} "
         f"| {result['host']['cpu_seconds_per_1000_messages']} "
@@ -482,12 +487,28 @@ def markdown_row(result: dict[str, Any]) -> str:
 
 
 MARKDOWN_HEADER = (
-    "| protocol | twins | database | connected | connect+start s | msgs/s "
+    "| protocol | twins | database | message log | connected | connect+start s | msgs/s "
     "| host CPU s / 1k msgs | host CPU | CSMS CPU s / 1k msgs | host KB RSS / twin "
     "| meter lateness p50 / p99 / max ms | start-transaction p50 / p99 ms "
     "| GET cp / vehicle req/s |\n"
-    "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---|---|---|\n"
+    "|---|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---|---|---|\n"
 )
+
+
+def append_row(table: Path, row: str) -> None:
+    """Append ``row`` to the Markdown table in ``table``, under a new header when the
+    file's last one has other columns (rows of earlier versions stay as they were)."""
+    headers = (
+        [line for line in table.read_text().splitlines() if line.startswith("| protocol |")]
+        if table.exists()
+        else []
+    )
+    with table.open("a") as out:
+        if not headers:
+            out.write(MARKDOWN_HEADER)
+        elif headers[-1] != MARKDOWN_HEADER.splitlines()[0]:
+            out.write("\n" + MARKDOWN_HEADER)
+        out.write(row + "\n")
 
 
 def main() -> None:
@@ -510,9 +531,18 @@ def main() -> None:
     parser.add_argument("--profile", type=int, default=0, help="py-spy the host for N s")
     parser.add_argument("--results", type=Path, default=RESULTS, help="folder for the output")
     parser.add_argument("--label", default="", help="appended to the file names: -LABEL")
+    parser.add_argument(
+        "--message-log",
+        choices=["on", "off"],
+        default="on",
+        help="the charge points' message log (off: no OCPP frame stored or streamed)",
+    )
     arguments = parser.parse_args()
     twins = arguments.twins
-    suffix = f"-{arguments.label}" if arguments.label else ""
+    message_log = arguments.message_log == "on"
+    suffix = ("" if message_log else "-message-log-off") + (
+        f"-{arguments.label}" if arguments.label else ""
+    )
     if arguments.protocol == "mix":
         protocols = ["ocpp1.6" if n % 2 == 0 else "ocpp2.0.1" for n in range(twins)]
     else:
@@ -541,6 +571,7 @@ def main() -> None:
                 arguments.chunk,
                 arguments.concurrency,
                 arguments.bulk,
+                message_log,
             )
         )
         time.sleep(arguments.settle)
@@ -564,6 +595,8 @@ def main() -> None:
                     client, f"/twin/vehicle/{fleet['vehicle']}", arguments.reads
                 ),
             }
+            logged = client.get(f"/twin/charge-point/{fleet['charge_point']}/message-log")
+            logged.raise_for_status()
         profiles = {}
         if arguments.profile:
             kind = "" if arguments.protocol == "ocpp1.6" else f"-{arguments.protocol}"
@@ -599,6 +632,8 @@ def main() -> None:
         "twins": twins,
         "protocol": arguments.protocol,
         "bulk_start": arguments.bulk,
+        "message_log": message_log,
+        "frames_logged_by_one_twin": logged.json()["count"],
         "database": "postgres" if arguments.database_url else "sqlite",
         "duration_seconds": round(elapsed, 1),
         "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -659,11 +694,7 @@ def main() -> None:
     name = f"fleet-{arguments.protocol}-{twins}{suffix}"
     (arguments.results / f"{name}.json").write_text(json.dumps(result, indent=2) + "\n")
     row = markdown_row(result)
-    table = arguments.results / "fleet.md"
-    if not table.exists():
-        table.write_text(MARKDOWN_HEADER)
-    with table.open("a") as out:
-        out.write(row + "\n")
+    append_row(arguments.results / "fleet.md", row)
     print(json.dumps(result, indent=2))
     print(MARKDOWN_HEADER + row)
     if result["api"]["failures"] or result["csms_errors_received"] or host_process.returncode:

@@ -1090,6 +1090,7 @@ def charge_point_config(
         maximum_ac_power=charge_point.maximum_ac_power,
         maximum_dc_power=charge_point.maximum_dc_power,
         speed=charge_point.speed_factor,
+        message_log=charge_point.message_log,
         ca_file=str(ca_file) if ca_file is not None else None,
         client_certificate=charge_point.client_certificate,
         client_key=charge_point.client_key,

@@ -537,7 +537,8 @@ function renderFrames() {
   const selected = state.selected;
   const chargePoint = selected && latest.get(selected.chargePointId);
   $("frames-of").textContent = chargePoint ? `· ${chargePoint.name}` : "";
-  $("frames-count").textContent = chargePoint ? `${state.framesCount} in the log` : "";
+  const loggingOff = chargePoint?.message_log === false ? " · message log off: new frames are not kept" : "";
+  $("frames-count").textContent = chargePoint ? `${state.framesCount} in the log${loggingOff}` : "";
   const items = [...state.frames].reverse().map((frame) => {
     const item = document.createElement("li");
     item.className = `frame ${frame.direction}`;

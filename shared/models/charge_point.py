@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, ForeignKey, String, Text, UniqueConstraint, true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from shared.models.base import Base, Timestamps, UuidPrimaryKey
@@ -49,6 +49,8 @@ class ChargePoint(UuidPrimaryKey, Timestamps, Base):
     maximum_dc_power: Mapped[float]
     maximum_ac_power: Mapped[float]
     speed_factor: Mapped[float] = mapped_column(default=1.0)
+    #: Whether the twin logs its OCPP frames (message_log rows, live frame streams).
+    message_log: Mapped[bool] = mapped_column(default=True, server_default=true())
     status: Mapped[str] = mapped_column(String(32), default="Unavailable")
     connected: Mapped[bool] = mapped_column(default=False)
     desired_state: Mapped[str] = mapped_column(String(16), default="disconnected")

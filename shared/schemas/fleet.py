@@ -18,11 +18,12 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from shared.schemas.charge_point import (
     CSMS_URL_MAX_LENGTH,
     CSMS_URL_PATTERN,
+    MESSAGE_LOG_DESCRIPTION,
     ConnectorType,
     OcppProtocol,
     check_csms_url,
 )
-from shared.schemas.common import RequestBody
+from shared.schemas.common import Boolean, RequestBody
 
 #: Charge points one fleet may have (each twin also counts against the user's quota).
 FLEET_MAX_CHARGE_POINTS = 10_000
@@ -148,6 +149,13 @@ class ChargePointTemplate(RequestBody):
     )
     password: str | None = Field(default=None, min_length=1, max_length=64)
     speed_factor: float = Field(default=1.0, gt=0, le=3600)
+    message_log: Boolean = Field(
+        default=True,
+        description=f"{MESSAGE_LOG_DESCRIPTION} The fleet's figures read from the frames "
+        "(messages per action and per second, CALLERRORs, the CSMS's response times) stay "
+        "empty without it, and a stop does not wait for the CSMS to answer the session ends "
+        "(a twin delivers one left over at its next connection).",
+    )
     ocpp_configuration: dict[str, str] = Field(default_factory=dict)
     ocpp_configuration_v201: dict[str, str] | None = Field(
         default=None,

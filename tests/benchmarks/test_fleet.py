@@ -14,18 +14,28 @@ import pytest
 from tests.benchmarks.harness import run_benchmark
 
 
-@pytest.mark.parametrize("bulk", [False, True], ids=["one-request-per-twin", "bulk"])
-def test_fleet_benchmark_short_mode(tmp_path: Path, bulk: bool) -> None:
+@pytest.mark.parametrize(
+    ("bulk", "message_log"),
+    [(False, "on"), (True, "off")],
+    ids=["one-request-per-twin", "bulk-message-log-off"],
+)
+def test_fleet_benchmark_short_mode(tmp_path: Path, bulk: bool, message_log: str) -> None:
+    name = "fleet-mix-5" if message_log == "on" else "fleet-mix-5-message-log-off"
     result = run_benchmark(
         "fleet.py",
         *("--twins", "5", "--protocol", "mix", "--duration", "14", "--settle", "1"),
-        *("--reads", "20", *(["--bulk"] if bulk else [])),
+        *("--reads", "20", "--message-log", message_log, *(["--bulk"] if bulk else [])),
         results=tmp_path,
-        result="fleet-mix-5.json",
+        result=f"{name}.json",
     )
 
     assert result["twins"] == 5
     assert result["bulk_start"] is bulk
+    assert result["message_log"] is (message_log == "on")
+    if message_log == "on":
+        assert result["frames_logged_by_one_twin"] > 0
+    else:
+        assert result["frames_logged_by_one_twin"] == 0
     assert result["twins_connected"] == 5
     assert result["twins_charging"] == 5
     assert result["api"]["failures"] == {}
@@ -64,5 +74,5 @@ def test_fleet_benchmark_short_mode(tmp_path: Path, bulk: bool) -> None:
         assert result["api"][read]["requests_per_second"] > 0
     assert result["host_exit_code"] == 0
     table = (tmp_path / "fleet.md").read_text().splitlines()
-    assert table[0].startswith("| protocol | twins |")
-    assert table[-1].startswith("| mix | 5 | sqlite | 5 |")
+    assert table[0].startswith("| protocol | twins | database | message log |")
+    assert table[-1].startswith(f"| mix | 5 | sqlite | {message_log} | 5 |")

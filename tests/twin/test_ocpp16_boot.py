@@ -94,6 +94,27 @@ async def test_every_frame_is_logged(csms: ScriptedCsms, events: EventLog) -> No
     await twin.close()
 
 
+async def test_message_log_off_logs_no_frame_and_changes_nothing_else(
+    csms: ScriptedCsms, events: EventLog
+) -> None:
+    csms.heartbeat_interval = 60
+    clock = VirtualClock()
+    twin = ChargePointTwin(make_config(csms.url, message_log=False), clock, events)
+    await twin.start()
+    await twin.connected(timeout=5)
+    await csms.wait_for("StatusNotification", count=2)
+    await clock.advance(60, settle=0.02)
+    await csms.wait_for("Heartbeat")
+    result = await csms.call("CP1", call.ChangeConfiguration(key="HeartbeatInterval", value="120"))
+    assert result.status == "Accepted"
+    assert events.of(FrameLogged) == []
+    assert all(r.valid for r in csms.received)
+    assert events.of(ChargePointChanged)[-1].status == "Available"
+    assert {e.connector_id: e.status for e in events.of(ConnectorChanged)} == {1: "Available"}
+    assert events.of(ConfigurationChanged)[-1].values["HeartbeatInterval"] == "120"
+    await twin.close()
+
+
 async def test_pending_boot_retries_and_answers_csms_calls_meanwhile(
     csms: ScriptedCsms, events: EventLog
 ) -> None:

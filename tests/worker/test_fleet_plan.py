@@ -48,6 +48,13 @@ def test_a_mix_is_rounded_to_whole_charge_points() -> None:
     assert len(plan.vehicle_bodies(fleet())) == 20, "one vehicle per connector"
 
 
+def test_the_message_log_switch_reaches_every_charge_point() -> None:
+    assert all(body.message_log for body in plan.charge_point_bodies(fleet()))
+    spec = fleet().model_copy(deep=True)
+    spec.charge_points.message_log = False
+    assert not any(body.message_log for body in plan.charge_point_bodies(spec))
+
+
 def test_2_1_charge_points_of_a_mix_take_the_2_x_csms_and_variables() -> None:
     spec = FleetCreate.model_validate(
         {

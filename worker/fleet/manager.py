@@ -63,9 +63,12 @@ class FleetManager:
             raise ServiceUnavailable(
                 "no twin host is running: start ELU Twins with `elu-twins up` (or a worker)"
             )
+        # Before drawing the bodies: a fleet far over quota (a million vehicles) is refused
+        # at once, not after seconds spent building what will not be created.
+        count = body.charge_points.count
+        _check_quota(session, user, count, count * plan.connectors_per_charge_point(body))
         charge_point_bodies = plan.charge_point_bodies(body)
         vehicle_bodies = plan.vehicle_bodies(body)
-        _check_quota(session, user, len(charge_point_bodies), len(vehicle_bodies))
         vehicles = [
             Vehicle(
                 user_id=user.id,

@@ -99,6 +99,7 @@ def charge_point_bodies(fleet: FleetCreate) -> list[ChargePointCreate]:
                 maximum_ac_power=template.maximum_ac_power,
                 maximum_dc_power=template.maximum_dc_power,
                 speed_factor=template.speed_factor,
+                message_log=template.message_log,
                 evses=[
                     EvseCreate(
                         connectors=[

@@ -479,7 +479,10 @@ class FleetRunner:
 
     async def _ends_delivered(self) -> None:
         """Wait until the CSMS has answered every session end (a twin queues them, and one
-        disconnected before would deliver them only at its next connection)."""
+        disconnected before would deliver them only at its next connection). The answers
+        are read from the message log: without it, there is nothing to wait for."""
+        if not self.spec.charge_points.message_log:
+            return
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.spec.scenario.command_timeout
         while True:
@@ -529,6 +532,8 @@ class FleetRunner:
                 await self._save()
 
     async def _read_log(self) -> None:
+        if not self.spec.charge_points.message_log:
+            return
         ids = [member.id for member in self.members]
         while True:
             rows = await self._in_thread(

@@ -55,6 +55,7 @@ class ChargePointConfig:
     ``speed`` scales simulated time: 60 means one simulated hour per real minute.
     ``ocpp_configuration`` holds stored values that override the defaults
     (OCPP 1.6 keys, or OCPP 2.0.1 variables keyed as the device model does).
+    ``message_log`` False: the twin's frames become no FrameLogged (not stored, not streamed).
     """
 
     charge_point_id: str
@@ -73,6 +74,7 @@ class ChargePointConfig:
     maximum_ac_power: float = 22.0
     maximum_dc_power: float = 50.0
     speed: float = 1.0
+    message_log: bool = True
     ca_file: str | None = None
     #: Security profile 3: the charge point's TLS client certificate (PEM, leaf first) and
     #: its private key (PEM), given by the user; a certificate the CSMS signs later (through

@@ -273,7 +273,12 @@ class ConnectionLoop:
         twin = self.twin
         adapter = twin.adapter
         connection = LoggedConnection(
-            websocket, twin.config.charge_point_id, twin.sink, twin.now, twin.permitted
+            websocket,
+            twin.config.charge_point_id,
+            twin.sink,
+            twin.now,
+            twin.permitted,
+            log_frames=twin.config.message_log,
         )
         adapter.attach(connection)
         serve = asyncio.ensure_future(adapter.serve())

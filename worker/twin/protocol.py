@@ -375,10 +375,14 @@ class LoggedConnection:
     action of each outstanding CALL (there are few) to name its answer. Each frame
     is parsed once: :meth:`recv` keeps the parsed frame in :attr:`last_frame` for
     the adapter, and :meth:`send_frame` takes the frame its sender already has.
+
+    ``log_frames`` False (the charge point's message log is off): no FrameLogged at all,
+    and no work to name answers; the lease still gates every frame.
     """
 
     __slots__ = (
         "_emit",
+        "_log_frames",
         "_now",
         "_pending",
         "_permit",
@@ -394,24 +398,29 @@ class LoggedConnection:
         emit: Callable[[Any], None],
         now: Callable[[], datetime],
         permit: Callable[[], bool] | None = None,
+        *,
+        log_frames: bool = True,
     ) -> None:
         self.websocket = websocket
         self.charge_point_id = charge_point_id
         self._emit = emit
         self._now = now
         self._permit = permit
+        self._log_frames = log_frames
         self._pending: dict[tuple[Direction, str], str] = {}
         self.last_frame: Any = None
 
     async def send(self, message: str) -> None:
         self._check_permit()
-        self._log("sent", message, _parse(message))
+        if self._log_frames:
+            self._log("sent", message, _parse(message))
         await self.websocket.send(message)
 
     async def send_frame(self, message: str, frame: list[Any]) -> None:
         """Send ``message``, the JSON of ``frame``."""
         self._check_permit()
-        self._log("sent", message, frame)
+        if self._log_frames:
+            self._log("sent", message, frame)
         await self.websocket.send(message)
 
     def _check_permit(self) -> None:
@@ -431,7 +440,8 @@ class LoggedConnection:
         if isinstance(message, bytes):
             message = message.decode("utf-8", errors="replace")
         self.last_frame = frame = _parse(message)
-        self._log("received", message, frame)
+        if self._log_frames:
+            self._log("received", message, frame)
         return message
 
     async def close(self) -> None:

@@ -307,6 +307,35 @@ async def test_latency_csv_and_delete(embedded: Stack) -> None:
     assert gone.status_code == 404
 
 
+async def test_a_fleet_without_message_log_runs_and_keeps_no_frames(embedded: Stack) -> None:
+    stack = embedded
+    headers = await stack.account()
+    body = fleet_body(stack, count=6, mean_arrival_interval=300, duration_seconds=4)
+    body["charge_points"]["message_log"] = False
+    fleet = await _create(stack, headers, body)
+    stopped = await eventually(
+        lambda: _fleet(stack, headers, fleet["id"]),
+        lambda f: f["status"] == "stopped",
+        timeout=60,
+    )
+    counts = stopped["counts"]
+    assert (counts["booted"], counts["connected"]) == (6, 0)
+    assert counts["sessions_started"] > 0
+    assert counts["sessions_ended"] == counts["sessions_started"]
+    assert (counts["messages"], counts["latency"], counts["errors"]) == ({}, {}, {})
+    charge_points = await stack.public.get("/twin/charge-point/", headers=headers)
+    for charge_point in charge_points.json()["data"]:
+        assert charge_point["message_log"] is False
+        log = await stack.public.get(
+            f"/twin/charge-point/{charge_point['id']}/message-log", headers=headers
+        )
+        assert log.json()["count"] == 0
+    prefix = body["charge_points"]["identity_prefix"]
+    transactions = await _csms_json(stack.csms_v16, "/api/transactions")
+    mine = [tx for tx in transactions["data"] if tx["charge_point_id"].startswith(prefix)]
+    assert len(mine) == counts["sessions_started"]
+
+
 @pytest.mark.parametrize(
     ("change", "says"),
     [
