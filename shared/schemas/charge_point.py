@@ -75,7 +75,7 @@ MESSAGE_LOG_DESCRIPTION = (
     "stream it to live viewers). Turned off, frames are neither stored nor streamed: the "
     "message log keeps what was stored before, while meter values, statuses, transactions "
     "and other events go on as before. Large fleets may turn it off: at 10,000 twins the "
-    "message log costs about 10 % of the twin host's CPU."
+    "message log costs about a fifth of the twin host's CPU."
 )
 #: ... and, for a charge point, when a change reaches its twin.
 CHARGE_POINT_MESSAGE_LOG_DESCRIPTION = (
